@@ -1,0 +1,152 @@
+"""The audit pipeline: raw responses -> snapshot -> rules -> the JSON result of one client.
+
+Live and offline runs differ only in where `RawClient`s come from; clients are processed one at a time so an
+agency run streams instead of holding every client in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from auditor import __version__
+from auditor.connectors.offline import client_dirs, load_client
+from auditor.engine import SEVERITIES, run_rule
+from auditor.errors import AuditorError, FixtureError
+from auditor.mapping import map_client
+from auditor.raw import RawClient
+from auditor.ruleset import Ruleset
+from auditor.scoring import DEDUCTIONS, FORMULA, GRADES, score_client
+
+CLIENT_FILE = "client.yaml"
+_CLIENT_KEYS = {"profile", "recipients"}
+
+
+def fingerprint(rule: str, client: str, resources: Iterable[str]) -> str:
+    """Stable identity of a finding across runs: rule, client and resources, never the message text."""
+    h = hashlib.sha256("\x1f".join([rule, client, *sorted(resources)]).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def result_header() -> dict[str, Any]:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return {
+        "tool": {"name": "auditor", "version": __version__},
+        "generated_at": now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "scoring": {"formula": FORMULA, "deductions": DEDUCTIONS, "grades": dict(GRADES)},
+    }
+
+
+def error_result(name: str, errors: list[str], profile: str | None = None, warnings: list[str] | None = None,
+                 sources: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name, "profile": profile, "status": "error", "sources": sources or {"ga4": None, "ads": None},
+        "score": None, "grade": None, "coverage": 0, "categories": {}, "counts": {s: 0 for s in SEVERITIES},
+        "errors": errors, "warnings": warnings or [], "rules": [], "findings": [],
+    }
+
+
+def read_client_settings(folder: Path) -> dict[str, Any]:
+    """The optional client.yaml of a fixture folder: {profile, recipients}."""
+    path = folder / CLIENT_FILE
+    if not path.is_file():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise FixtureError(str(path), f"cannot read: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise FixtureError(str(path), "expected a mapping such as 'profile: lead-gen'")
+    unknown = sorted(set(data) - _CLIENT_KEYS)
+    if unknown:
+        raise FixtureError(str(path), f"unknown key (expected {', '.join(sorted(_CLIENT_KEYS))})", unknown[0])
+    if "profile" in data and not isinstance(data["profile"], str):
+        raise FixtureError(str(path), "expected a profile name", "profile")
+    return data
+
+
+def audit_raw(raw: RawClient, ruleset: Ruleset) -> dict[str, Any]:
+    """Audit one client's raw responses. Never raises for bad data: errors land in the result."""
+    profile = raw.profile or ruleset.default_profile
+    try:
+        ruleset.check_profile(profile, f"{raw.origin or raw.name}: profile")
+        client = map_client(raw, profile)
+    except AuditorError as e:
+        return error_result(raw.name, [str(e)], profile)
+    taxonomy, settings = ruleset.for_profile(profile)
+    rules: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    errors = [f"{raw.origin or raw.name}: {key}: not collected: {why}" for key, why in sorted(raw.missing.items())]
+    for rid, rule in ruleset.rules.items():
+        setting = settings[rid]
+        if not setting.enabled:
+            continue
+        outcome = run_rule(rule, setting, client, taxonomy)
+        rules.append({"id": rid, "category": rule.category, "status": outcome.status, "reason": outcome.reason})
+        if outcome.status == "error":
+            errors.append(f"{raw.name}: rule {rid}: {outcome.reason}")
+        for f in outcome.findings:
+            findings.append({
+                "rule": f.rule, "severity": f.severity, "category": f.category, "message": f.message,
+                "resources": list(f.resources), "remediation": f.remediation, "actionable": f.actionable,
+                "fingerprint": fingerprint(f.rule, raw.name, f.resources), "suppressed": False,
+            })
+    findings.sort(key=lambda f: (SEVERITIES.index(f["severity"]), f["rule"], f["resources"]))
+    sources = {
+        "ga4": None if client.ga4 is None else {
+            "property": client.ga4.property.name, "display_name": client.ga4.property.display_name,
+            "currency": client.ga4.property.currency_code},
+        "ads": None if client.ads is None else {
+            "customer": client.ads.customer_id, "display_name": client.ads.descriptive_name,
+            "currency": client.ads.currency_code},
+    }
+    result: dict[str, Any] = {"name": raw.name, "profile": profile,
+                              "status": "incomplete" if errors else "ok", "sources": sources}
+    result.update(score_client(rules, findings))
+    result.update({"errors": errors, "warnings": list(client.warnings), "rules": rules, "findings": findings})
+    return result
+
+
+def iter_offline(root: Path, ruleset: Ruleset) -> Iterator[dict[str, Any]]:
+    """Audit every client folder under `root`, one at a time."""
+    for folder in client_dirs(root):
+        yield audit_folder(folder, ruleset)
+
+
+def audit_folder(folder: Path, ruleset: Ruleset, profile: str | None = None) -> dict[str, Any]:
+    try:
+        settings = read_client_settings(folder)
+        raw = load_client(folder)
+    except AuditorError as e:
+        return error_result(folder.name, [str(e)])
+    raw.profile = settings.get("profile") or profile
+    return audit_raw(raw, ruleset)
+
+
+def summary_row(result: dict[str, Any]) -> dict[str, Any]:
+    """What the end-of-run summary keeps of a client: small, so agency runs stay flat in memory."""
+    return {
+        "name": result["name"], "status": result["status"], "score": result["score"], "grade": result["grade"],
+        "coverage": result["coverage"], "counts": dict(result["counts"]), "errors": len(result["errors"]),
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    scored = [r["score"] for r in rows if r["score"] is not None]
+    out: dict[str, Any] = {
+        "clients": len(rows),
+        "errored": sum(1 for r in rows if r["status"] == "error"),
+        "incomplete": sum(1 for r in rows if r["status"] == "incomplete"),
+        "average_score": round(sum(scored) / len(scored), 1) if scored else None,
+        "counts": {s: sum(r["counts"].get(s, 0) for r in rows) for s in SEVERITIES},
+        "ranking": [{"name": r["name"], "score": r["score"], "grade": r["grade"]}
+                    for r in sorted(rows, key=lambda r: (r["score"] is not None, r["score"] or 0, r["name"]))],
+    }
+    return out

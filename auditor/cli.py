@@ -1,0 +1,203 @@
+"""The `audit` command: the only place that prints to the user or exits.
+
+Exit codes: 0 nothing at or above the fail level; 1 findings at or above it, or a score below --min-score;
+2 usage or configuration error; 3 audit incomplete (a client could not be read or a rule crashed), which
+wins over 1. Subcommands are imported lazily so `audit --help` and offline runs stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from auditor import __version__
+from auditor.errors import AuditorError, ConfigError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+FAIL_LEVELS = ("critical", "high", "medium", "low", "info", "never")
+FORMATS = ("table", "markdown", "json", "html", "csv")
+
+# name -> "module:attribute" of the click command, imported only when that subcommand runs
+LAZY_COMMANDS: dict[str, str] = {
+    "rules": "auditor.commands.rules:rules_cmd",
+    "explain": "auditor.commands.rules:explain_cmd",
+    "render": "auditor.commands.render:render_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"audit: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def output_stream(path: str | None) -> Iterator[TextIO]:
+    """stdout, or a file written atomically (temporary file, then rename): never half a report."""
+    if not path or path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    if target.parent and not target.parent.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def exit_code(summary_rows: list[dict[str, Any]], fail_on: str, min_score: int | None) -> int:
+    from auditor.engine import SEVERITIES
+
+    if any(r["status"] != "ok" for r in summary_rows):
+        return EXIT_INCOMPLETE
+    if fail_on != "never":
+        levels = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
+        if any(r["counts"].get(s, 0) for r in summary_rows for s in levels):
+            return EXIT_FINDINGS
+    if min_score is not None and any(r["score"] is not None and r["score"] < min_score for r in summary_rows):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, fail_on: str,
+              min_score: int | None, on_result: Callable[[dict[str, Any]], None] | None = None) -> int:
+    """Stream client results into the chosen renderer, report problems on stderr, return the exit code."""
+    from auditor.audit import result_header, summarise, summary_row
+    from auditor.report.render import RENDERERS
+
+    rows: list[dict[str, Any]] = []
+    with output_stream(output) as out:
+        renderer = RENDERERS[fmt](out)
+        renderer.begin(result_header())
+        for r in results:
+            for w in r["warnings"]:
+                click.echo(f"audit: warning: {w}", err=True)
+            for e in r["errors"]:
+                click.echo(f"audit: error: client {r['name']}: {e}", err=True)
+            renderer.client(r)
+            if on_result:
+                on_result(r)
+            rows.append(summary_row(r))
+        renderer.end(summarise(rows))
+    if output and output != "-":
+        click.echo(f"audit: wrote {output} ({len(rows)} client(s))", err=True)
+    return exit_code(rows, fail_on, min_score)
+
+
+def load_ruleset(config: str | None, profile: str | None) -> Any:
+    from auditor.ruleset import Ruleset
+
+    if config:
+        from auditor.config import load_config
+
+        cfg, path = load_config(config)
+        return Ruleset.load(cfg, path, profile)
+    return Ruleset.load(profile=profile)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--offline", "offline", metavar="PATH", type=click.Path(path_type=Path),
+              help="Audit recorded API responses: one client folder or a folder of client folders. No network.")
+@click.option("--property", "property_id", metavar="ID", help="Live: audit this GA4 property.")
+@click.option("--customer", "customer_id", metavar="ID", help="Live: audit this Google Ads customer (10 digits).")
+@click.option("--discover", is_flag=True, help="Live: audit every property and client account the credentials reach.")
+@click.option("--manager", "manager_id", metavar="ID", help="Live: Google Ads manager (MCC) to discover clients under.")
+@click.option("--config", "config", metavar="FILE", help="Config file: rule overrides, taxonomy, clients.")
+@click.option("--profile", metavar="NAME", help="Business model for clients without their own: ecommerce, "
+              "lead-gen, saas, content (default ecommerce).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Report format. JSON is the canonical result; the others render from it.")
+@click.option("--output", "-o", metavar="PATH", help="Write the report to PATH (atomically) instead of stdout.")
+@click.option("--fail-on", type=click.Choice(FAIL_LEVELS), default="low", show_default=True,
+              help="Exit 1 when a finding at or above this severity remains.")
+@click.option("--min-score", type=click.IntRange(0, 100), metavar="N", help="Exit 1 when a client scores below N.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Live: clients fetched concurrently.")
+@click.version_option(__version__, prog_name="audit")
+@click.pass_context
+def main_group(ctx: click.Context, offline: Path | None, property_id: str | None, customer_id: str | None,
+               discover: bool, manager_id: str | None, config: str | None, profile: str | None, fmt: str,
+               output: str | None, fail_on: str, min_score: int | None, jobs: int) -> None:
+    """Audit the conversion setup of GA4 properties and Google Ads accounts.
+
+    \b
+    Offline:  audit --offline fixtures/
+    Live:     audit --property 123456789 --customer 1234567890
+    Rules:    audit rules ; audit explain micro-primary-goal
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(config=config, profile=profile, fmt=fmt, output=output, fail_on=fail_on, min_score=min_score,
+                   jobs=jobs)
+    if ctx.invoked_subcommand is not None:
+        return
+    live = bool(property_id or customer_id or discover)
+    if offline is not None and live:
+        raise click.UsageError("--offline cannot be combined with --property, --customer or --discover")
+    ruleset = load_ruleset(config, profile)
+    if offline is not None:
+        from auditor.audit import iter_offline
+        from auditor.connectors.offline import client_dirs
+
+        next(client_dirs(offline), None)  # a bad PATH is a usage error (exit 2) before any output
+        code = run_audit(iter_offline(offline, ruleset), fmt, output, fail_on, min_score)
+    elif live or (config and ruleset.user and ruleset.user.clients):
+        from auditor.live import iter_live, resolve_targets
+
+        targets = resolve_targets(ruleset, property_id, customer_id, discover, manager_id)
+        code = run_audit(iter_live(targets, ruleset, jobs), fmt, output, fail_on, min_score)
+    else:
+        click.echo(ctx.get_help())
+        code = EXIT_USAGE
+    ctx.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every error becomes one line and a documented exit code, never a traceback."""
+    try:
+        rv = main_group.main(args=argv, prog_name="audit", standalone_mode=False)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("audit: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_USAGE if e.exit_code in (1, 2) else e.exit_code)
+    except ConfigError as e:
+        fail(str(e), EXIT_USAGE)
+    except AuditorError as e:
+        fail(str(e), EXIT_INCOMPLETE)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(EXIT_OK)
+    except KeyboardInterrupt:
+        click.echo("audit: interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug: still one line, with a way to get the traceback
+        if os.environ.get("AUDITOR_DEBUG"):
+            raise
+        fail(f"internal error: {type(e).__name__}: {e} (set AUDITOR_DEBUG=1 for the traceback)", EXIT_INCOMPLETE)

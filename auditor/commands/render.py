@@ -1,0 +1,33 @@
+"""`audit render RESULT.json`: re-render a saved canonical result in another format, no API calls."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("render")
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json", "html", "csv"]), default="html",
+              show_default=True)
+@click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")
+def render_cmd(result: str, fmt: str, output: str | None) -> None:
+    """Render a saved JSON result (from --format json) as a table, Markdown, HTML or CSV."""
+    from auditor.cli import output_stream
+    from auditor.errors import ConfigError
+    from auditor.report.render import RENDERERS
+
+    try:
+        with open(result, encoding="utf-8") as fh:
+            data = json.load(fh)
+        header = {k: data[k] for k in ("tool", "generated_at", "scoring")}
+        clients, summary = data["clients"], data["summary"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{result}: not an auditor JSON result ({type(e).__name__}: {e})") from None
+    with output_stream(output) as out:
+        r = RENDERERS[fmt](out)
+        r.begin(header)
+        for c in clients:
+            r.client(c)
+        r.end(summary)

@@ -1,0 +1,66 @@
+"""`audit rules` and `audit explain RULE`: documentation generated from the rules themselves."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import click
+
+from auditor.engine import Rule
+
+
+def _ruleset(ctx: click.Context, profile: str | None) -> Any:
+    from auditor.cli import load_ruleset
+
+    obj = ctx.find_root().obj or {}
+    return load_ruleset(obj.get("config"), profile or obj.get("profile"))
+
+
+@click.command("rules")
+@click.option("--profile", metavar="NAME", help="Show what is enabled for this profile.")
+@click.pass_context
+def rules_cmd(ctx: click.Context, profile: str | None) -> None:
+    """List every installed rule: id, category, severity, enabled in the active profile."""
+    from tabulate import tabulate
+
+    rs = _ruleset(ctx, profile)
+    _, settings = rs.for_profile(rs.default_profile)
+    rows = [[r.id, r.category, settings[r.id].severity, "yes" if settings[r.id].enabled else "no", r.title]
+            for r in sorted(rs.rules.values(), key=lambda r: (r.category, r.id))]
+    click.echo(tabulate(rows, headers=["rule", "category", "severity", "enabled", "title"]))
+    click.echo(f"\nprofile: {rs.default_profile}; {len(rows)} rule(s). `audit explain RULE` for details.")
+
+
+def explain_text(rule: Rule, severity: str, enabled: bool, params: dict[str, Any]) -> str:
+    wrap = lambda t: textwrap.fill(" ".join(t.split()), 100)  # noqa: E731
+    parts = [f"{rule.id}: {rule.title}",
+             f"category {rule.category}; severity {severity}; {'enabled' if enabled else 'disabled'}",
+             "", "What it checks:", wrap(rule.doc), "", "Why it matters:", wrap(rule.rationale), "",
+             "How to fix:", wrap(rule.remediation)]
+    if rule.params:
+        parts += ["", "Parameters:"]
+        parts += [f"  {k} = {params.get(k)!r}: {p.doc}" for k, p in rule.params.items()]
+    if rule.example:
+        parts += ["", "Example finding:", wrap(rule.example)]
+    if rule.references:
+        parts += ["", "References:"] + [f"  - {r}" for r in rule.references]
+    return "\n".join(parts)
+
+
+@click.command("explain")
+@click.argument("rule_id", metavar="RULE")
+@click.option("--profile", metavar="NAME", help="Show the parameters in force for this profile.")
+@click.pass_context
+def explain_cmd(ctx: click.Context, rule_id: str, profile: str | None) -> None:
+    """Print what RULE checks, why it matters, how to fix it and its parameters."""
+    from auditor.config import suggest
+    from auditor.errors import ConfigError
+
+    rs = _ruleset(ctx, profile)
+    rule = rs.rules.get(rule_id)
+    if rule is None:
+        raise ConfigError(f"unknown rule {rule_id!r}{suggest(rule_id, list(rs.rules))}; `audit rules` lists them")
+    _, settings = rs.for_profile(rs.default_profile)
+    s = settings[rule_id]
+    click.echo(explain_text(rule, s.severity, s.enabled, dict(s.params)))

@@ -1,0 +1,193 @@
+"""The user's config file (`--config`): rule overrides, taxonomy additions, clients, outputs, history, email.
+
+Validated with pydantic; every error is one line naming the file, the line and the key. Secrets never live
+here: the SMTP password is read from the environment variable the file names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from auditor.errors import ConfigError
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+Format = Literal["table", "markdown", "json", "html", "csv"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleOverride(_Strict):
+    enabled: bool | None = None
+    severity: Severity | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaxonomyAdditions(_Strict):
+    macro_events: list[str] = Field(default_factory=list)
+    strong_micro_events: list[str] = Field(default_factory=list)
+    weak_micro_events: list[str] = Field(default_factory=list)
+    synonyms: list[list[str]] = Field(default_factory=list)
+
+
+def _digits(v: Any, what: str, size: int | None = None) -> str | None:
+    if v is None:
+        return None
+    s = re.sub(r"[\s-]", "", str(v))
+    s = s.removeprefix("properties/").removeprefix("customers/")
+    if not s.isdigit() or (size and len(s) != size):
+        raise ValueError(f"{what} must be {'a ' + str(size) + '-digit' if size else 'a numeric'} id, got {v!r}")
+    return s
+
+
+class ClientTarget(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    property: str | None = None  # GA4 property id
+    customer: str | None = None  # Google Ads customer id, 10 digits (dashes allowed)
+    profile: str | None = None
+    recipients: list[str] = Field(default_factory=list)
+
+    @field_validator("property", mode="before")
+    @classmethod
+    def _property(cls, v: Any) -> str | None:
+        return _digits(v, "property")
+
+    @field_validator("customer", mode="before")
+    @classmethod
+    def _customer(cls, v: Any) -> str | None:
+        return _digits(v, "customer", 10)
+
+
+class OutputSettings(_Strict):
+    dir: str = "reports"
+    formats: list[Format] = Field(default_factory=lambda: ["json", "html", "csv"])
+
+
+class HistorySettings(_Strict):
+    path: str = "reports/history.sqlite"
+    enabled: bool = True
+
+
+class EmailSettings(_Strict):
+    host: str
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None  # name of the environment variable holding the SMTP password
+    sender: str
+    summary_to: list[str] = Field(default_factory=list)  # the agency lead: gets the summary of every client
+    subject_prefix: str = "[auditor]"
+    on: Literal["always", "change", "failure"] = "always"
+    timeout: float = 30.0
+
+
+class UserConfig(_Strict):
+    profile: str | None = None  # default profile for clients without one
+    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+    taxonomy: TaxonomyAdditions = Field(default_factory=TaxonomyAdditions)
+    clients: list[ClientTarget] = Field(default_factory=list)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    email: EmailSettings | None = None
+    suppressions: str | None = None  # path of the suppressions file, relative to this file
+    defaults: dict[str, Any] = Field(default_factory=dict)
+
+
+def load_config(path: str | Path) -> tuple[UserConfig, Path]:
+    """Read and validate a config file. Raises ConfigError naming file, line and key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config: {e}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError(f"{p}: {where}invalid YAML: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of settings at the top level")
+    try:
+        cfg = UserConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key" + _suggest(str(loc[-1]), _fields_at(UserConfig, loc[:-1]))
+        raise ConfigError(f"{p}: {_line(text, loc)}{_dotted(loc)}: {msg}") from None
+    names = [c.name for c in cfg.clients]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{p}: clients: duplicate client name {dupes[0]!r}")
+    return cfg, p
+
+
+def config_error(path: Path, text_loc: tuple[Any, ...], message: str) -> ConfigError:
+    """A ConfigError for a semantic check done after validation (unknown rule id, bad param...)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    return ConfigError(f"{path}: {_line(text, text_loc)}{_dotted(text_loc)}: {message}")
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    return _suggest(name, choices)
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    cur: Any = model
+    for part in loc:
+        if isinstance(part, int) or cur is None:
+            continue
+        field = getattr(cur, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        cur = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)),
+                   None)
+    return list(getattr(cur, "model_fields", {})) if cur else []
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _line(text: str, loc: tuple[Any, ...]) -> str:
+    """'line N: ' of the deepest node of `loc` found in the YAML text, or '' if it cannot be located."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return ""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if nxt is None:
+                break
+            line, node = nxt[0].start_mark.line + 1, nxt[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return f"line {line}: " if line else ""

@@ -1,0 +1,159 @@
+"""Rule registry, selection and running.
+
+A rule is metadata beside a pure function of a client snapshot. Built-in rules register through the
+`auditor.rules` entry-point group, the same one third-party packages use.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+from auditor.model import Client
+from auditor.taxonomy import Taxonomy
+
+ENTRY_POINT_GROUP = "auditor.rules"
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # lower is worse
+Status = Literal["pass", "fail", "not_run", "not_applicable", "error"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule threshold: documented here, valued in the ruleset (rules/default.yaml) or by `default`."""
+
+    doc: str
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str  # kebab-case slug
+    title: str
+    category: str
+    severity: str  # default severity
+    rationale: str
+    remediation: str
+    check: Callable[[Client, Context], Iterable[Finding]]
+    references: tuple[str, ...] = ()
+    params: Mapping[str, Param] = field(default_factory=dict)
+    # Data the rule reads. "ga4" / "ads": the source must be present, else the rule does not apply.
+    # "ga4|ads": either. "ga4.retention", "ga4.ads_links", "ads.goals": optional files; when absent the
+    # rule could not run, which lowers coverage (never a pass).
+    requires: tuple[str, ...] = ()
+    example: str = ""
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip()
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    message: str
+    resources: tuple[str, ...] = ()
+    remediation: str = ""
+    category: str = ""
+    actionable: bool = True
+
+
+class CannotRun(Exception):
+    """Raised by a check when the snapshot lacks what it needs: reported as not run, never as a pass."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may use besides the snapshot: its effective settings and the taxonomy."""
+
+    rule: Rule
+    severity: str
+    params: Mapping[str, Any]
+    taxonomy: Taxonomy
+
+    def finding(self, message: str, resources: Iterable[str] = (), *, severity: str | None = None,
+                remediation: str | None = None, actionable: bool = True) -> Finding:
+        return Finding(
+            rule=self.rule.id, severity=severity or self.severity, message=message,
+            resources=tuple(resources), remediation=remediation or self.rule.remediation,
+            category=self.rule.category, actionable=actionable,
+        )
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    rule: Rule
+    status: Status
+    findings: tuple[Finding, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    """The effective setting of one rule for one client (ruleset, then profile, then user config)."""
+
+    enabled: bool
+    severity: str
+    params: Mapping[str, Any]
+
+
+@functools.lru_cache(maxsize=1)
+def registry() -> dict[str, Rule]:
+    """Every installed rule by id, built-in and third-party alike, loaded once per process."""
+    rules: dict[str, Rule] = {}
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            obj = ep.load()
+        except Exception as e:  # a broken plugin must not take the audit down
+            print(f"warning: rule plugin {ep.name!r} ({ep.value}) failed to load: {e}", file=sys.stderr)
+            continue
+        for rule in obj if isinstance(obj, (list, tuple)) else [obj]:
+            if not isinstance(rule, Rule):
+                print(f"warning: rule plugin {ep.name!r} is not an auditor Rule; ignored", file=sys.stderr)
+                continue
+            rules.setdefault(rule.id, rule)
+    return rules
+
+
+def _available(client: Client, need: str) -> bool | None:
+    """True: present; None: source absent (rule not applicable); False: optional data not collected."""
+    if "|" in need:
+        return True if any(_available(client, n) for n in need.split("|")) else None
+    source, _, part = need.partition(".")
+    obj = getattr(client, source, None)
+    if obj is None:
+        return None
+    return True if not part else getattr(obj, part) is not None
+
+
+_NOT_COLLECTED = {
+    "ga4.retention": "ga4/data_retention.json", "ga4.ads_links": "ga4/google_ads_links.json",
+    "ads.goals": "ads/customer_conversion_goals.json",
+}
+
+
+def run_rule(rule: Rule, setting: RuleSetting, client: Client, taxonomy: Taxonomy) -> RuleOutcome:
+    for need in rule.requires:
+        ok = _available(client, need)
+        if ok is None:
+            return RuleOutcome(rule, "not_applicable", reason=f"no {need.replace('|', ' or ')} data for this client")
+        if not ok:
+            return RuleOutcome(rule, "not_run", reason=f"{_NOT_COLLECTED.get(need, need)} was not collected")
+    ctx = Context(rule=rule, severity=setting.severity, params=setting.params, taxonomy=taxonomy)
+    try:
+        findings = tuple(rule.check(client, ctx))
+    except CannotRun as e:
+        return RuleOutcome(rule, "not_run", reason=str(e))
+    except Exception as e:  # a crashing rule marks the audit incomplete; the other rules still run
+        return RuleOutcome(rule, "error", reason=f"rule crashed: {type(e).__name__}: {e}")
+    return RuleOutcome(rule, "fail" if findings else "pass", findings=findings)
+
+
+def fmt_count(n: float) -> str:
+    """Evidence numbers in messages: 1,234 or 12.5."""
+    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"

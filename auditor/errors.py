@@ -1,0 +1,24 @@
+"""Errors that reach the user as one readable line (never a traceback)."""
+
+from __future__ import annotations
+
+
+class AuditorError(Exception):
+    """Base of every error the CLI turns into one line."""
+
+
+class ConfigError(AuditorError):
+    """Bad configuration or usage: exit 2."""
+
+
+class FixtureError(AuditorError):
+    """A recorded response that cannot be read: names the file and, where known, the field."""
+
+    def __init__(self, file: str, message: str, field: str | None = None) -> None:
+        self.file, self.field, self.message = file, field, message
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {message}")
+
+
+class SourceError(AuditorError):
+    """A live API call failed for one client (permission, quota, network...)."""

@@ -1,0 +1,340 @@
+"""Raw API JSON -> model: the one mapping path for fixtures and live connectors alike.
+
+Accepts what the APIs' JSON mapping writes (camelCase, enums by name, int64 as strings) and what
+``to_json(preserving_proto_field_name=True)`` writes (snake_case). Unknown fields are ignored; unknown enum
+values are kept as read with a warning naming file and field; a wrong type is a `FixtureError` naming both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from auditor import enums
+from auditor.errors import FixtureError
+from auditor.model import (
+    GA4,
+    UNKNOWN,
+    ActionStats,
+    Ads,
+    AdsLink,
+    Client,
+    ConversionAction,
+    ConversionGoal,
+    DataRetention,
+    EventStat,
+    KeyEvent,
+    Property,
+)
+from auditor.raw import ALL_FILES, RawClient
+
+_MISSING = object()
+
+
+def _camel(key: str) -> str:
+    if "_" not in key:
+        return key
+    head, *rest = key.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class Obj:
+    """A JSON object read from one fixture file, with typed accessors that name file and field on error."""
+
+    __slots__ = ("data", "file", "path", "warnings")
+
+    def __init__(self, data: Any, file: str, path: str, warnings: list[str]) -> None:
+        if not isinstance(data, dict):
+            raise FixtureError(file, f"expected an object, got {_kind(data)}", path or None)
+        # snake_case keys (preserving_proto_field_name=True) read as their camelCase JSON names
+        self.data = data if not any("_" in k for k in data) else {_camel(k): v for k, v in data.items()}
+        self.file, self.path, self.warnings = file, path, warnings
+
+    def _where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def raw(self, key: str) -> Any:
+        return self.data.get(key, _MISSING)
+
+    def obj(self, key: str) -> Obj | None:
+        v = self.data.get(key)
+        return None if v is None else Obj(v, self.file, self._where(key), self.warnings)
+
+    def objs(self, key: str) -> Iterator[Obj]:
+        v = self.data.get(key)
+        if v is None:
+            return
+        if not isinstance(v, list):
+            raise FixtureError(self.file, f"expected a list, got {_kind(v)}", self._where(key))
+        for i, item in enumerate(v):
+            yield Obj(item, self.file, f"{self._where(key)}[{i}]", self.warnings)
+
+    def str(self, key: str, default: str | None = None, required: bool = False) -> str | None:
+        v = self.data.get(key)
+        if v is None:
+            if required:
+                raise FixtureError(self.file, "required field is missing", self._where(key))
+            return default
+        if not isinstance(v, str):
+            raise FixtureError(self.file, f"expected a string, got {_kind(v)}", self._where(key))
+        return v
+
+    def req(self, key: str) -> str:
+        v = self.str(key, required=True)
+        assert v is not None
+        return v
+
+    def bool(self, key: str, default: bool | None = False) -> bool | None:
+        v = self.data.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            raise FixtureError(self.file, f"expected true or false, got {_kind(v)}", self._where(key))
+        return v
+
+    def num(self, key: str, default: float | None = 0.0) -> float | None:
+        v = self.data.get(key)
+        if v is None:
+            return default
+        return _number(v, self.file, self._where(key))
+
+    def int(self, key: str, default: int | None = 0) -> int | None:
+        v = self.data.get(key)
+        if v is None:
+            return default
+        n = _number(v, self.file, self._where(key))
+        if n != int(n):
+            raise FixtureError(self.file, f"expected a whole number, got {v!r}", self._where(key))
+        return int(n)
+
+    def ident(self, key: str) -> str | None:
+        """An int64 id: a string of digits as the JSON mapping writes it, or a plain number."""
+        v = self.data.get(key)
+        if v is None:
+            return None
+        n = _number(v, self.file, self._where(key))
+        if n != int(n) or n < 0:
+            raise FixtureError(self.file, f"expected an id, got {v!r}", self._where(key))
+        return str(int(n))
+
+    def enum(self, key: str, known: frozenset[str], default: str = UNKNOWN) -> str:
+        v = self.data.get(key)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise FixtureError(self.file, f"expected an enum name, got {_kind(v)}", self._where(key))
+        if isinstance(v, int):
+            self.warnings.append(
+                f"{self.file}: {self._where(key)}: enum given as number {v}; "
+                "record with use_integers_for_enums=False; read as UNKNOWN")
+            return UNKNOWN
+        if v not in known:
+            self.warnings.append(f"{self.file}: {self._where(key)}: unknown value {v!r}, treated as unknown")
+        return v
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number", list: "a list",
+            dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _number(v: Any, file: str, where: str) -> float:
+    if isinstance(v, bool):
+        raise FixtureError(file, f"expected a number, got {_kind(v)}", where)
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):  # int64 and special doubles travel as strings
+        try:
+            n = float(v)
+        except ValueError:
+            raise FixtureError(file, f"expected a number, got {v!r}", where) from None
+        if math.isfinite(n):
+            return n
+    raise FixtureError(file, f"expected a number, got {_kind(v) if not isinstance(v, str) else repr(v)}", where)
+
+
+class _Source:
+    """The bodies of one fixture file as `Obj`s, with the file's display name for messages."""
+
+    def __init__(self, raw: RawClient, key: str, warnings: list[str]) -> None:
+        self.key, self.warnings = key, warnings
+        self.file = f"{raw.origin.rstrip('/')}/{key}" if raw.origin else key
+        self.bodies = raw.bodies.get(key)
+
+    @property
+    def present(self) -> bool:
+        return self.bodies is not None
+
+    def pages(self) -> Iterator[Obj]:
+        bodies = self.bodies or []
+        for i, body in enumerate(bodies):
+            yield Obj(body, self.file, f"[{i}]" if len(bodies) > 1 else "", self.warnings)
+
+    def first(self) -> Obj:
+        bodies = self.bodies or []
+        if not bodies:
+            raise FixtureError(self.file, "holds no response body")
+        return Obj(bodies[0], self.file, "", self.warnings)
+
+    def items(self, key: str) -> Iterator[Obj]:
+        for page in self.pages():
+            yield from page.objs(key)
+
+
+def map_client(raw: RawClient, profile: str) -> Client:
+    """Build the immutable snapshot of one client from its raw bodies."""
+    warnings: list[str] = []
+    for key, (required, _) in ALL_FILES.items():
+        source = key.split("/", 1)[0]
+        if required and raw.has_source(source) and key not in raw.bodies:
+            reason = raw.missing.get(key, "required file is missing")
+            name = f"{raw.origin.rstrip('/')}/{key}" if raw.origin else key
+            raise FixtureError(name, reason)
+    ga4 = _map_ga4(raw, warnings) if raw.has_source("ga4") else None
+    ads = _map_ads(raw, warnings) if raw.has_source("ads") else None
+    if ga4 is None and ads is None:
+        raise FixtureError(raw.origin or raw.name, "no ga4/ or ads/ responses found")
+    return Client(name=raw.name, profile=profile, ga4=ga4, ads=ads, warnings=tuple(warnings))
+
+
+def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
+    p = _Source(raw, "ga4/property.json", warnings).first()
+    prop = Property(
+        name=p.req("name"), display_name=p.str("displayName", "") or "", currency_code=p.str("currencyCode"),
+        time_zone=p.str("timeZone"), industry_category=p.str("industryCategory"),
+    )
+    key_events = []
+    for k in _Source(raw, "ga4/key_events.json", warnings).items("keyEvents"):
+        dv = k.obj("defaultValue")
+        key_events.append(KeyEvent(
+            name=k.str("name", "") or "", event_name=k.req("eventName"),
+            counting_method=k.enum("countingMethod", enums.COUNTING_METHOD),
+            default_value=dv.num("numericValue", None) if dv else None,
+            default_currency=dv.str("currencyCode") if dv else None,
+            custom=bool(k.bool("custom", True)), deletable=bool(k.bool("deletable", True)),
+        ))
+    events = _map_report(_Source(raw, "ga4/events.json", warnings))
+    retention = None
+    src = _Source(raw, "ga4/data_retention.json", warnings)
+    if src.present:
+        r = src.first()
+        retention = DataRetention(
+            event_data_retention=r.enum("eventDataRetention", enums.RETENTION),
+            user_data_retention=r.enum("userDataRetention", enums.RETENTION),
+            reset_user_data_on_new_activity=bool(r.bool("resetUserDataOnNewActivity")),
+        )
+    links = None
+    src = _Source(raw, "ga4/google_ads_links.json", warnings)
+    if src.present:
+        links = tuple(
+            AdsLink(name=l.str("name", "") or "", customer_id=l.req("customerId").replace("-", ""),
+                    ads_personalization_enabled=l.bool("adsPersonalizationEnabled", None))
+            for l in src.items("googleAdsLinks")
+        )
+    return GA4(property=prop, key_events=tuple(key_events), events=events, retention=retention, ads_links=links)
+
+
+_REPORT_METRICS = {"eventCount": "event_count", "totalUsers": "total_users", "eventValue": "event_value",
+                   "keyEvents": "key_events", "conversions": "key_events"}
+
+
+def _map_report(src: _Source) -> tuple[EventStat, ...]:
+    """runReport pages -> one EventStat per event name (pages concatenated, duplicate rows summed)."""
+    totals: dict[str, dict[str, float]] = {}
+    for page in src.pages():
+        dims = [d.str("name", "") for d in page.objs("dimensionHeaders")]
+        mets = [m.str("name", "") for m in page.objs("metricHeaders")]
+        if "eventName" not in dims and page.raw("rows") not in (_MISSING, None, []):
+            raise FixtureError(src.file, "report has no eventName dimension", f"{page.path}.dimensionHeaders")
+        di = dims.index("eventName") if "eventName" in dims else 0
+        for row in page.objs("rows"):
+            dvals = list(row.objs("dimensionValues"))
+            mvals = list(row.objs("metricValues"))
+            if len(dvals) <= di:
+                raise FixtureError(src.file, "row has fewer dimension values than headers", row.path)
+            name = dvals[di].str("value", "") or ""
+            acc = totals.setdefault(name, {})
+            for j, metric in enumerate(mets):
+                field = _REPORT_METRICS.get(metric or "")
+                if field and j < len(mvals):
+                    acc[field] = acc.get(field, 0.0) + (mvals[j].num("value") or 0.0)
+    return tuple(
+        EventStat(event_name=n, event_count=int(m.get("event_count", 0)), total_users=int(m.get("total_users", 0)),
+                  event_value=m.get("event_value", 0.0), key_events=m.get("key_events", 0.0))
+        for n, m in totals.items()
+    )
+
+
+def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
+    stats: dict[str, ActionStats] = {}
+    customer_id = currency = descriptive = None
+    for row in _Source(raw, "ads/conversion_stats.json", warnings).items("results"):
+        cust = row.obj("customer")
+        if cust is not None:
+            customer_id = customer_id or cust.ident("id")
+            currency = currency or cust.str("currencyCode")
+            descriptive = descriptive or cust.str("descriptiveName")
+        seg = row.obj("segments")
+        action = seg.str("conversionAction") if seg else None
+        if not action:
+            continue
+        m = row.obj("metrics")
+        prev = stats.get(action, ActionStats())
+        if m is None:
+            stats[action] = prev
+            continue
+        stats[action] = ActionStats(  # one action may span several rows (dates, devices): sum them
+            conversions=prev.conversions + (m.num("conversions") or 0.0),
+            conversions_value=prev.conversions_value + (m.num("conversionsValue") or 0.0),
+            all_conversions=prev.all_conversions + (m.num("allConversions") or 0.0),
+            all_conversions_value=prev.all_conversions_value + (m.num("allConversionsValue") or 0.0),
+        )
+    actions = []
+    for row in _Source(raw, "ads/conversion_actions.json", warnings).items("results"):
+        a = row.obj("conversionAction")
+        if a is None:
+            raise FixtureError(row.file, "result has no conversionAction", row.path)
+        resource = a.req("resourceName")
+        vs = a.obj("valueSettings")
+        am = a.obj("attributionModelSettings")
+        g4 = a.obj("googleAnalytics4Settings")
+        actions.append(ConversionAction(
+            resource_name=resource, id=_id(a, resource), name=a.str("name", "") or "",
+            status=a.enum("status", enums.ACTION_STATUS), type=a.enum("type", enums.ACTION_TYPE),
+            category=a.enum("category", enums.ACTION_CATEGORY), origin=a.enum("origin", enums.ACTION_ORIGIN),
+            primary_for_goal=bool(a.bool("primaryForGoal")),
+            counting_type=a.enum("countingType", enums.COUNTING_TYPE),
+            include_in_conversions_metric=a.bool("includeInConversionsMetric", None),
+            default_value=vs.num("defaultValue", None) if vs else None,
+            default_currency=vs.str("defaultCurrencyCode") if vs else None,
+            always_use_default_value=bool(vs.bool("alwaysUseDefaultValue")) if vs else False,
+            attribution_model=am.enum("attributionModel", enums.ATTRIBUTION_MODEL) if am else None,
+            data_driven_model_status=am.enum("dataDrivenModelStatus", enums.DATA_DRIVEN_STATUS) if am else None,
+            click_through_lookback_window_days=a.int("clickThroughLookbackWindowDays", None),
+            view_through_lookback_window_days=a.int("viewThroughLookbackWindowDays", None),
+            ga4_event_name=g4.str("eventName") if g4 else None,
+            ga4_property_id=g4.ident("propertyId") if g4 else None,
+            stats=stats.get(resource, ActionStats()),
+        ))
+        if customer_id is None:
+            customer_id = resource.split("/")[1] if resource.startswith("customers/") else None
+    goals = None
+    src = _Source(raw, "ads/customer_conversion_goals.json", warnings)
+    if src.present:
+        goals = tuple(
+            ConversionGoal(
+                resource_name=g.str("resourceName", "") or "",
+                category=g.enum("category", enums.GOAL_CATEGORY), origin=g.enum("origin", enums.GOAL_ORIGIN),
+                biddable=bool(g.bool("biddable")),
+            )
+            for row in src.items("results") if (g := row.obj("customerConversionGoal")) is not None
+        )
+    return Ads(customer_id=customer_id or "", actions=tuple(actions), currency_code=currency,
+               descriptive_name=descriptive, goals=goals)
+
+
+def _id(a: Obj, resource: str) -> str:
+    return a.ident("id") or resource.rsplit("/", 1)[-1]

@@ -1,0 +1,152 @@
+"""Immutable snapshot of one client: what the rules see. Built only by `auditor.mapping`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+UNKNOWN = "UNKNOWN"  # an enum value the auditor does not know (kept as read, with a warning)
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    name: str  # properties/123
+    display_name: str = ""
+    currency_code: str | None = None
+    time_zone: str | None = None
+    industry_category: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEvent:
+    name: str  # properties/123/keyEvents/456
+    event_name: str
+    counting_method: str = UNKNOWN  # ONCE_PER_EVENT | ONCE_PER_SESSION
+    default_value: float | None = None
+    default_currency: str | None = None
+    custom: bool = True
+    deletable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EventStat:
+    """One row of the 28-day runReport by eventName."""
+
+    event_name: str
+    event_count: int = 0
+    total_users: int = 0
+    event_value: float = 0.0
+    key_events: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DataRetention:
+    event_data_retention: str = UNKNOWN  # TWO_MONTHS, FOURTEEN_MONTHS, ...
+    user_data_retention: str = UNKNOWN
+    reset_user_data_on_new_activity: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AdsLink:
+    name: str  # properties/123/googleAdsLinks/789
+    customer_id: str
+    ads_personalization_enabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GA4:
+    property: Property
+    key_events: tuple[KeyEvent, ...]
+    events: tuple[EventStat, ...]
+    retention: DataRetention | None = None  # None: not collected
+    ads_links: tuple[AdsLink, ...] | None = None  # None: not collected
+
+    def event(self, event_name: str) -> EventStat | None:
+        for e in self.events:
+            if e.event_name == event_name:
+                return e
+        return None
+
+    def volumes(self) -> dict[str, int]:
+        return {e.event_name: e.event_count for e in self.events}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionStats:
+    """Last-30-day metrics of one conversion action."""
+
+    conversions: float = 0.0
+    conversions_value: float = 0.0
+    all_conversions: float = 0.0
+    all_conversions_value: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionAction:
+    resource_name: str  # customers/1234567890/conversionActions/111
+    id: str
+    name: str
+    status: str = UNKNOWN  # ENABLED | REMOVED | HIDDEN
+    type: str = UNKNOWN  # WEBPAGE, GOOGLE_ANALYTICS_4_CUSTOM, GOOGLE_ANALYTICS_4_PURCHASE, ...
+    category: str = UNKNOWN  # PURCHASE, PAGE_VIEW, ADD_TO_CART, ...
+    origin: str = UNKNOWN  # WEBSITE, GOOGLE_HOSTED, APP, CALL_FROM_ADS, STORE, ...
+    primary_for_goal: bool = False
+    counting_type: str = UNKNOWN  # ONE_PER_CLICK | MANY_PER_CLICK
+    include_in_conversions_metric: bool | None = None
+    default_value: float | None = None
+    default_currency: str | None = None
+    always_use_default_value: bool = False
+    attribution_model: str | None = None
+    data_driven_model_status: str | None = None
+    click_through_lookback_window_days: int | None = None
+    view_through_lookback_window_days: int | None = None
+    ga4_event_name: str | None = None
+    ga4_property_id: str | None = None
+    stats: ActionStats = field(default_factory=ActionStats)
+
+    @property
+    def enabled(self) -> bool:
+        return self.status == "ENABLED"
+
+    @property
+    def is_ga4_import(self) -> bool:
+        return self.type.startswith("GOOGLE_ANALYTICS_4") or self.ga4_event_name is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionGoal:
+    resource_name: str
+    category: str
+    origin: str
+    biddable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ads:
+    customer_id: str
+    actions: tuple[ConversionAction, ...]
+    currency_code: str | None = None
+    descriptive_name: str | None = None
+    goals: tuple[ConversionGoal, ...] | None = None  # None: not collected
+
+    @property
+    def enabled_actions(self) -> tuple[ConversionAction, ...]:
+        return tuple(a for a in self.actions if a.enabled)
+
+    @property
+    def primary_actions(self) -> tuple[ConversionAction, ...]:
+        return tuple(a for a in self.actions if a.enabled and a.primary_for_goal)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Everything known about one client: a GA4 property and/or a Google Ads customer."""
+
+    name: str
+    profile: str
+    ga4: GA4 | None = None
+    ads: Ads | None = None
+    warnings: tuple[str, ...] = ()

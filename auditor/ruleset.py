@@ -1,0 +1,174 @@
+"""The rule packs in rules/ (default ruleset, taxonomy, profiles) merged with a user config.
+
+Order of precedence: a rule's own defaults < rules/default.yaml < the client's profile < the user config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from auditor.engine import SEVERITIES, Rule, RuleSetting, registry
+from auditor.errors import ConfigError
+from auditor.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from auditor.config import UserConfig
+
+DEFAULT_PROFILE = "ecommerce"
+
+try:  # libyaml's loader is ~10x faster; fall back to the pure-Python one
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+
+def rules_dir() -> Path:
+    """rules/ travels inside the wheel as auditor/rules; in a source checkout it sits beside auditor/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "rules"
+    return packaged if packaged.is_dir() else here.parent / "rules"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read rule pack: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+    return data
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in (rules_dir() / "profiles").glob("*.yaml"))
+
+
+@dataclass
+class Ruleset:
+    """Everything needed to audit any client: resolved once per run, shared by all clients."""
+
+    rules: dict[str, Rule]
+    base: dict[str, dict[str, Any]]  # rules/default.yaml "rules"
+    taxonomy_base: dict[str, Any]
+    profiles: dict[str, dict[str, Any]]
+    user: UserConfig | None = None
+    user_path: Path | None = None
+    default_profile: str = DEFAULT_PROFILE
+    _cache: dict[str, tuple[Taxonomy, dict[str, RuleSetting]]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, user: UserConfig | None = None, user_path: Path | None = None,
+             profile: str | None = None) -> Ruleset:
+        root = rules_dir()
+        base = _read(root / "default.yaml").get("rules") or {}
+        profiles = {p.stem: _read(p) for p in sorted((root / "profiles").glob("*.yaml"))}
+        rs = cls(rules=registry(), base=base, taxonomy_base=_read(root / "taxonomy.yaml"), profiles=profiles,
+                 user=user, user_path=user_path)
+        rs.default_profile = profile or (user.profile if user and user.profile else DEFAULT_PROFILE)
+        rs.validate()
+        return rs
+
+    def _where(self) -> str:
+        return str(self.user_path) if self.user_path else "config"
+
+    def validate(self) -> None:
+        """Unknown rule ids, params or profiles are configuration errors, caught before any client is audited."""
+        from auditor.config import suggest  # only when validating names
+
+        ids = list(self.rules)
+        for rid, setting in self.base.items():
+            self._check_override(rid, setting.get("params") or {}, "rules/default.yaml")
+        for pname, prof in self.profiles.items():
+            for rid, setting in (prof.get("rules") or {}).items():
+                self._check_override(rid, (setting or {}).get("params") or {}, f"rules/profiles/{pname}.yaml")
+        self.check_profile(self.default_profile, "--profile" if not self.user else f"{self._where()}: profile")
+        if self.user:
+            for rid, o in self.user.rules.items():
+                if rid not in self.rules:
+                    raise ConfigError(f"{self._where()}: rules.{rid}: unknown rule id{suggest(rid, ids)}")
+                self._check_override(rid, o.params, f"{self._where()}: rules.{rid}")
+            for c in self.user.clients:
+                if c.profile:
+                    self.check_profile(c.profile, f"{self._where()}: clients.{c.name}.profile")
+        for rid, rule in self.rules.items():
+            missing = [k for k in rule.params if self._params(rid, None, DEFAULT_PROFILE).get(k) is None]
+            if missing:
+                raise ConfigError(f"rule {rid}: parameter {missing[0]!r} has no value in any ruleset")
+
+    def _check_override(self, rid: str, params: dict[str, Any], where: str) -> None:
+        from auditor.config import suggest
+
+        rule = self.rules.get(rid)
+        if rule is None:  # a pack may mention a plugin that is not installed: harmless
+            return
+        for k, v in params.items():
+            if k not in rule.params:
+                raise ConfigError(f"{where}: params.{k}: unknown parameter of {rid}{suggest(k, list(rule.params))}")
+            default = self._base_param(rid, k)
+            if default is not None and not _same_type(default, v):
+                raise ConfigError(f"{where}: params.{k}: expected {type(default).__name__}, got {v!r}")
+
+    def check_profile(self, name: str, where: str) -> None:
+        if name not in self.profiles:
+            from auditor.config import suggest
+
+            raise ConfigError(f"{where}: unknown profile {name!r}{suggest(name, list(self.profiles))}; "
+                              f"choose from {', '.join(self.profiles)}")
+
+    def _base_param(self, rid: str, key: str) -> Any:
+        v = ((self.base.get(rid) or {}).get("params") or {}).get(key)
+        return v if v is not None else self.rules[rid].params[key].default
+
+    def _params(self, rid: str, override: Any, profile: str) -> dict[str, Any]:
+        rule = self.rules[rid]
+        params = {k: p.default for k, p in rule.params.items()}
+        params.update((self.base.get(rid) or {}).get("params") or {})
+        params.update(((self.profiles.get(profile, {}).get("rules") or {}).get(rid) or {}).get("params") or {})
+        if override is not None:
+            params.update(override.params)
+        return params
+
+    def for_profile(self, profile: str) -> tuple[Taxonomy, dict[str, RuleSetting]]:
+        """Taxonomy and effective rule settings of one profile (cached: clients share them)."""
+        hit = self._cache.get(profile)
+        if hit:
+            return hit
+        prof = self.profiles[profile]
+        tax_base = self.taxonomy_base
+        if self.user:
+            t = self.user.taxonomy
+            tax_base = {**tax_base,
+                        "weak_micro_events": [*tax_base.get("weak_micro_events", []), *t.weak_micro_events],
+                        "synonyms": [*tax_base.get("synonyms", []), *t.synonyms]}
+            prof = {**prof, "macro_events": [*prof.get("macro_events", []), *t.macro_events],
+                    "strong_micro_events": [*prof.get("strong_micro_events", []), *t.strong_micro_events]}
+        taxonomy = Taxonomy.build(tax_base, prof)
+        settings: dict[str, RuleSetting] = {}
+        for rid, rule in self.rules.items():
+            layers = [self.base.get(rid) or {}, (prof.get("rules") or {}).get(rid) or {}]
+            override = self.user.rules.get(rid) if self.user else None
+            enabled, severity = True, rule.severity
+            for layer in layers:
+                enabled = layer.get("enabled", enabled)
+                severity = layer.get("severity", severity)
+            if override is not None:
+                enabled = override.enabled if override.enabled is not None else enabled
+                severity = override.severity or severity
+            if severity not in SEVERITIES:
+                raise ConfigError(f"rule {rid}: unknown severity {severity!r}")
+            settings[rid] = RuleSetting(enabled=bool(enabled), severity=severity,
+                                        params=self._params(rid, override, profile))
+        self._cache[profile] = (taxonomy, settings)
+        return taxonomy, settings
+
+
+def _same_type(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
