@@ -9,15 +9,27 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from auditor.errors import ConfigError
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
+FailLevel = Literal["critical", "high", "medium", "low", "info", "never"]
 Format = Literal["table", "markdown", "json", "html", "csv"]
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+def _address(v: str) -> str:
+    """Plain mailbox addresses only: no display names, no lists in one string, no header-breaking characters."""
+    if not _ADDRESS.match(v):
+        raise ValueError("expected a plain e-mail address such as owner@example.com")
+    return v
+
+
+Address = Annotated[str, AfterValidator(_address)]
 
 
 class _Strict(BaseModel):
@@ -52,7 +64,7 @@ class ClientTarget(_Strict):
     property: str | None = None  # GA4 property id
     customer: str | None = None  # Google Ads customer id, 10 digits (dashes allowed)
     profile: str | None = None
-    recipients: list[str] = Field(default_factory=list)
+    recipients: list[Address] = Field(default_factory=list)  # account owners: get this client's report by e-mail
 
     @field_validator("property", mode="before")
     @classmethod
@@ -66,26 +78,37 @@ class ClientTarget(_Strict):
 
 
 class OutputSettings(_Strict):
-    dir: str = "reports"
-    formats: list[Format] = Field(default_factory=lambda: ["json", "html", "csv"])
+    dir: str = "reports"  # relative paths in this file resolve against the config file's folder
+    formats: list[Format] = Field(default_factory=lambda: ["json", "html", "csv"])  # json is always written
 
 
 class HistorySettings(_Strict):
-    path: str = "reports/history.sqlite"
+    path: str | None = None  # default: <output.dir>/history.sqlite
     enabled: bool = True
+    keep_runs: int | None = Field(default=None, ge=1)  # prune older runs; None keeps every run
 
 
 class EmailSettings(_Strict):
     host: str
-    port: int = 587
+    port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
-    password_env: str | None = None  # name of the environment variable holding the SMTP password
-    sender: str
-    summary_to: list[str] = Field(default_factory=list)  # the agency lead: gets the summary of every client
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # env var NAME, not a secret
+    ca_file: str | None = None  # extra CA bundle for a relay with a private certificate
+    sender: Address
+    summary_to: list[Address] = Field(default_factory=list)  # the agency lead: gets the summary of every client
     subject_prefix: str = "[auditor]"
     on: Literal["always", "change", "failure"] = "always"
-    timeout: float = 30.0
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class Defaults(_Strict):
+    """Applied to every client of an agency run unless the client or the command line says otherwise."""
+
+    profile: str | None = None
+    recipients: list[Address] = Field(default_factory=list)  # e.g. a team mailbox that gets every client's report
+    fail_on: FailLevel | None = None
+    min_score: int | None = Field(default=None, ge=0, le=100)
 
 
 class UserConfig(_Strict):
@@ -97,7 +120,7 @@ class UserConfig(_Strict):
     history: HistorySettings = Field(default_factory=HistorySettings)
     email: EmailSettings | None = None
     suppressions: str | None = None  # path of the suppressions file, relative to this file
-    defaults: dict[str, Any] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
 
 
 def load_config(path: str | Path) -> tuple[UserConfig, Path]:

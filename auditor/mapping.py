@@ -214,7 +214,7 @@ def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
             counting_method=k.enum("countingMethod", enums.COUNTING_METHOD),
             default_value=dv.num("numericValue", None) if dv else None,
             default_currency=dv.str("currencyCode") if dv else None,
-            custom=bool(k.bool("custom", True)), deletable=bool(k.bool("deletable", True)),
+            custom=bool(k.bool("custom")), deletable=bool(k.bool("deletable")),
         ))
     events = _map_report(_Source(raw, "ga4/events.json", warnings))
     retention = None

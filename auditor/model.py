@@ -27,8 +27,8 @@ class KeyEvent:
     counting_method: str = UNKNOWN  # ONCE_PER_EVENT | ONCE_PER_SESSION
     default_value: float | None = None
     default_currency: str | None = None
-    custom: bool = True
-    deletable: bool = True
+    custom: bool = False  # proto3 JSON: an absent boolean is false
+    deletable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

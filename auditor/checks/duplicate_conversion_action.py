@@ -81,19 +81,29 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         any_primary = any(m.primary_for_goal for m in members)
         severity = None if any_primary else str(ctx.params["both_secondary_severity"])
         if not demote:
-            yield ctx.finding(f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; all are managed by Google",
-                              [m.resource_name for m in members], severity="info", actionable=False,
+            yield ctx.finding(f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; "
+                              "all are managed by Google", [m.resource_name for m in members],
+                              severity="info", actionable=False,
                               remediation="System-managed actions cannot be changed; nothing to do on them.")
             continue
-        names = ", ".join(f"'{m.name}'" for m in demote)
+        primary = [m for m in demote if m.primary_for_goal]
+        secondary = [m for m in demote if not m.primary_for_goal]
+        todo = "; ".join(part for part in (
+            f"demote {_names(primary)} to secondary" if primary else "",
+            f"remove {_names(secondary)} (already secondary, still counted in All conversions)" if secondary else "",
+        ) if part)
         yield ctx.finding(
-            f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; keep '{keep.name}', demote {names}",
+            f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; keep '{keep.name}', {todo}",
             [m.resource_name for m in members], severity=severity,
-            remediation=(f"Keep '{keep.name}' ({keep.resource_name}) as the one primary action. Set {names} to "
-                         "Secondary in Google Ads > Goals > Conversions (API: primary_for_goal = false), or remove "
-                         "them if nothing else uses them: "
+            remediation=(f"Keep '{keep.name}' ({keep.resource_name}) as the one primary action. In Google Ads > "
+                         "Goals > Conversions set each copy to Secondary (API: primary_for_goal = false) or remove "
+                         "it (status REMOVED) if nothing else uses it: "
                          + ", ".join(m.resource_name for m in demote) + "."),
         )
+
+
+def _names(actions: list[ConversionAction]) -> str:
+    return ", ".join(f"'{m.name}'" for m in actions)
 
 
 RULE = Rule(

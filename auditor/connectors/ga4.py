@@ -1,0 +1,323 @@
+"""Live GA4 connector: Admin v1beta + Data v1beta responses -> bodies keyed like the ``ga4/*.json`` fixtures.
+
+Imported only on the live path (the Google libraries take ~0.6 s to import). Every call goes through the real
+client libraries with an explicit retry and timeout; responses are written back to the API's JSON mapping so
+the live path and `audit --offline` share one mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import google.auth.credentials
+import google.auth.exceptions
+import requests
+from google.analytics import admin_v1beta, data_v1beta
+from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
+from requests.adapters import HTTPAdapter
+
+from auditor.connectors.ga4_auth import GA4_SCOPES, describe, load_ga4_credentials
+from auditor.connectors.retry import TRANSIENT, CallPolicy
+from auditor.errors import SourceError
+
+API_VERSIONS = {"admin": "v1beta", "data": "v1beta"}
+
+ENV_ADMIN_ENDPOINT = "AUDITOR_GA4_ADMIN_ENDPOINT"
+ENV_DATA_ENDPOINT = "AUDITOR_GA4_DATA_ENDPOINT"
+
+KEY_EVENTS_PAGE_SIZE = 200  # the API maximum: one call for any realistic property
+REPORT_PAGE_ROWS = 10_000
+REPORT_MAX_PAGES = 100  # a runaway guard (1M event names); eventName cardinality is a few hundred at most
+REPORT_METRICS = ("eventCount", "totalUsers", "eventValue", "keyEvents")
+REPORT_DAYS = ("28daysAgo", "yesterday")  # full days only: today's partial data would skew volumes
+
+# A connection reset or read timeout over REST is what gRPC reports as UNAVAILABLE / DEADLINE_EXCEEDED, and
+# REST maps HTTP 504/502 to GatewayTimeout/BadGateway rather than DeadlineExceeded: retry them all alike.
+_NETWORK = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+_RETRYABLE = (*TRANSIENT, gexc.GatewayTimeout, gexc.BadGateway, *_NETWORK)
+
+Bodies = dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class GA4Settings:
+    credentials: google.auth.credentials.Credentials | None  # None -> application default credentials
+    admin_endpoint: str | None = None  # e.g. http://127.0.0.1:8080 for a loopback fake
+    data_endpoint: str | None = None
+    policy: CallPolicy = field(default_factory=CallPolicy)
+    max_connections: int = 16  # HTTP pool per client; set it to the number of worker threads if larger
+
+    @classmethod
+    def from_env(cls, credentials: google.auth.credentials.Credentials | None = None) -> GA4Settings:
+        return cls(
+            credentials=credentials,
+            admin_endpoint=os.environ.get(ENV_ADMIN_ENDPOINT) or None,
+            data_endpoint=os.environ.get(ENV_DATA_ENDPOINT) or None,
+            policy=CallPolicy.from_env(),
+        )
+
+
+class GA4Connector:
+    """Builds the Admin and Data clients once; `fetch` and `discover` are safe to call from several threads."""
+
+    def __init__(self, settings: GA4Settings) -> None:
+        self.settings = settings
+        creds = settings.credentials
+        if creds is None:  # resolve ADC here so both clients share one token and errors can name the account
+            creds, _ = load_ga4_credentials(None)
+        self._credentials = creds
+        self._who = describe(creds)
+        self._lock = threading.Lock()
+        self._calls: dict[str, int] = {}
+        self._admin = admin_v1beta.AnalyticsAdminServiceClient(
+            credentials=creds, transport=self._transport(admin_v1beta.AnalyticsAdminServiceClient),
+            client_options=self._options(settings.admin_endpoint))
+        self._data = data_v1beta.BetaAnalyticsDataClient(
+            credentials=creds, transport=self._transport(data_v1beta.BetaAnalyticsDataClient),
+            client_options=self._options(settings.data_endpoint))
+
+    # -- public -------------------------------------------------------------------------------------------
+
+    def fetch(self, property_id: str) -> tuple[Bodies, dict[str, str]]:
+        """All GA4 bodies of one property and the optional files that could not be fetched (key -> reason).
+
+        Five calls when nothing pages: properties.get, keyEvents.list, runReport, getDataRetentionSettings,
+        googleAdsLinks.list. A failing required call raises SourceError with one actionable line.
+        """
+        pid = _property_id(property_id)
+        name = f"properties/{pid}"
+        bodies: Bodies = {}
+        missing: dict[str, str] = {}
+        admin = self._admin
+        bodies["ga4/property.json"] = [self._call(pid, "properties.get", lambda r: admin.get_property(
+            name=name, retry=r, timeout=self.settings.policy.timeout))]
+        bodies["ga4/key_events.json"] = self._pages(pid, "keyEvents.list", lambda r: admin.list_key_events(
+            request={"parent": name, "page_size": KEY_EVENTS_PAGE_SIZE}, retry=r, timeout=self.settings.policy.timeout))
+        bodies["ga4/events.json"] = self._report(pid, name)
+        try:
+            bodies["ga4/data_retention.json"] = [self._call(
+                pid, "getDataRetentionSettings", lambda r: admin.get_data_retention_settings(
+                    name=f"{name}/dataRetentionSettings", retry=r, timeout=self.settings.policy.timeout),
+                optional=True)]
+        except _Optional as e:
+            missing["ga4/data_retention.json"] = e.reason
+        try:
+            bodies["ga4/google_ads_links.json"] = self._pages(
+                pid, "googleAdsLinks.list", lambda r: admin.list_google_ads_links(
+                    parent=name, retry=r, timeout=self.settings.policy.timeout),
+                optional=True)
+        except _Optional as e:
+            missing["ga4/google_ads_links.json"] = e.reason
+        return bodies, missing
+
+    def discover(self) -> list[dict[str, str]]:
+        """Every property the credentials can read (accountSummaries.list, paged), sorted as the API lists them."""
+        found: list[dict[str, str]] = []
+        admin = self._admin
+        pages = self._pages("", "accountSummaries.list", lambda r: admin.list_account_summaries(
+            request={"page_size": 200}, retry=r, timeout=self.settings.policy.timeout), as_json=False)
+        for page in pages:
+            for acct in page.account_summaries:
+                for ps in acct.property_summaries:
+                    found.append({
+                        "property": ps.property.rsplit("/", 1)[-1],
+                        "display_name": ps.display_name,
+                        "account": acct.account.rsplit("/", 1)[-1],
+                        "account_display_name": acct.display_name,
+                        "property_type": getattr(ps.property_type, "name", str(ps.property_type)),
+                    })
+        return found
+
+    def calls_made(self, property_id: str | None = None) -> int:
+        """HTTP calls sent (retries and failed attempts included): for one property, or in total."""
+        with self._lock:
+            if property_id is None:
+                return sum(self._calls.values())
+            return self._calls.get(_property_id(property_id), 0)
+
+    # -- calls ----------------------------------------------------------------------------------------------
+
+    def _count(self, pid: str) -> None:
+        with self._lock:
+            self._calls[pid] = self._calls.get(pid, 0) + 1
+
+    def _retry(self, pid: str) -> gretry.Retry:
+        """The policy's backoff, bounded by its number of attempts (not only by time), counting every failure."""
+        p = self.settings.policy
+        failures = 0
+
+        def predicate(exc: Exception) -> bool:
+            nonlocal failures
+            failures += 1
+            self._count(pid)  # a failed attempt is a call too (quota is charged)
+            return isinstance(exc, _RETRYABLE) and failures < p.attempts
+
+        return gretry.Retry(predicate=predicate, initial=p.initial, maximum=p.maximum, multiplier=p.multiplier,
+                            timeout=p.retry().timeout)
+
+    def _call(self, pid: str, call: str, fn: Callable[[gretry.Retry], Any], optional: bool = False) -> dict:
+        try:
+            resp = fn(self._retry(pid))
+        except Exception as e:  # every failure becomes one line (or a missing optional file)
+            raise self._error(pid, call, e, optional) from None
+        self._count(pid)
+        return _to_dict(resp)
+
+    def _pages(self, pid: str, call: str, fn: Callable[[gretry.Retry], Any], optional: bool = False,
+               as_json: bool = True) -> list[Any]:
+        """Every page of a list call; the pager reuses the first call's retry and timeout for later pages."""
+        out: list[Any] = []
+        try:
+            pager = fn(self._retry(pid))
+            for page in pager.pages:
+                self._count(pid)
+                out.append(_to_dict(page) if as_json else page)
+        except Exception as e:
+            raise self._error(pid, call, e, optional) from None
+        return out
+
+    def _report(self, pid: str, name: str) -> list[dict]:
+        """runReport by eventName over 28 full days, paged by offset until rowCount rows are read."""
+        pages: list[dict] = []
+        offset = 0
+        for _ in range(REPORT_MAX_PAGES):
+            request = data_v1beta.RunReportRequest(
+                property=name,
+                dimensions=[data_v1beta.Dimension(name="eventName")],
+                metrics=[data_v1beta.Metric(name=m) for m in REPORT_METRICS],
+                date_ranges=[data_v1beta.DateRange(start_date=REPORT_DAYS[0], end_date=REPORT_DAYS[1])],
+                limit=REPORT_PAGE_ROWS, offset=offset,
+            )
+            body = self._call(pid, "runReport", lambda r, q=request: self._data.run_report(
+                request=q, retry=r, timeout=self.settings.policy.timeout))
+            pages.append(body)
+            rows = len(body.get("rows") or ())
+            offset += rows
+            if rows == 0 or offset >= int(body.get("rowCount") or 0):
+                break
+        return pages
+
+    # -- errors ---------------------------------------------------------------------------------------------
+
+    def _error(self, pid: str, call: str, e: Exception, optional: bool) -> Exception:
+        if isinstance(e, gexc.RetryError) and e.cause is not None:
+            e = e.cause  # type: ignore[assignment]
+        # REST raises the HTTP classes (Forbidden, NotFound...); gRPC's PermissionDenied etc. subclass them
+        if optional and isinstance(e, (gexc.Forbidden, gexc.NotFound)):
+            status = "permission denied" if isinstance(e, gexc.Forbidden) else "not found"
+            return _Optional(f"GA4 {_api(call)} {call}: {status} ({_msg(e)})")
+        where = f"GA4 property {pid}" if pid else "GA4 account summaries"
+        return SourceError(f"{where}: {self._explain(call, e)}")
+
+    def _explain(self, call: str, e: Exception) -> str:
+        api = _api(call)
+        host = {"Admin": "analyticsadmin.googleapis.com", "Data": "analyticsdata.googleapis.com"}[api]
+        attempts = self.settings.policy.attempts
+        if isinstance(e, gexc.GoogleAPICallError):
+            text = _msg(e)
+            low = text.lower()
+            if e.reason == "SERVICE_DISABLED" or "has not been used in project" in low or "it is disabled" in low:
+                return (f"the Google Analytics {api} API is disabled in the credentials' Cloud project; enable "
+                        f"{host} in Google Cloud console > APIs & Services")
+            if e.reason == "ACCESS_TOKEN_SCOPE_INSUFFICIENT" or "insufficient authentication scopes" in low:
+                return (f"{self._who} lacks the analytics.readonly scope; re-create the credentials with scope "
+                        f"{GA4_SCOPES[0]}")
+            if isinstance(e, gexc.Forbidden):
+                return (f"permission denied for {self._who}; add it as a Viewer under Admin > Property access "
+                        "management (or check the property id)")
+            if isinstance(e, gexc.NotFound):
+                return f"not found ({call}: {text}); check the property id under Admin > Property settings"
+            if isinstance(e, gexc.Unauthorized):
+                return (f"credentials of {self._who} were rejected ({text}); renew the key or re-run "
+                        "`gcloud auth application-default login`")
+            if isinstance(e, gexc.TooManyRequests):
+                return f"{api} API quota exhausted on {call} after {attempts} attempts ({text}); retry later"
+            if isinstance(e, _RETRYABLE):
+                return f"{api} API unavailable on {call} after {attempts} attempts ({text}); retry later"
+            if isinstance(e, gexc.BadRequest):
+                return f"{call} rejected the request ({text})"
+            return f"{call} failed: {e.code.name if hasattr(e.code, 'name') else e.code} {text}"
+        if isinstance(e, (google.auth.exceptions.TransportError, *_NETWORK)):
+            return f"cannot reach the {api} API on {call} after {attempts} attempts ({_oneline(str(e))})"
+        if isinstance(e, google.auth.exceptions.GoogleAuthError):  # RefreshError, InvalidOperation...
+            return f"could not get an access token for {self._who} ({_oneline(str(e))}); check the credentials"
+        return f"{call} failed: {type(e).__name__}: {_oneline(str(e))}"
+
+    # -- client construction ------------------------------------------------------------------------------
+
+    def _transport(self, client_cls: Any) -> Callable[..., Any]:
+        """REST transport factory for `client_cls`.
+
+        REST everywhere (not only against a fake): the production path is then the one the loopback tests
+        exercise end to end, there is no gRPC channel to manage across threads, and it needs no TLS roots
+        setup. Self-signed JWT is turned off (the generated clients force it on) so a service-account key
+        exchanges its assertion at the key's own ``token_uri``, as google-auth does natively.
+        """
+        rest_cls = client_cls.get_transport_class("rest")
+        pool = self.settings.max_connections
+
+        def build(**kwargs: Any) -> Any:
+            kwargs["always_use_jwt_access"] = False
+            transport = rest_cls(**kwargs)
+            session = getattr(transport, "_session", None)
+            if isinstance(session, requests.Session) and pool > 10:  # requests' default pool holds 10
+                adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+            return transport
+
+        return build
+
+    @staticmethod
+    def _options(endpoint: str | None) -> dict[str, Any]:
+        # Read-only scope pinned here too: a transport left to resolve ADC itself would ask for analytics.edit.
+        options: dict[str, Any] = {"scopes": list(GA4_SCOPES)}
+        if endpoint:
+            options["api_endpoint"] = endpoint.rstrip("/")  # "http://host:port" is honoured by the REST transport
+        return options
+
+
+class _Optional(Exception):
+    """An optional call the credentials may not reach: recorded in `missing`, the client still audits."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _property_id(value: str) -> str:
+    text = str(value).strip()
+    m = re.fullmatch(r"(?:properties/)?(\d+)", text)
+    if not m:
+        raise SourceError(f"GA4 property {text!r}: not a property id; expected digits such as 123456789 "
+                          "(Admin > Property settings)")
+    return m.group(1)
+
+
+def _api(call: str) -> str:
+    return "Data" if call == "runReport" else "Admin"
+
+
+def _msg(e: gexc.GoogleAPICallError) -> str:
+    return _oneline(e.message or str(e))
+
+
+def _oneline(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _to_dict(message: Any) -> dict[str, Any]:
+    """A response as ``to_json(use_integers_for_enums=False)`` writes it: the fixture contract of DOMAIN.md.
+
+    camelCase, enum names, int64 as strings, and fields without presence printed even at their default, so a
+    recorded ``"custom": false`` stays explicit instead of depending on how a reader fills in absent fields.
+    """
+    return json.loads(type(message).to_json(message, use_integers_for_enums=False, indent=None))

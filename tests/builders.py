@@ -1,0 +1,97 @@
+"""Small builders of client snapshots and a runner for one rule, shared by the rule tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from auditor.engine import Finding, RuleOutcome, RuleSetting, run_rule
+from auditor.model import (
+    GA4,
+    ActionStats,
+    Ads,
+    AdsLink,
+    Client,
+    ConversionAction,
+    DataRetention,
+    EventStat,
+    KeyEvent,
+    Property,
+)
+from auditor.ruleset import Ruleset
+
+_RULESET: Ruleset | None = None
+
+
+def ruleset() -> Ruleset:
+    global _RULESET
+    if _RULESET is None:
+        _RULESET = Ruleset.load()
+    return _RULESET
+
+
+def ga4(events: dict[str, int] | None = None, key_events: list[str] | tuple[str, ...] = (),
+        values: dict[str, float] | None = None, defaults: dict[str, float] | None = None,
+        retention: str | None = "FOURTEEN_MONTHS", links: tuple[str, ...] | None = ()) -> GA4:
+    events = events or {}
+    values = values or {}
+    defaults = defaults or {}
+    return GA4(
+        property=Property(name="properties/123456789", display_name="Test", currency_code="EUR"),
+        key_events=tuple(
+            KeyEvent(name=f"properties/123456789/keyEvents/{i}", event_name=n, counting_method="ONCE_PER_EVENT",
+                     default_value=defaults.get(n), default_currency="EUR" if n in defaults else None)
+            for i, n in enumerate(key_events)),
+        events=tuple(EventStat(event_name=n, event_count=c, total_users=c // 2, event_value=values.get(n, 0.0))
+                     for n, c in events.items()),
+        retention=DataRetention(event_data_retention=retention) if retention else None,
+        ads_links=None if links is None else tuple(
+            AdsLink(name=f"properties/123456789/googleAdsLinks/{i}", customer_id=c) for i, c in enumerate(links)),
+    )
+
+
+_NEXT_ID = [1000]
+
+
+def action(name: str, category: str = "PURCHASE", *, type: str = "WEBPAGE", primary: bool = True,
+           status: str = "ENABLED", conversions: float = 100.0, value: float = 0.0, default: float | None = None,
+           always_default: bool = False, ga4_event: str | None = None, origin: str = "WEBSITE",
+           counting: str = "MANY_PER_CLICK", all_conversions: float | None = None, **kw: Any) -> ConversionAction:
+    _NEXT_ID[0] += 1
+    i = str(_NEXT_ID[0])
+    if ga4_event and type == "WEBPAGE":
+        type = "GOOGLE_ANALYTICS_4_PURCHASE" if ga4_event == "purchase" else "GOOGLE_ANALYTICS_4_CUSTOM"
+    return ConversionAction(
+        resource_name=f"customers/1234567890/conversionActions/{i}", id=i, name=name, status=status, type=type,
+        category=category, origin=origin, primary_for_goal=primary, counting_type=counting,
+        default_value=default, always_use_default_value=always_default, ga4_event_name=ga4_event,
+        ga4_property_id="123456789" if ga4_event else None,
+        stats=ActionStats(conversions=conversions, conversions_value=value,
+                          all_conversions=conversions if all_conversions is None else all_conversions),
+        **kw,
+    )
+
+
+def ads(*actions: ConversionAction) -> Ads:
+    return Ads(customer_id="1234567890", actions=tuple(actions), currency_code="EUR")
+
+
+def client(ga4: GA4 | None = None, ads: Ads | None = None, profile: str = "ecommerce") -> Client:
+    return Client(name="test-client", profile=profile, ga4=ga4, ads=ads)
+
+
+def outcome(rule_id: str, c: Client, **params: Any) -> RuleOutcome:
+    rs = ruleset()
+    taxonomy, settings = rs.for_profile(c.profile)
+    s = settings[rule_id]
+    setting = replace(s, params={**s.params, **params}) if params else s
+    return run_rule(rs.rules[rule_id], setting, c, taxonomy)
+
+
+def findings(rule_id: str, c: Client, **params: Any) -> list[Finding]:
+    o = outcome(rule_id, c, **params)
+    assert o.status in ("pass", "fail"), (o.status, o.reason)
+    return list(o.findings)
+
+
+__all__ = ["action", "ads", "client", "findings", "ga4", "outcome", "ruleset", "RuleSetting"]

@@ -1,0 +1,424 @@
+"""A loopback Google Ads API fake that speaks real gRPC (TLS) to the real google-ads client library.
+
+It serves recorded client folders (``<client>/ads/*.json``) by customer id, routes each GAQL query by its FROM
+clause, keeps only the SELECTed fields of every row (so a query that forgets a field the mapping reads shows
+up as a test failure), rejects fields the API does not know, applies simple ``field = VALUE`` WHERE
+conditions, and can inject faults: UNAVAILABLE N times, UNAVAILABLE in the middle of a stream, a
+``GoogleAdsFailure`` in the ``googleadsfailure-bin`` trailer, fixed latency per call. A test aid only.
+
+``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` must point at the fake's CA before grpc opens its first secure channel in
+the process: call `install_test_ca()` early (session- or module-scoped fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import grpc
+import trustme
+from google.protobuf import json_format
+
+ADS_FILES_BY_RESOURCE = {
+    "conversion_action": "ads/conversion_actions.json",
+    "customer": "ads/conversion_stats.json",
+    "customer_conversion_goal": "ads/customer_conversion_goals.json",
+}
+_CUSTOMER_IN_RESOURCE = re.compile(r"customers/(\d{10})/")
+_QUERY = re.compile(
+    r"^\s*SELECT\s+(?P<select>.+?)\s+FROM\s+(?P<resource>\w+)(?:\s+WHERE\s+(?P<where>.+?))?"
+    r"(?:\s+ORDER\s+BY\s+.+?)?(?:\s+LIMIT\s+\d+)?(?:\s+PARAMETERS\s+.+?)?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_CONDITION = re.compile(r"^([\w.]+)\s*=\s*(.+)$")
+
+# --- TLS ---------------------------------------------------------------------------------------------------
+
+_CA: trustme.CA | None = None
+_CA_LOCK = threading.Lock()
+
+
+def install_test_ca() -> trustme.CA:
+    """Create the process-wide test CA once, write its PEM and point grpc's default roots at it.
+
+    grpc reads its default roots once, when it opens the first secure channel of the process: this must run
+    before that, and every TLS fake in the process must reuse this CA.
+    """
+    global _CA
+    with _CA_LOCK:
+        if _CA is None:
+            ca = trustme.CA()
+            fd, path = tempfile.mkstemp(prefix="auditor-test-ca-", suffix=".pem")
+            with os.fdopen(fd, "wb") as f:
+                f.write(ca.cert_pem.bytes())
+            os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = path
+            _CA = ca
+        return _CA
+
+
+# --- the fake ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One RPC as the fake received it."""
+
+    method: str  # "Search" | "SearchStream"
+    customer_id: str
+    query: str
+    resource: str  # the FROM resource, "" if the query did not parse
+    metadata: dict[str, str]
+
+
+@dataclass
+class _Denial:
+    status: grpc.StatusCode
+    error_field: str  # ErrorCode oneof member, e.g. "authorization_error"
+    error_value: str  # its enum name, e.g. "USER_PERMISSION_DENIED"
+    message: str
+
+
+@dataclass
+class _Faults:
+    unavailable: list[tuple[str | None, int]] = field(default_factory=list)  # (resource or None, times left)
+    mid_stream: list[tuple[str | None, int]] = field(default_factory=list)
+    denials: dict[tuple[str, str | None], _Denial] = field(default_factory=dict)  # (customer, resource)
+
+
+class _Abort(Exception):
+    def __init__(self, status: grpc.StatusCode, details: str, trailer: list[tuple[str, Any]] | None = None):
+        super().__init__(details)
+        self.status, self.details, self.trailer = status, details, trailer or []
+
+
+class FakeAdsServer:
+    """GoogleAdsService (Search, SearchStream) on ``localhost:<port>`` over TLS signed by `install_test_ca`.
+
+    fixtures: a client folder or a folder of client folders; each ``ads/conversion_actions.json`` names its
+    customer in its resource names. clients: manager id -> customer_client rows (snake_case dicts such as
+    ``{"id": 1234567890, "descriptive_name": "Shop", "currency_code": "EUR", "manager": False}``).
+    batch_rows: split every recorded batch into stream messages of at most this many rows.
+    """
+
+    def __init__(
+        self,
+        fixtures: Path | str | None = None,
+        *,
+        version: str = "v26",
+        clients: dict[str, list[dict[str, Any]]] | None = None,
+        batch_rows: int | None = None,
+        page_size: int = 10_000,
+        latency: float = 0.0,
+        developer_token: str | None = None,
+        bearer: str | None = None,
+    ) -> None:
+        self.version = version
+        self._svc = import_module(f"google.ads.googleads.{version}.services.types.google_ads_service")
+        self._errors = import_module(f"google.ads.googleads.{version}.errors.types.errors")
+        self.failure_key = f"google.ads.googleads.{version}.errors.googleadsfailure-bin"
+        self.customers: dict[str, Path] = {}
+        if fixtures is not None:
+            self.add_fixtures(Path(fixtures))
+        self.clients = {k: list(v) for k, v in (clients or {}).items()}
+        self.batch_rows, self.page_size, self.latency = batch_rows, page_size, latency
+        self.developer_token, self.bearer = developer_token, bearer
+        self.calls: list[Call] = []
+        self._faults = _Faults()
+        self._lock = threading.Lock()
+        self._server: grpc.Server | None = None
+        self.port = 0
+
+    # --- setup --------------------------------------------------------------------------------------------
+
+    def add_fixtures(self, root: Path) -> None:
+        """Serve every client folder under root (or root itself) that holds ads/conversion_actions.json."""
+        folders = [root] if (root / "ads").is_dir() else sorted(p for p in root.iterdir() if p.is_dir())
+        for folder in folders:
+            path = folder / "ads" / "conversion_actions.json"
+            if path.is_file():
+                found = _CUSTOMER_IN_RESOURCE.search(path.read_text(encoding="utf-8-sig"))
+                if found:
+                    self.customers[found.group(1)] = folder
+
+    @property
+    def endpoint(self) -> str:
+        return f"localhost:{self.port}"
+
+    def start(self) -> FakeAdsServer:
+        ca = install_test_ca()
+        cert = ca.issue_cert("localhost", "127.0.0.1")
+        creds = grpc.ssl_server_credentials(
+            [(cert.private_key_pem.bytes(), b"".join(b.bytes() for b in cert.cert_chain_pems))])
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+        svc = self._svc
+        handler = grpc.method_handlers_generic_handler(
+            f"google.ads.googleads.{self.version}.services.GoogleAdsService",
+            {
+                "Search": grpc.unary_unary_rpc_method_handler(
+                    self._search, request_deserializer=svc.SearchGoogleAdsRequest.deserialize,
+                    response_serializer=svc.SearchGoogleAdsResponse.serialize),
+                "SearchStream": grpc.unary_stream_rpc_method_handler(
+                    self._search_stream, request_deserializer=svc.SearchGoogleAdsStreamRequest.deserialize,
+                    response_serializer=svc.SearchGoogleAdsStreamResponse.serialize),
+            },
+        )
+        server.add_generic_rpc_handlers((handler,))
+        self.port = server.add_secure_port("localhost:0", creds)
+        server.start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(grace=None)
+            self._server = None
+
+    def __enter__(self) -> FakeAdsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- fault injection and inspection -------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget calls and faults (latency, tokens and served data stay)."""
+        with self._lock:
+            self.calls.clear()
+            self._faults = _Faults()
+
+    def fail_unavailable(self, times: int, resource: str | None = None) -> None:
+        """The next `times` calls (FROM `resource`, or any) fail with UNAVAILABLE before sending anything."""
+        with self._lock:
+            self._faults.unavailable.append((resource, times))
+
+    def fail_mid_stream(self, times: int, resource: str | None = None) -> None:
+        """The next `times` SearchStream calls send their first message, then fail with UNAVAILABLE."""
+        with self._lock:
+            self._faults.mid_stream.append((resource, times))
+
+    def deny(
+        self,
+        customer_id: str,
+        resource: str | None = None,
+        *,
+        error: tuple[str, str] = ("authorization_error", "USER_PERMISSION_DENIED"),
+        message: str = "User doesn't have permission to access customer. Note: If you're accessing a client "
+                       "customer, the manager's customer id must be set in the 'login-customer-id' header.",
+        status: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED,
+    ) -> None:
+        """Calls for `customer_id` (FROM `resource`, or any) fail with a GoogleAdsFailure in the trailer."""
+        with self._lock:
+            self._faults.denials[(customer_id, resource)] = _Denial(status, error[0], error[1], message)
+
+    @property
+    def call_count(self) -> int:
+        with self._lock:
+            return len(self.calls)
+
+    # --- RPCs ---------------------------------------------------------------------------------------------
+
+    def _search_stream(self, request: Any, context: grpc.ServicerContext):
+        try:
+            resource, rows, mask = self._prepare("SearchStream", request, context)
+            batches = self._batches(resource, request.customer_id, rows)
+            request_id = uuid.uuid4().hex[:22]
+            for i, batch in enumerate(batches):
+                if i == 1 and self._take(self._faults.mid_stream, resource):
+                    raise _Abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable (mid-stream).")
+                yield self._svc.SearchGoogleAdsStreamResponse(
+                    results=batch, field_mask=mask, request_id=request_id)
+        except _Abort as a:
+            self._abort(context, a)
+
+    def _search(self, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            _, rows, mask = self._prepare("Search", request, context)
+            start = int(request.page_token or 0)
+            end = start + self.page_size
+            return self._svc.SearchGoogleAdsResponse(
+                results=rows[start:end], next_page_token=str(end) if end < len(rows) else "",
+                total_results_count=len(rows), field_mask=mask)
+        except _Abort as a:
+            self._abort(context, a)
+
+    def _abort(self, context: grpc.ServicerContext, a: _Abort) -> None:
+        context.set_trailing_metadata([("request-id", uuid.uuid4().hex[:22]), *a.trailer])
+        context.abort(a.status, a.details)
+
+    def _prepare(self, method: str, request: Any, context: grpc.ServicerContext) -> tuple[str, list[Any], Any]:
+        """Log the call, apply faults and checks, and return (resource, selected rows, field mask)."""
+        if self.latency:
+            time.sleep(self.latency)
+        metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        m = _QUERY.match(request.query)
+        resource = m.group("resource").lower() if m else ""
+        with self._lock:
+            self.calls.append(Call(method, request.customer_id, request.query, resource, metadata))
+        self._check_headers(metadata)
+        if self._take(self._faults.unavailable, resource):
+            raise _Abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable.")
+        customer = request.customer_id
+        with self._lock:
+            denial = self._faults.denials.get((customer, resource)) or self._faults.denials.get((customer, None))
+        if denial:
+            raise self._failure(denial.status, denial.error_field, denial.error_value, denial.message)
+        if not m:
+            raise self._failure(grpc.StatusCode.INVALID_ARGUMENT, "query_error", "UNEXPECTED_END_OF_QUERY",
+                                "Error in query: the query could not be parsed.")
+        select = [s.strip() for s in m.group("select").split(",") if s.strip()]
+        proto_paths = []
+        for path in select:
+            proto_path = self._proto_path(path)
+            if proto_path is None:
+                raise self._failure(grpc.StatusCode.INVALID_ARGUMENT, "query_error", "UNRECOGNIZED_FIELD",
+                                    f"Error in SELECT clause: unrecognized field '{path}'.")
+            proto_paths.append(proto_path)
+        where = m.group("where")
+        rows = [self._select(r, proto_paths, resource) for r in self._rows(resource, customer)
+                if _where_matches(r, where, self._proto_path)]
+        row_pb = self._svc.GoogleAdsRow.pb()
+        return resource, [self._svc.GoogleAdsRow(json_format.ParseDict(r, row_pb())) for r in rows], {"paths": select}
+
+    def _check_headers(self, metadata: dict[str, str]) -> None:
+        token = metadata.get("developer-token")
+        if not token or (self.developer_token is not None and token != self.developer_token):
+            raise self._failure(grpc.StatusCode.UNAUTHENTICATED, "authentication_error", "DEVELOPER_TOKEN_INVALID",
+                                "The developer token is not valid.")
+        auth = metadata.get("authorization", "")
+        if not auth.startswith("Bearer ") or (self.bearer is not None and auth != f"Bearer {self.bearer}"):
+            raise self._failure(grpc.StatusCode.UNAUTHENTICATED, "authentication_error", "OAUTH_TOKEN_INVALID",
+                                "Invalid OAuth access token.")
+        login = metadata.get("login-customer-id")
+        if login is not None and not re.fullmatch(r"\d{10}", login):
+            raise self._failure(grpc.StatusCode.INVALID_ARGUMENT, "header_error", "INVALID_LOGIN_CUSTOMER_ID",
+                                "The login customer ID could not be validated.")
+
+    def _failure(self, status: grpc.StatusCode, error_field: str, error_value: str, message: str) -> _Abort:
+        request_id = uuid.uuid4().hex[:22]
+        failure = self._errors.GoogleAdsFailure(
+            errors=[self._errors.GoogleAdsError(error_code={error_field: error_value}, message=message)],
+            request_id=request_id)
+        return _Abort(status, message, [(self.failure_key, self._errors.GoogleAdsFailure.serialize(failure))])
+
+    def _take(self, queue: list[tuple[str | None, int]], resource: str) -> bool:
+        with self._lock:
+            for i, (res, left) in enumerate(queue):
+                if res in (None, resource) and left > 0:
+                    queue[i] = (res, left - 1)
+                    return True
+        return False
+
+    # --- data ---------------------------------------------------------------------------------------------
+
+    def _recorded(self, resource: str, customer: str) -> list[list[dict[str, Any]]]:
+        """Recorded batches of one customer for one FROM resource, each a list of JSON rows."""
+        folder = self.customers.get(customer)
+        if folder is None:
+            raise self._failure(grpc.StatusCode.PERMISSION_DENIED, "authorization_error", "USER_PERMISSION_DENIED",
+                                f"User doesn't have permission to access customer {customer}.")
+        key = ADS_FILES_BY_RESOURCE.get(resource)
+        if key is None:
+            return [[]]
+        path = folder / key
+        if not path.is_file():
+            return [[]]
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        bodies = data if isinstance(data, list) else [data]
+        batches = []
+        for body in bodies:
+            # through the proto JSON parser, as the real API would hold them, then back to plain JSON rows
+            msg = self._svc.SearchGoogleAdsStreamResponse.from_json(json.dumps(body), ignore_unknown_fields=True)
+            pb = self._svc.SearchGoogleAdsStreamResponse.pb(msg)
+            batches.append([json_format.MessageToDict(r, preserving_proto_field_name=True) for r in pb.results])
+        return batches or [[]]
+
+    def _rows(self, resource: str, customer: str) -> list[dict[str, Any]]:
+        if resource == "customer_client":
+            if customer not in self.clients:
+                raise self._failure(grpc.StatusCode.PERMISSION_DENIED, "authorization_error",
+                                    "USER_PERMISSION_DENIED",
+                                    f"User doesn't have permission to access customer {customer}.")
+            return [{"customer_client": {"resource_name": f"customers/{customer}/customerClients/{c['id']}",
+                                         "client_customer": f"customers/{c['id']}", **c}}
+                    for c in self.clients[customer]]
+        return [row for batch in self._recorded(resource, customer) for row in batch]
+
+    def _batches(self, resource: str, customer: str, rows: list[Any]) -> list[list[Any]]:
+        """Rows regrouped as recorded (one message per recorded batch), split further by batch_rows."""
+        if resource in ADS_FILES_BY_RESOURCE:
+            sizes = [len(b) for b in self._recorded(resource, customer)]
+        else:
+            sizes = [len(rows)]
+        if sum(sizes) != len(rows):  # a WHERE filter dropped rows: keep one batch
+            sizes = [len(rows)]
+        out, i = [], 0
+        for n in sizes:
+            chunk = rows[i:i + n]
+            i += n
+            step = self.batch_rows or max(len(chunk), 1)
+            out.extend(chunk[j:j + step] for j in range(0, max(len(chunk), 1), step))
+        return out or [[]]
+
+    def _proto_path(self, path: str) -> str | None:
+        """A GAQL field path -> the descriptor's path (proto-plus names ``type`` as ``type_``), or None."""
+        desc = self._svc.GoogleAdsRow.pb().DESCRIPTOR
+        parts = []
+        for part in path.split("."):
+            fields = desc.fields_by_name if desc is not None else {}
+            fd = fields.get(part) or fields.get(part + "_")
+            if fd is None:
+                return None
+            parts.append(fd.name)
+            desc = fd.message_type
+        return ".".join(parts)
+
+    @staticmethod
+    def _select(row: dict[str, Any], select: list[str], resource: str) -> dict[str, Any]:
+        """Keep only selected paths (the API also returns the resource_name of every selected resource)."""
+        keep = set(select) | {f"{resource}.resource_name"}
+        keep |= {f"{p.split('.', 1)[0]}.resource_name" for p in select
+                 if p.split(".", 1)[0] not in ("metrics", "segments")}
+        return _prune(row, "", keep)
+
+
+def _prune(node: dict[str, Any], prefix: str, keep: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if path in keep or any(path.startswith(k + ".") for k in keep):
+            out[key] = value
+        elif isinstance(value, dict) and any(k.startswith(path + ".") for k in keep):
+            sub = _prune(value, path + ".", keep)
+            if sub:
+                out[key] = sub
+    return out
+
+
+def _where_matches(row: dict[str, Any], where: str | None, proto_path: Callable[[str], str | None]) -> bool:
+    """Apply ``field = VALUE`` conditions joined by AND; anything else (DURING, IN, ...) is ignored."""
+    if not where:
+        return True
+    for cond in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
+        m = _CONDITION.match(cond.strip())
+        if not m:
+            continue
+        value: Any = row
+        for part in (proto_path(m.group(1)) or m.group(1)).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        want = m.group(2).strip().strip("'\"").lower()
+        have = "" if value is None else str(value).lower()
+        if have != want and not (value is None and want in ("false", "0", "")):
+            return False
+    return True

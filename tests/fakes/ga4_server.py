@@ -1,0 +1,407 @@
+"""A loopback fake of GA4 Admin v1beta + Data v1beta over REST, and of Google's OAuth token endpoint.
+
+Test aid only. It speaks the wire protocol the real google-analytics-admin / google-analytics-data REST
+transports send (paths, query parameters, JSON bodies, Google's JSON error bodies), so tests exercise the real
+client libraries, their pagers and google-auth's token exchange. Data comes from fixture client folders
+(`fixtures/<client>/ga4/*.json`): each property is found by the "name" in its ga4/property.json.
+
+Enums are served by name even though the clients ask for ``$alt=json;enum-encoding=int``: the clients' JSON
+parser accepts both, and names keep the served bodies identical to the fixtures.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from auditor.connectors.offline import client_dirs, read_body_file
+from auditor.raw import GA4_FILES
+
+GA4_KEYS = tuple(GA4_FILES)
+
+_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+           429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_CODE = {v: k for k, v in _STATUS.items()}
+
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"/v1beta/properties/(\d+)"), "getProperty"),
+    ("GET", re.compile(r"/v1beta/properties/(\d+)/keyEvents"), "listKeyEvents"),
+    ("GET", re.compile(r"/v1beta/properties/(\d+)/dataRetentionSettings"), "getDataRetentionSettings"),
+    ("GET", re.compile(r"/v1beta/properties/(\d+)/googleAdsLinks"), "listGoogleAdsLinks"),
+    ("POST", re.compile(r"/v1beta/properties/(\d+):runReport"), "runReport"),
+    ("GET", re.compile(r"/v1beta/accountSummaries"), "listAccountSummaries"),
+    ("POST", re.compile(r"/token"), "token"),
+]
+
+
+@dataclass
+class Logged:
+    """One request the fake received."""
+
+    method: str  # RPC name: getProperty, listKeyEvents, runReport, ..., token
+    property_id: str | None
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    authorization: str | None
+    status: int = 200
+
+
+@dataclass
+class Fault:
+    method: str  # RPC name, or "*"
+    property_id: str | None  # None: any property
+    status: str  # UNAVAILABLE, PERMISSION_DENIED, ...
+    times: int | None  # None: forever
+    message: str = ""
+
+
+@dataclass
+class _Property:
+    bodies: dict[str, list[dict[str, Any]]]
+    account: str = "accounts/1000"
+    account_name: str = "Test account"
+
+
+@dataclass
+class FakeGA4:
+    """Start with `with FakeGA4(root) as fake:`; point the connector at `fake.url`."""
+
+    root: Path | None = None
+    latency: float = 0.0  # seconds added to every API call (not to token calls)
+    max_page_size: int | None = None  # server-side cap, to force pagination whatever the client asks
+    require_auth: bool = True
+    properties: dict[str, _Property] = field(default_factory=dict)
+    log: list[Logged] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)  # decoded token requests (grant, JWT claims)
+    faults: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._issued = 0
+        if self.root is not None:
+            self.load(Path(self.root))
+
+    # -- data -------------------------------------------------------------------------------------------
+
+    def load(self, root: Path) -> list[str]:
+        """Serve every client folder under `root` (or `root` itself) that has ga4/property.json."""
+        added = []
+        for folder in client_dirs(root):
+            if (folder / "ga4" / "property.json").is_file():
+                bodies = {k: read_body_file(folder / k, str(folder / k)) for k in GA4_KEYS if (folder / k).is_file()}
+                added.append(self.add_property(bodies))
+        return added
+
+    def add_property(self, bodies: dict[str, list[dict[str, Any]]], account: str = "accounts/1000",
+                     account_name: str = "Test account") -> str:
+        name = bodies["ga4/property.json"][0]["name"]
+        pid = name.rsplit("/", 1)[-1]
+        parent = bodies["ga4/property.json"][0].get("parent")
+        self.properties[pid] = _Property(bodies, parent or account, account_name)
+        return pid
+
+    # -- faults and log ---------------------------------------------------------------------------------
+
+    def fail(self, method: str, status: str = "UNAVAILABLE", times: int | None = 1,
+             property_id: str | None = None, message: str = "") -> None:
+        """The next `times` calls of `method` ("*" for any) answer with `status` (a google.rpc code name)."""
+        with self._lock:
+            self.faults.append(Fault(method, property_id, status, times, message))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.log.clear()
+            self.tokens.clear()
+        self.latency, self.max_page_size, self.require_auth = 0.0, None, True
+
+    def calls(self, method: str | None = None, property_id: str | None = None) -> list[Logged]:
+        with self._lock:
+            return [r for r in self.log if (method is None or r.method == method)
+                    and (property_id is None or r.property_id == property_id) and r.method != "token"]
+
+    # -- server -----------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def token_uri(self) -> str:
+        return self.url + "/token"
+
+    def start(self) -> FakeGA4:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the clients' connection pools expect
+            disable_nagle_algorithm = True  # headers and body go out separately: avoid 40 ms delayed-ACK stalls
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-ga4",
+                         daemon=True).start()  # a short poll keeps stop() fast
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeGA4:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- service-account key ----------------------------------------------------------------------------
+
+    def service_account_key(self, path: Path, email: str = "auditor-test@example-project.iam.gserviceaccount.com",
+                            ) -> Path:
+        """Write a service-account key JSON whose token_uri is this fake."""
+        path.write_text(json.dumps({
+            "type": "service_account", "project_id": "example-project", "private_key_id": "test-key-1",
+            "private_key": _test_private_key(), "client_email": email, "client_id": "1234567890",
+            "token_uri": self.token_uri,
+        }))
+        return path
+
+    # -- request handling -------------------------------------------------------------------------------
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        query = parse_qs(parts.query)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        method, pid = "unknown", None
+        for verb, pattern, name in _ROUTES:
+            m = pattern.fullmatch(parts.path)
+            if m and verb == h.command:
+                method, pid = name, (m.group(1) if m.groups() else None)
+                break
+        body: Any = None
+        if method == "token":
+            body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        elif raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+        entry = Logged(method, pid, parts.path, query, body, h.headers.get("Authorization"))
+        with self._lock:
+            self.log.append(entry)
+        status, payload = self._dispatch(entry)
+        entry.status = status
+        data = json.dumps(payload).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=UTF-8")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _dispatch(self, r: Logged) -> tuple[int, Any]:
+        if r.method == "unknown":
+            return _error("NOT_FOUND", f"no such method: {r.path}")
+        if r.method == "token":
+            return self._token(r)
+        if self.latency:
+            time.sleep(self.latency)
+        fault = self._take_fault(r)
+        if fault is not None:
+            return _error(fault.status, fault.message or f"injected {fault.status} for {r.method}")
+        if self.require_auth and not (r.authorization or "").startswith("Bearer "):
+            return _error("UNAUTHENTICATED", "Request is missing required authentication credential.")
+        if r.method == "listAccountSummaries":
+            return 200, self._account_summaries(r)
+        prop = self.properties.get(r.property_id or "")
+        if prop is None:  # what GA4 answers for a property the caller cannot see, existing or not
+            return _error("PERMISSION_DENIED", "User does not have sufficient permissions for this property. "
+                          "To learn more about Property ID, see https://developers.google.com/analytics/...")
+        handler = {
+            "getProperty": lambda: self._single(prop, "ga4/property.json"),
+            "listKeyEvents": lambda: self._list(prop, r, "ga4/key_events.json", "keyEvents", 50, 200),
+            "getDataRetentionSettings": lambda: self._single(prop, "ga4/data_retention.json"),
+            "listGoogleAdsLinks": lambda: self._list(prop, r, "ga4/google_ads_links.json", "googleAdsLinks",
+                                                     200, 200),
+            "runReport": lambda: self._report(prop, r),
+        }[r.method]
+        return handler()
+
+    def _take_fault(self, r: Logged) -> Fault | None:
+        with self._lock:
+            for f in self.faults:
+                if f.method in ("*", r.method) and f.property_id in (None, r.property_id):
+                    if f.times is not None:
+                        f.times -= 1
+                        if f.times <= 0:
+                            self.faults.remove(f)
+                    return f
+        return None
+
+    def _token(self, r: Logged) -> tuple[int, Any]:
+        form = r.body or {}
+        fault = self._take_fault(r)
+        if fault is not None:
+            return 400, {"error": "invalid_grant", "error_description": fault.message or "injected token failure"}
+        grant = form.get("grant_type", "")
+        claims: dict[str, Any] = {}
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            claims = _jwt_claims(form.get("assertion", ""))
+        elif grant != "refresh_token":
+            return 400, {"error": "unsupported_grant_type", "error_description": grant}
+        with self._lock:
+            self._issued += 1
+            token = f"fake-access-token-{self._issued}"
+            self.tokens.append({"grant_type": grant, "claims": claims, "form": form, "token": token})
+        return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+
+    def _single(self, prop: _Property, key: str) -> tuple[int, Any]:
+        bodies = prop.bodies.get(key)
+        if not bodies:
+            return _error("NOT_FOUND", f"{key} not recorded for this property")
+        return 200, bodies[0]
+
+    def _page(self, r: Logged, items: list[Any], default: int, maximum: int) -> tuple[list[Any], str]:
+        size = int((r.query.get("pageSize") or [0])[0]) or default
+        size = min(size, maximum, self.max_page_size or maximum)
+        start = int(_b64d((r.query.get("pageToken") or [""])[0]) or 0)
+        end = start + size
+        return items[start:end], (_b64e(str(end)) if end < len(items) else "")
+
+    def _list(self, prop: _Property, r: Logged, key: str, field_name: str, default: int,
+              maximum: int) -> tuple[int, Any]:
+        bodies = prop.bodies.get(key)
+        if bodies is None:
+            return _error("NOT_FOUND", f"{key} not recorded for this property")
+        items = [item for b in bodies for item in b.get(field_name, ())]  # recorded pages re-paginated
+        page, token = self._page(r, items, default, maximum)
+        out: dict[str, Any] = {field_name: page} if page else {}
+        if token:
+            out["nextPageToken"] = token
+        return 200, out
+
+    def _report(self, prop: _Property, r: Logged) -> tuple[int, Any]:
+        req = r.body if isinstance(r.body, dict) else {}
+        pages = prop.bodies.get("ga4/events.json") or [{}]
+        dims = [d.get("name") for d in pages[0].get("dimensionHeaders", [])]
+        mets = [m.get("name") for m in pages[0].get("metricHeaders", [])]
+        want_dims = [d.get("name") for d in req.get("dimensions", [])]
+        want_mets = [m.get("name") for m in req.get("metrics", [])]
+        if "dateRanges" not in req or not want_mets:
+            return _error("INVALID_ARGUMENT", "runReport needs dateRanges and metrics")
+        alias = {"keyEvents": "conversions", "conversions": "keyEvents"}
+        rows = []
+        for page in pages:
+            for row in page.get("rows", ()):
+                dv, mv = row.get("dimensionValues", []), row.get("metricValues", [])
+                rows.append({
+                    "dimensionValues": [dv[dims.index(d)] if d in dims else {"value": "(not set)"} for d in want_dims],
+                    "metricValues": [_metric(mv, mets, m, alias.get(m)) for m in want_mets],
+                })
+        limit = int(req.get("limit") or 10000)  # int64 arrives as a JSON string
+        offset = int(req.get("offset") or 0)
+        out: dict[str, Any] = {
+            "dimensionHeaders": [{"name": d} for d in want_dims],
+            "metricHeaders": [{"name": m, "type": _metric_type(pages[0], m)} for m in want_mets],
+        }
+        if rows[offset:offset + limit]:
+            out["rows"] = rows[offset:offset + limit]
+        out["rowCount"] = len(rows)
+        out["metadata"] = pages[0].get("metadata", {"currencyCode": "USD", "timeZone": "Etc/UTC"})
+        out["kind"] = "analyticsData#runReport"
+        return 200, out
+
+    def _account_summaries(self, r: Logged) -> dict[str, Any]:
+        accounts: dict[str, dict[str, Any]] = {}
+        for pid, prop in sorted(self.properties.items()):
+            acct = accounts.setdefault(prop.account, {
+                "name": f"accountSummaries/{prop.account.rsplit('/', 1)[-1]}", "account": prop.account,
+                "displayName": prop.account_name, "propertySummaries": []})
+            body = prop.bodies["ga4/property.json"][0]
+            acct["propertySummaries"].append({
+                "property": f"properties/{pid}", "displayName": body.get("displayName", ""),
+                "propertyType": body.get("propertyType", "PROPERTY_TYPE_ORDINARY"), "parent": prop.account})
+        page, token = self._page(r, list(accounts.values()), 50, 200)
+        out: dict[str, Any] = {"accountSummaries": page} if page else {}
+        if token:
+            out["nextPageToken"] = token
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def _test_private_key() -> str:
+    """One RSA key per test process (generating one takes ~0.1 s)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _metric(values: list[dict[str, Any]], names: list[str], name: str, alias: str | None) -> dict[str, Any]:
+    for n in (name, alias):
+        if n in names and names.index(n) < len(values):
+            return values[names.index(n)]
+    return {"value": "0"}
+
+
+def _metric_type(page: dict[str, Any], name: str) -> str:
+    for m in page.get("metricHeaders", ()):
+        if m.get("name") == name and m.get("type"):
+            return m["type"]
+    return "TYPE_CURRENCY" if name == "eventValue" else "TYPE_INTEGER"
+
+
+def _error(status: str, message: str) -> tuple[int, dict[str, Any]]:
+    code = _CODE.get(status, 500)
+    return code, {"error": {"code": code, "message": message, "status": status}}
+
+
+def _jwt_claims(assertion: str) -> dict[str, Any]:
+    try:
+        payload = assertion.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+
+
+def _b64e(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _b64d(text: str) -> str:
+    return base64.urlsafe_b64decode(text.encode()).decode() if text else ""
+
+
+def iter_fixture_clients(root: Path) -> Iterator[Path]:
+    """Client folders under `root` that hold a GA4 property (for tests parametrised over sample fixtures)."""
+    if not root.is_dir():
+        return
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if (folder / "ga4" / "property.json").is_file():
+            yield folder
