@@ -90,13 +90,13 @@ class TableRenderer(Renderer):
         self.out.write(f"{summary['clients']} client(s), {summary['errored']} errored; findings: {counts or 'none'}\n")
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def md_escape(text: Any) -> str:
     """Escape API-sourced text for Markdown: no markup, links or raw HTML can get through."""
-    s = str(text).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
-    return _MD_SPECIAL.sub(r"\\\1", s).replace("<", "&lt;").replace(">", "&gt;")
+    s = _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _plain(text: Any) -> str:

@@ -1,0 +1,92 @@
+"""Offline audit speed and memory: one client, 500 vs 1,000 clients, and what the offline path imports.
+
+Run: python bench/bench_offline.py [--sizes 500 1000] [--repeat 5]
+Targets: one client <= 0.5 s wall (interpreter start included); 1,000 clients <= 15 s; 1,000 clients
+<= 2.3x the time of 500; peak memory flat in the number of clients; no google/grpc import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+MEASURE = ("import resource, subprocess, sys, time\n"
+           "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+           "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)\n")
+
+
+def measure(args: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (KiB) and exit code of one `audit` run in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-m", "auditor", *args],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+    return float(out[0]), int(out[1]), int(out[2])
+
+
+def make_clients(root: Path, n: int) -> Path:
+    """n client folders: copies of the sample clients under new names (hard links where possible)."""
+    dest = root / f"clients-{n}"
+    samples = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
+    for i in range(n):
+        src = samples[i % len(samples)]
+        shutil.copytree(src, dest / f"{src.name}-{i:05d}", copy_function=_link)
+    return dest
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        Path(dst).hardlink_to(src)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def google_imports() -> list[str]:
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "auditor", "--offline", "fixtures", "--format",
+                        "html", "--output", "/dev/null"], capture_output=True, text=True, cwd=ROOT)
+    mods = [line.rsplit("|", 1)[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")]
+    return sorted({m for m in mods if m.split(".")[0] in ("google", "grpc", "proto")})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[500, 1000])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    rows = []
+    one = [measure(["--offline", "fixtures/brightcart-home", "--format", "json", "-o", "/dev/null"])
+           for _ in range(args.repeat)]
+    rows.append(("1 client (json)", statistics.median(t for t, _, _ in one), max(m for _, m, _ in one)))
+    one = [measure(["--offline", "fixtures", "--format", "table"]) for _ in range(args.repeat)]
+    rows.append((f"{len(list(FIXTURES.glob('*/')))} sample clients (table)", statistics.median(t for t, _, _ in one),
+                 max(m for _, m, _ in one)))
+    with tempfile.TemporaryDirectory() as tmp:
+        times: dict[int, float] = {}
+        for n in args.sizes:
+            folder = make_clients(Path(tmp), n)
+            for fmt in ("json", "table"):
+                t, rss, _ = measure(["--offline", str(folder), "--format", fmt, "-o", str(Path(tmp) / f"out.{fmt}")])
+                rows.append((f"{n} clients ({fmt})", t, rss))
+                if fmt == "json":
+                    times[n] = t
+    print(f"{'run':<28}{'wall s':>9}{'peak RSS MiB':>15}")
+    for name, t, rss in rows:
+        print(f"{name:<28}{t:>9.3f}{rss / 1024:>15.1f}")
+    if len(times) >= 2:
+        small, big = sorted(times)[:2][0], sorted(times)[-1]
+        print(f"ratio {big}/{small} clients: {times[big] / times[small]:.2f}x")
+    bad = google_imports()
+    print("google/grpc modules imported by the offline path:", ", ".join(bad) if bad else "none")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "auditor", "--help"], capture_output=True, cwd=ROOT, check=True)
+    print(f"audit --help: {time.perf_counter() - t0:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
