@@ -7,6 +7,7 @@ agency run streams instead of holding every client in memory.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -17,13 +18,14 @@ from auditor import __version__
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.engine import SEVERITIES, run_rule
 from auditor.errors import AuditorError, FixtureError
+from auditor.funnel import build_funnel
 from auditor.mapping import map_client
 from auditor.raw import RawClient
 from auditor.ruleset import Ruleset
 from auditor.scoring import DEDUCTIONS, FORMULA, GRADES, score_client
 
 CLIENT_FILE = "client.yaml"
-_CLIENT_KEYS = {"profile", "recipients"}
+_CLIENT_KEYS = {"profile", "recipients", "funnel"}
 
 
 def fingerprint(rule: str, client: str, resources: Iterable[str]) -> str:
@@ -47,12 +49,12 @@ def error_result(name: str, errors: list[str], profile: str | None = None, warni
     return {
         "name": name, "profile": profile, "status": "error", "sources": sources or {"ga4": None, "ads": None},
         "score": None, "grade": None, "coverage": 0, "categories": {}, "counts": {s: 0 for s in SEVERITIES},
-        "errors": errors, "warnings": warnings or [], "rules": [], "findings": [],
+        "errors": errors, "warnings": warnings or [], "rules": [], "findings": [], "funnel": None,
     }
 
 
 def read_client_settings(folder: Path) -> dict[str, Any]:
-    """The optional client.yaml of a fixture folder: {profile, recipients}."""
+    """The optional client.yaml of a fixture folder: {profile, recipients, funnel}."""
     path = folder / CLIENT_FILE
     if not path.is_file():
         return {}
@@ -69,11 +71,24 @@ def read_client_settings(folder: Path) -> dict[str, Any]:
         raise FixtureError(str(path), f"unknown key (expected {', '.join(sorted(_CLIENT_KEYS))})", unknown[0])
     if "profile" in data and not isinstance(data["profile"], str):
         raise FixtureError(str(path), "expected a profile name", "profile")
+    funnel = data.get("funnel")
+    if funnel is not None and (not isinstance(funnel, list) or not all(isinstance(e, str) and e for e in funnel)):
+        raise FixtureError(str(path), "expected a list of event names such as [session_start, purchase]", "funnel")
     return data
 
 
-def audit_raw(raw: RawClient, ruleset: Ruleset) -> dict[str, Any]:
-    """Audit one client's raw responses. Never raises for bad data: errors land in the result."""
+def _funnel_ladder(name: str, ruleset: Ruleset, funnel: list[str] | None) -> list[str] | None:
+    """The client's own ladder: client.yaml first, then the config's entry for this client name."""
+    if funnel:
+        return funnel
+    target = next((c for c in ruleset.user.clients if c.name == name), None) if ruleset.user else None
+    return list(target.funnel) if target and target.funnel else None
+
+
+def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> dict[str, Any]:
+    """Audit one client's raw responses. Never raises for bad data: errors land in the result.
+
+    `funnel` is the client's own funnel ladder, if it has one; else the config's or the profile's is used."""
     profile = raw.profile or ruleset.default_profile
     try:
         ruleset.check_profile(profile, f"{raw.origin or raw.name}: profile")
@@ -111,23 +126,41 @@ def audit_raw(raw: RawClient, ruleset: Ruleset) -> dict[str, Any]:
                               "status": "incomplete" if errors else "ok", "sources": sources}
     result.update(score_client(rules, findings))
     result.update({"errors": errors, "warnings": list(client.warnings), "rules": rules, "findings": findings})
+    own = _funnel_ladder(raw.name, ruleset, funnel)
+    result["funnel"] = build_funnel(client, own or taxonomy.funnel, "client" if own else "profile")
     return result
 
 
 def iter_offline(root: Path, ruleset: Ruleset) -> Iterator[dict[str, Any]]:
     """Audit every client folder under `root`, one at a time."""
+    missing = recorded_missing(root)
     for folder in client_dirs(root):
-        yield audit_folder(folder, ruleset)
+        yield audit_folder(folder, ruleset, missing=missing.get(folder.name))
 
 
-def audit_folder(folder: Path, ruleset: Ruleset, profile: str | None = None) -> dict[str, Any]:
+def recorded_missing(root: Path) -> dict[str, dict[str, str]]:
+    """Per client, the files `audit record` could not fetch (from its manifest.json), so a recording of a
+    partial live run is audited as partial too, not as a client whose optional files were never asked for."""
+    path = root / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        clients = json.loads(path.read_text(encoding="utf-8")).get("clients") or []
+        return {c["name"]: dict(c["missing"]) for c in clients if isinstance(c, dict) and c.get("missing")}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}  # a manifest is informative; a damaged one must not stop the audit
+
+
+def audit_folder(folder: Path, ruleset: Ruleset, profile: str | None = None,
+                 missing: dict[str, str] | None = None) -> dict[str, Any]:
     try:
         settings = read_client_settings(folder)
         raw = load_client(folder)
     except AuditorError as e:
         return error_result(folder.name, [str(e)])
     raw.profile = settings.get("profile") or profile
-    return audit_raw(raw, ruleset)
+    raw.missing.update(missing or {})
+    return audit_raw(raw, ruleset, funnel=settings.get("funnel"))
 
 
 def summary_row(result: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Exit codes: 0 nothing at or above the fail level; 1 findings at or above it, or a score below --min-score;
 2 usage or configuration error; 3 audit incomplete (a client could not be read or a rule crashed), which
-wins over 1. Subcommands are imported lazily so `audit --help` and offline runs stay fast.
+wins over 1. `audit run` and `audit merge` add 4: every report written but e-mail delivery failed (wins over
+3 and 1), and 5: another run holds the output folder's lock, nothing done. Subcommands are imported lazily so
+`audit --help` and offline runs stay fast.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "rules": "auditor.commands.rules:rules_cmd",
     "explain": "auditor.commands.rules:explain_cmd",
     "render": "auditor.commands.render:render_cmd",
+    "record": "auditor.commands.record:record_cmd",
+    "auth": "auditor.commands.auth:auth_group",
+    "run": "auditor.commands.run:run_cmd",
+    "diff": "auditor.commands.diff:diff_cmd",
+    "merge": "auditor.commands.merge:merge_cmd",
 }
 
 
@@ -124,7 +131,8 @@ def load_ruleset(config: str | None, profile: str | None) -> Any:
 @click.option("--property", "property_id", metavar="ID", help="Live: audit this GA4 property.")
 @click.option("--customer", "customer_id", metavar="ID", help="Live: audit this Google Ads customer (10 digits).")
 @click.option("--discover", is_flag=True, help="Live: audit every property and client account the credentials reach.")
-@click.option("--manager", "manager_id", metavar="ID", help="Live: Google Ads manager (MCC) to discover clients under.")
+@click.option("--manager", "manager_id", metavar="ID",
+              help="Live: Google Ads manager (MCC): discover clients under it; login customer id of the Ads calls.")
 @click.option("--config", "config", metavar="FILE", help="Config file: rule overrides, taxonomy, clients.")
 @click.option("--profile", metavar="NAME", help="Business model for clients without their own: ecommerce, "
               "lead-gen, saas, content (default ecommerce).")
@@ -135,12 +143,17 @@ def load_ruleset(config: str | None, profile: str | None) -> Any:
               help="Exit 1 when a finding at or above this severity remains.")
 @click.option("--min-score", type=click.IntRange(0, 100), metavar="N", help="Exit 1 when a client scores below N.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Live: clients fetched concurrently.")
+              help="Live: clients fetched concurrently (4 keeps GA4 Admin under its 600 requests/minute per user).")
+@click.option("--ga4-credentials", metavar="FILE", help="Live: GA4 service-account key or OAuth user JSON "
+              "(default: application default credentials).")
+@click.option("--ads-config", metavar="FILE", help="Live: google-ads.yaml (default: GOOGLE_ADS_* variables, "
+              "then ~/google-ads.yaml).")
 @click.version_option(__version__, prog_name="audit")
 @click.pass_context
 def main_group(ctx: click.Context, offline: Path | None, property_id: str | None, customer_id: str | None,
                discover: bool, manager_id: str | None, config: str | None, profile: str | None, fmt: str,
-               output: str | None, fail_on: str, min_score: int | None, jobs: int) -> None:
+               output: str | None, fail_on: str, min_score: int | None, jobs: int, ga4_credentials: str | None,
+               ads_config: str | None) -> None:
     """Audit the conversion setup of GA4 properties and Google Ads accounts.
 
     \b
@@ -151,9 +164,11 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
     ctx.ensure_object(dict)
     ctx.obj.update(config=config, profile=profile, fmt=fmt, output=output, fail_on=fail_on, min_score=min_score,
                    jobs=jobs)
+    ctx.obj.update(ga4_credentials=ga4_credentials, ads_config=ads_config, property=property_id,
+                   customer=customer_id, discover=discover, manager=manager_id)
     if ctx.invoked_subcommand is not None:
         return
-    live = bool(property_id or customer_id or discover)
+    live = bool(property_id or customer_id or discover or manager_id)
     if offline is not None and live:
         raise click.UsageError("--offline cannot be combined with --property, --customer or --discover")
     ruleset = load_ruleset(config, profile)
@@ -164,10 +179,12 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
         next(client_dirs(offline), None)  # a bad PATH is a usage error (exit 2) before any output
         code = run_audit(iter_offline(offline, ruleset), fmt, output, fail_on, min_score)
     elif live or (config and ruleset.user and ruleset.user.clients):
-        from auditor.live import iter_live, resolve_targets
+        from auditor.live import Live, iter_live, resolve_targets
 
-        targets = resolve_targets(ruleset, property_id, customer_id, discover, manager_id)
-        code = run_audit(iter_live(targets, ruleset, jobs), fmt, output, fail_on, min_score)
+        session = Live(ga4_credentials, ads_config, jobs)
+        targets = resolve_targets(ruleset, property_id, customer_id, discover, manager_id, session,
+                                  warn=lambda m: click.echo(f"audit: warning: {m}", err=True))
+        code = run_audit(iter_live(targets, ruleset, jobs, session), fmt, output, fail_on, min_score)
     else:
         click.echo(ctx.get_help())
         code = EXIT_USAGE

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from auditor.errors import ConfigError
 
@@ -22,14 +30,14 @@ Format = Literal["table", "markdown", "json", "html", "csv"]
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
-def _address(v: str) -> str:
+def check_address(v: str) -> str:
     """Plain mailbox addresses only: no display names, no lists in one string, no header-breaking characters."""
     if not _ADDRESS.match(v):
         raise ValueError("expected a plain e-mail address such as owner@example.com")
     return v
 
 
-Address = Annotated[str, AfterValidator(_address)]
+Address = Annotated[str, AfterValidator(check_address)]
 
 
 class _Strict(BaseModel):
@@ -65,6 +73,7 @@ class ClientTarget(_Strict):
     customer: str | None = None  # Google Ads customer id, 10 digits (dashes allowed)
     profile: str | None = None
     recipients: list[Address] = Field(default_factory=list)  # account owners: get this client's report by e-mail
+    funnel: list[str] | None = None  # the client's own funnel ladder (event names) instead of the profile's
 
     @field_validator("property", mode="before")
     @classmethod
@@ -98,15 +107,22 @@ class EmailSettings(_Strict):
     sender: Address
     summary_to: list[Address] = Field(default_factory=list)  # the agency lead: gets the summary of every client
     subject_prefix: str = "[auditor]"
-    on: Literal["always", "change", "failure"] = "always"
+    when: Literal["always", "change", "failure"] = "always"  # --email-on overrides
     timeout: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true: accept it as `when:`
+        if isinstance(data, dict) and True in data and "when" not in data:
+            data = {("when" if k is True else k): v for k, v in data.items()}
+        return data
 
 
 class Defaults(_Strict):
     """Applied to every client of an agency run unless the client or the command line says otherwise."""
 
     profile: str | None = None
-    recipients: list[Address] = Field(default_factory=list)  # e.g. a team mailbox that gets every client's report
     fail_on: FailLevel | None = None
     min_score: int | None = Field(default=None, ge=0, le=100)
 
@@ -167,6 +183,23 @@ def config_error(path: Path, text_loc: tuple[Any, ...], message: str) -> ConfigE
 
 def suggest(name: str, choices: list[str]) -> str:
     return _suggest(name, choices)
+
+
+def validation_message(path: Path, text: str, e: ValidationError, model: type[BaseModel]) -> str:
+    """'FILE: line N: key.path: message' for the first error of a pydantic validation of a YAML file."""
+    err = e.errors()[0]
+    loc = tuple(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key" + _suggest(str(loc[-1]), _fields_at(model, loc[:-1]))
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    return f"{path}: {_line(text, loc)}{_dotted(loc)}: {msg}"
+
+
+def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    found = _line(text, loc)
+    return int(found[5:-2]) if found else None
 
 
 def _suggest(name: str, choices: list[str]) -> str:

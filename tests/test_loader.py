@@ -168,3 +168,17 @@ def test_fuzz_loader_never_crashes(tmp_path_factory, rs: Ruleset, key: str, payl
 def test_fixture_error_formats_file_and_field():
     e = FixtureError("a/b.json", "expected a number", "rows[1].value")
     assert str(e) == "a/b.json: rows[1].value: expected a number"
+
+
+def test_recording_manifest_marks_partial_clients_incomplete(tmp_path: Path, rs: Ruleset):
+    from auditor.audit import iter_offline
+
+    shutil.copytree(FIXTURES / "brightcart-home", tmp_path / "shop")
+    (tmp_path / "manifest.json").write_text(json.dumps({"clients": [
+        {"name": "shop", "missing": {"ga4/google_ads_links.json": "permission denied"}}]}), encoding="utf-8")
+    (r,) = iter_offline(tmp_path, rs)
+    assert r["status"] == "incomplete"
+    assert any("google_ads_links.json" in e and "permission denied" in e for e in r["errors"])
+    (tmp_path / "manifest.json").write_text("{broken", encoding="utf-8")
+    (r,) = iter_offline(tmp_path, rs)
+    assert r["status"] == "ok"

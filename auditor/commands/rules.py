@@ -19,16 +19,28 @@ def _ruleset(ctx: click.Context, profile: str | None) -> Any:
 
 @click.command("rules")
 @click.option("--profile", metavar="NAME", help="Show what is enabled for this profile.")
+@click.option("--markdown", is_flag=True,
+              help="Print the rule reference (docs/rules.md) of the built-in rules and shipped rule packs instead.")
 @click.pass_context
-def rules_cmd(ctx: click.Context, profile: str | None) -> None:
-    """List every installed rule: id, category, severity, enabled in the active profile."""
+def rules_cmd(ctx: click.Context, profile: str | None, markdown: bool) -> None:
+    """List every installed rule: id, category, default severity, enabled in the active profile."""
+    if markdown:
+        from auditor.docs import rules_markdown
+
+        click.echo(rules_markdown(), nl=False)
+        return
     from tabulate import tabulate
+
+    from auditor.docs import default_severity
 
     rs = _ruleset(ctx, profile)
     _, settings = rs.for_profile(rs.default_profile)
-    rows = [[r.id, r.category, settings[r.id].severity, "yes" if settings[r.id].enabled else "no", r.title]
-            for r in sorted(rs.rules.values(), key=lambda r: (r.category, r.id))]
-    click.echo(tabulate(rows, headers=["rule", "category", "severity", "enabled", "title"]))
+    rows = []
+    for r in sorted(rs.rules.values(), key=lambda r: (r.category, r.id)):
+        s, sev = settings[r.id], default_severity(rs, r)
+        enabled = "no" if not s.enabled else "yes" if s.severity == sev else f"yes ({s.severity})"
+        rows.append([r.id, r.category, sev, enabled, r.title])
+    click.echo(tabulate(rows, headers=["rule", "category", "severity", f"enabled ({rs.default_profile})", "title"]))
     click.echo(f"\nprofile: {rs.default_profile}; {len(rows)} rule(s). `audit explain RULE` for details.")
 
 
@@ -38,6 +50,10 @@ def explain_text(rule: Rule, severity: str, enabled: bool, params: dict[str, Any
              f"category {rule.category}; severity {severity}; {'enabled' if enabled else 'disabled'}",
              "", "What it checks:", wrap(rule.doc), "", "Why it matters:", wrap(rule.rationale), "",
              "How to fix:", wrap(rule.remediation)]
+    if rule.requires:
+        from auditor.docs import needs
+
+        parts += ["", "Data needed:", wrap(needs(rule).replace("`", ""))]
     if rule.params:
         parts += ["", "Parameters:"]
         parts += [f"  {k} = {params.get(k)!r}: {p.doc}" for k, p in rule.params.items()]

@@ -23,7 +23,7 @@ from google.api_core import retry as gretry
 from google.auth import exceptions as auth_exc
 from google.protobuf import json_format
 
-from auditor.connectors.retry import TRANSIENT, CallPolicy
+from auditor.connectors.retry import TRANSIENT, Attempts, CallPolicy
 from auditor.errors import ConfigError, SourceError
 
 API_VERSION = "v26"  # newest version google-ads 34.x ships
@@ -214,28 +214,23 @@ class AdsConnector:
                 service = self._services[login] = client.get_service("GoogleAdsService", version=API_VERSION)
             return service
 
-    def _retry(self, tries: list[int]) -> gretry.Retry:
-        """The policy's Retry, also bounded by its attempt count (fast failures would otherwise be retried
-        until the whole time budget is spent). `tries` counts the failed attempts, for the message."""
-        policy = self._policy
+    def _retry(self, tries: Attempts) -> gretry.Retry:
+        """The policy's Retry, bounded by attempts (and time). `tries` counts the failed attempts of the whole
+        query, re-runs of a broken stream included, for the bound and the message."""
 
-        def on_error(exc: Exception) -> None:
-            tries[0] += 1
-            if tries[0] >= policy.attempts:
-                raise exc
-            with self._lock:
-                self._retries += 1
+        def on_failure(exc: Exception, again: bool) -> None:
+            if again:
+                with self._lock:
+                    self._retries += 1
 
-        return gretry.Retry(predicate=gretry.if_exception_type(*TRANSIENT), initial=policy.initial,
-                            maximum=policy.maximum, multiplier=policy.multiplier,
-                            timeout=policy.retry().timeout, on_error=on_error)
+        return self._policy.retry(TRANSIENT, on_failure=on_failure, attempts=tries)
 
     def _stream(self, customer_id: str, query: str, login: str | None) -> list[dict]:
         """Run one searchStream query to the end; each batch -> its JSON body. Raises SourceError."""
         self._ensure_token()
         service = self._service(login)
         query = " ".join(query.split())
-        tries = [0]
+        tries = Attempts()
         with self._lock:
             self._calls += 1
         while True:
@@ -249,14 +244,19 @@ class AdsConnector:
             except TRANSIENT as e:
                 # A stream broken after its first batch is not retried by api-core: run the query again.
                 if started:
-                    tries[0] += 1
-                if not started or tries[0] >= self._policy.attempts:
-                    raise _source_error(customer_id, e, login, tries[0]) from None
-                time.sleep(min(self._policy.maximum, self._policy.initial * self._policy.multiplier ** tries[0]))
+                    tries.failed += 1
+                if not started or tries.failed >= self._policy.attempts:
+                    raise _source_error(customer_id, e, login, tries.failed) from None
+                time.sleep(self._policy.backoff(tries.failed))
                 with self._lock:
                     self._retries += 1
             except (GoogleAdsException, gexc.GoogleAPIError, grpc.RpcError, auth_exc.GoogleAuthError) as e:
-                raise _source_error(customer_id, e, login, tries[0]) from None
+                raise _source_error(customer_id, e, login, tries.failed) from None
+
+    def ensure_token(self) -> None:
+        """Fetch the OAuth access token now (once per connector): the live run does it before reading any
+        client, so rejected credentials fail once, as one line."""
+        self._ensure_token()
 
     def _ensure_token(self) -> None:
         """Fetch the first OAuth access token ourselves, once: a bad refresh token then fails at once with a

@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from auditor.connectors.ga4_auth import GA4_SCOPES, describe, load_ga4_credentials
 from auditor.connectors.retry import TRANSIENT, CallPolicy
-from auditor.errors import SourceError
+from auditor.errors import ConfigError, SourceError
 
 API_VERSIONS = {"admin": "v1beta", "data": "v1beta"}
 
@@ -85,11 +85,12 @@ class GA4Connector:
 
     # -- public -------------------------------------------------------------------------------------------
 
-    def fetch(self, property_id: str) -> tuple[Bodies, dict[str, str]]:
+    def fetch(self, property_id: str, links: list[dict[str, Any]] | None = None) -> tuple[Bodies, dict[str, str]]:
         """All GA4 bodies of one property and the optional files that could not be fetched (key -> reason).
 
         Five calls when nothing pages: properties.get, keyEvents.list, runReport, getDataRetentionSettings,
-        googleAdsLinks.list. A failing required call raises SourceError with one actionable line.
+        googleAdsLinks.list. `links`: the googleAdsLinks.list pages already read (by discovery), not read again.
+        A failing required call raises SourceError with one actionable line.
         """
         pid = _property_id(property_id)
         name = f"properties/{pid}"
@@ -106,16 +107,44 @@ class GA4Connector:
                 pid, "getDataRetentionSettings", lambda r: admin.get_data_retention_settings(
                     name=f"{name}/dataRetentionSettings", retry=r, timeout=self.settings.policy.timeout),
                 optional=True)]
-        except _Optional as e:
+        except OptionalMissing as e:
             missing["ga4/data_retention.json"] = e.reason
+        if links is not None:
+            bodies["ga4/google_ads_links.json"] = links
+            return bodies, missing
         try:
-            bodies["ga4/google_ads_links.json"] = self._pages(
-                pid, "googleAdsLinks.list", lambda r: admin.list_google_ads_links(
-                    parent=name, retry=r, timeout=self.settings.policy.timeout),
-                optional=True)
-        except _Optional as e:
+            bodies["ga4/google_ads_links.json"] = self.ads_links(pid)
+        except OptionalMissing as e:
             missing["ga4/google_ads_links.json"] = e.reason
         return bodies, missing
+
+    def ads_links(self, property_id: str) -> list[dict[str, Any]]:
+        """googleAdsLinks.list pages of one property (discovery pairs properties with Ads accounts by them).
+
+        Raises SourceError, or `OptionalMissing` when the credentials may not list links (PERMISSION_DENIED,
+        NOT_FOUND): then the property is still audited, without links.
+        """
+        pid = _property_id(property_id)
+        admin = self._admin
+        return self._pages(pid, "googleAdsLinks.list", lambda r: admin.list_google_ads_links(
+            parent=f"properties/{pid}", retry=r, timeout=self.settings.policy.timeout), optional=True)
+
+    def ensure_token(self) -> None:
+        """Fetch the access token once, up front: rejected credentials then fail once, as one line, before any
+        client is read, instead of once per client."""
+        creds = self._credentials
+        if creds.valid:
+            return
+        from google.auth.transport.requests import Request
+
+        try:
+            creds.refresh(Request())
+        except google.auth.exceptions.RefreshError as e:
+            raise ConfigError(f"GA4: the token endpoint rejected the credentials of {self._who} "
+                              f"({_oneline(str(e.args[0]) if e.args else str(e))}); renew the key or re-run "
+                              "`gcloud auth application-default login`") from None
+        except (google.auth.exceptions.TransportError, *_NETWORK) as e:
+            raise SourceError(f"GA4: cannot reach the token endpoint ({_oneline(str(e))})") from None
 
     def discover(self) -> list[dict[str, str]]:
         """Every property the credentials can read (accountSummaries.list, paged), sorted as the API lists them."""
@@ -135,6 +164,11 @@ class GA4Connector:
                     })
         return found
 
+    @property
+    def credentials(self) -> google.auth.credentials.Credentials:
+        """The credentials in use (application default ones resolved)."""
+        return self._credentials
+
     def calls_made(self, property_id: str | None = None) -> int:
         """HTTP calls sent (retries and failed attempts included): for one property, or in total."""
         with self._lock:
@@ -149,18 +183,8 @@ class GA4Connector:
             self._calls[pid] = self._calls.get(pid, 0) + 1
 
     def _retry(self, pid: str) -> gretry.Retry:
-        """The policy's backoff, bounded by its number of attempts (not only by time), counting every failure."""
-        p = self.settings.policy
-        failures = 0
-
-        def predicate(exc: Exception) -> bool:
-            nonlocal failures
-            failures += 1
-            self._count(pid)  # a failed attempt is a call too (quota is charged)
-            return isinstance(exc, _RETRYABLE) and failures < p.attempts
-
-        return gretry.Retry(predicate=predicate, initial=p.initial, maximum=p.maximum, multiplier=p.multiplier,
-                            timeout=p.retry().timeout)
+        """The policy's Retry (bounded by attempts and time); a failed attempt is a call too (quota is charged)."""
+        return self.settings.policy.retry(_RETRYABLE, on_failure=lambda exc, again: self._count(pid))
 
     def _call(self, pid: str, call: str, fn: Callable[[gretry.Retry], Any], optional: bool = False) -> dict:
         try:
@@ -212,7 +236,7 @@ class GA4Connector:
         # REST raises the HTTP classes (Forbidden, NotFound...); gRPC's PermissionDenied etc. subclass them
         if optional and isinstance(e, (gexc.Forbidden, gexc.NotFound)):
             status = "permission denied" if isinstance(e, gexc.Forbidden) else "not found"
-            return _Optional(f"GA4 {_api(call)} {call}: {status} ({_msg(e)})")
+            return OptionalMissing(f"GA4 {_api(call)} {call}: {status} ({_msg(e)})")
         where = f"GA4 property {pid}" if pid else "GA4 account summaries"
         return SourceError(f"{where}: {self._explain(call, e)}")
 
@@ -284,7 +308,7 @@ class GA4Connector:
         return options
 
 
-class _Optional(Exception):
+class OptionalMissing(Exception):
     """An optional call the credentials may not reach: recorded in `missing`, the client still audits."""
 
     def __init__(self, reason: str) -> None:

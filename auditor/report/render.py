@@ -63,6 +63,8 @@ class TableRenderer(Renderer):
 
         w = self.out.write
         w(f"\n== {_plain(r['name'])} [{r.get('profile') or '-'}]  {_score_line(r)}\n")
+        for line in _change_lines(r):
+            w(f"  {_plain(line)}\n")
         for e in r["errors"]:
             w(f"  error: {_plain(e)}\n")
         active = [f for f in r["findings"] if not f.get("suppressed")]
@@ -79,6 +81,17 @@ class TableRenderer(Renderer):
         suppressed = len(r["findings"]) - len(active)
         if suppressed:
             w(f"  ({suppressed} suppressed finding(s) not shown)\n")
+        fun = r.get("funnel")  # absent from results saved before the funnel view existed
+        if fun and fun.get("available"):
+            from auditor.funnel import funnel_rows
+
+            w(f"  funnel ({fun['source']} ladder, GA4 event counts, last {fun['period_days']} days):\n")
+            rows = [[_plain(x) for x in row] for row in funnel_rows(fun)]
+            w(tabulate(rows, headers=["step", "events", "from previous", "from first", ""], tablefmt="simple",
+                       colalign=("left", "right", "right", "right", "left")) + "\n")
+            w(f"  {_plain(fun['summary'])}\n")
+        elif fun:
+            w(f"  funnel: not available: {_plain(fun['reason'])}\n")
 
     def end(self, summary: dict[str, Any]) -> None:
         from tabulate import tabulate
@@ -114,6 +127,11 @@ class MarkdownRenderer(Renderer):
         w = self.out.write
         w(f"\n## {md_escape(r['name'])}\n\n")
         w(f"Profile: {md_escape(r.get('profile') or '-')}. {md_escape(_score_line(r))}.\n\n")
+        changes = _change_lines(r)
+        if changes:
+            head, items = changes[0], changes[1:]
+            w(f"{md_escape(head[:1].upper() + head[1:])}.\n\n" + "".join(f"- {md_escape(x)}\n" for x in items)
+              + ("\n" if items else ""))
         for e in r["errors"]:
             w(f"- **Error:** {md_escape(e)}\n")
         active = [f for f in r["findings"] if not f.get("suppressed")]
@@ -129,6 +147,17 @@ class MarkdownRenderer(Renderer):
             if x["status"] in ("not_run", "error"):
                 w(f"\n- Not run: `{x['id']}`: {md_escape(x['reason'])}")
         w("\n")
+        fun = r.get("funnel")
+        if fun and fun.get("available"):
+            from auditor.funnel import funnel_rows
+
+            w(f"\n### Funnel\n\n{md_escape(fun['source'])} ladder, GA4 event counts, last {fun['period_days']} "
+              "days.\n\n| step | events | from previous | from first | note |\n| --- | ---: | ---: | ---: | --- |\n")
+            for row in funnel_rows(fun):
+                w("| " + " | ".join(md_escape(x) for x in row) + " |\n")
+            w(f"\n{md_escape(fun['summary'])}\n")
+        elif fun:
+            w(f"\n### Funnel\n\nNot available: {md_escape(fun['reason'])}.\n")
 
     def end(self, summary: dict[str, Any]) -> None:
         w = self.out.write
@@ -142,7 +171,7 @@ class CsvRenderer(Renderer):
     """One row per finding (a client without findings still gets a row, so every score is in the file)."""
 
     COLUMNS = ["client", "profile", "score", "grade", "coverage", "rule", "severity", "category", "message",
-               "resources", "remediation", "actionable", "suppressed", "fingerprint"]
+               "resources", "remediation", "actionable", "suppressed", "fingerprint", "change"]
 
     def begin(self, header: dict[str, Any]) -> None:
         super().begin(header)
@@ -152,14 +181,31 @@ class CsvRenderer(Renderer):
     def client(self, r: dict[str, Any]) -> None:
         base = [r["name"], r.get("profile") or "", r["score"] if r["score"] is not None else "", r["grade"] or "",
                 r["coverage"]]
+        from auditor.diff import change_of
+
+        change = change_of(r.get("changes"))  # new | persisting since the previous run (agency runs)
         if not r["findings"]:
-            self.writer.writerow(base + ["", "", "", "; ".join(r["errors"]), "", "", "", "", ""])
+            self.writer.writerow(base + ["", "", "", "; ".join(r["errors"]), "", "", "", "", "", ""])
         for f in r["findings"]:
             self.writer.writerow(base + [
                 f["rule"], f["severity"], f.get("category", ""), _csv_safe(f["message"]),
                 _csv_safe(" ".join(f["resources"])), _csv_safe(f["remediation"]),
                 str(f.get("actionable", True)).lower(), str(f.get("suppressed", False)).lower(), f["fingerprint"],
+                change.get(f["fingerprint"], ""),
             ])
+        for f in (r.get("changes") or {}).get("resolved") or []:  # gone since the previous run: one row each
+            self.writer.writerow(base + [f["rule"], f["severity"], "", _csv_safe(f["message"]),
+                                         _csv_safe(" ".join(f["resources"])), "", "", "", f["fingerprint"],
+                                         "resolved"])
+
+
+def _change_lines(r: dict[str, Any]) -> list[str]:
+    """What changed since the previous run, when the result carries it (agency runs with history)."""
+    if not r.get("changes"):
+        return []
+    from auditor.diff import change_lines
+
+    return change_lines(r["changes"])
 
 
 def _csv_safe(text: str) -> str:

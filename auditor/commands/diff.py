@@ -1,0 +1,120 @@
+"""`audit diff`: new, resolved and persisting findings and the score change, from history or two JSON results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auditor.commands.run import inherited
+
+
+def _from_files(old: Path, new: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    from auditor.diff import compute_changes, diff_documents
+    from auditor.errors import ConfigError
+
+    docs = []
+    for p in (old, new):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+            doc["clients"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"{p}: not an auditor JSON result ({type(e).__name__}: {e})") from None
+        docs.append(doc)
+    for name, a, b in diff_documents(docs[0], docs[1]):
+        if b is None:
+            yield name, None  # gone from the newer result
+            continue
+        b["changes"] = compute_changes(b, a if a and a.get("score") is not None else None, [],
+                                       docs[1].get("generated_at"))
+        yield name, b
+
+
+def _from_history(path: Path, run_id: int | None, clients: list[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    from auditor.diff import compute_changes
+    from auditor.errors import ConfigError
+    from auditor.history import History
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: no history database (run `audit run` first, or give two JSON results)")
+    with History.open(path) as h:
+        rid = run_id or h.latest_run()
+        if rid is None:
+            raise ConfigError(f"{path}: the history holds no run yet")
+        any_row = False
+        for r in h.results(rid, clients or None):
+            any_row = True
+            r["changes"] = compute_changes(r, h.previous(r["name"], rid), h.trend(r["name"], rid),
+                                           r.get("generated_at"))
+            yield r["name"], r
+        if not any_row:
+            raise ConfigError(f"{path}: run {rid} holds no result" + (" for those clients" if clients else ""))
+
+
+@click.command("diff")
+@click.argument("results", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                metavar="[OLD.json NEW.json]")
+@click.option("--config", "config", metavar="FILE", help="Agency config: where the history is.")
+@click.option("--history", metavar="PATH", type=click.Path(path_type=Path), help="History database to read.")
+@click.option("--run", "run_id", type=int, metavar="ID", help="Compare this run with the one before (default: "
+              "the latest run).")
+@click.option("--client", "clients", multiple=True, metavar="NAME", help="Only this client (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--persisting", is_flag=True, help="Also list the findings that persist.")
+@click.option("--fail-on-new", is_flag=True, help="Exit 1 when any client has a new finding.")
+@click.pass_context
+def diff_cmd(ctx: click.Context, results: tuple[Path, ...], config: str | None, history: Path | None,
+             run_id: int | None, clients: tuple[str, ...], fmt: str, persisting: bool, fail_on_new: bool) -> None:
+    """Show what changed per client: new, resolved and persisting findings (matched by fingerprint) and the
+    score change, for the latest run in the history or between two saved JSON results."""
+    from auditor.diff import changes_line
+    from auditor.errors import ConfigError
+    from auditor.notify import plain
+
+    if results and len(results) != 2:
+        raise ConfigError("give two JSON results (OLD.json NEW.json), or none to read the history")
+    if results:
+        items = _from_files(*results)
+    else:
+        if history is None:
+            from auditor.agency import load_settings
+
+            st = load_settings(inherited(ctx, "config", config), merging=True, no_email=True)
+            if st.history_path is None:
+                raise ConfigError("history is disabled in the config; give --history PATH or two JSON results")
+            history = st.history_path
+        items = _from_history(history, run_id, list(clients))
+    new_total = 0
+    out = click.get_text_stream("stdout")
+    if fmt == "json":
+        out.write('{"clients": [')
+    first = True
+    for name, r in items:
+        if clients and name not in clients:
+            continue
+        if fmt == "json":
+            body = {"name": name, "status": "removed"} if r is None else {
+                "name": name, "status": r["status"], "score": r["score"], "grade": r["grade"], "changes": r["changes"]}
+            out.write(("\n  " if first else ",\n  ") + json.dumps(body, ensure_ascii=False))
+            first = False
+            new_total += len(r["changes"]["new"]) if r else 0
+            continue
+        if r is None:
+            out.write(f"{plain(name)}: only in the older result\n")
+            continue
+        ch = r["changes"]
+        new_total += len(ch["new"])
+        score = "not audited" if r["score"] is None else f"{r['score']}/100 {r['grade']}"
+        out.write(f"{plain(name)}: {score}, {changes_line(ch)}\n")
+        groups = [("+ new", ch["new"]), ("- resolved", ch["resolved"])]
+        if persisting:
+            groups.append(("= persisting", ch["persisting"]))
+        for label, fs in groups:
+            for f in fs:
+                out.write(f"  {label:<12} {f['severity'].upper():<8} {f['rule']}: {plain(f['message'])}\n")
+    if fmt == "json":
+        out.write("\n]}\n" if not first else "]}\n")
+    ctx.exit(1 if fail_on_new and new_total else 0)

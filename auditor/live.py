@@ -1,0 +1,376 @@
+"""Live audits: which clients to read (targets) and reading them concurrently through the connectors.
+
+A live run reads each client with a fixed number of calls (GA4: properties.get, keyEvents.list, runReport,
+getDataRetentionSettings, googleAdsLinks.list; Ads: three searchStream queries: 8 per client when nothing pages)
+on a bounded thread pool. Both connectors are built once and shared by every worker. The client libraries are
+imported only when a connector is built, so `audit --help` and offline runs never load them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from auditor.errors import AuditorError, ConfigError
+from auditor.raw import RawClient
+
+if TYPE_CHECKING:
+    from auditor.connectors.ads import AdsConnector
+    from auditor.connectors.ga4 import GA4Connector
+    from auditor.ruleset import Ruleset
+
+# Default --jobs. Each worker reads one client at a time, call after call, so 4 workers keep at most 4 requests in
+# flight. GA4 Admin allows 600 requests per minute per user (1,200 per project) and a client costs 4 Admin calls
+# of its 8: 4 workers at 0.25 s or more per call send at most ~480 Admin requests a minute. The Data API's 10
+# concurrent requests per property are never approached (one runReport per property at a time). Google Ads counts
+# operations per day (one per query, 3 per client), which concurrency does not change.
+DEFAULT_JOBS = 4
+CALLS_PER_CLIENT = {"ga4": 5, "ads": 3}  # when nothing pages; see the module docstring
+
+_PROPERTY = re.compile(r"(?:properties/)?(\d+)")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_SERVICE_ACCOUNT = re.compile(r"@[A-Za-z0-9.-]*\.gserviceaccount\.com$")
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One client of a live run: a GA4 property and/or a Google Ads customer."""
+
+    name: str | None  # None: named after the account once it is read (a client given by --property/--customer)
+    property: str | None = None  # digits
+    customer: str | None = None  # 10 digits
+    profile: str | None = None
+    manager: str | None = None  # login customer id for this customer's Ads calls (None: the settings' one)
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        return "-".join(x for x in (self.property and f"property-{self.property}",
+                                    self.customer and f"customer-{self.customer}") if x)
+
+
+@dataclass
+class Fetched:
+    """What one target gave: its raw bodies, or the one-line reasons it could not be read."""
+
+    target: Target
+    name: str
+    raw: RawClient | None
+    errors: list[str] = field(default_factory=list)
+
+
+# -- ids --------------------------------------------------------------------------------------------------------
+
+def property_id(value: str) -> str:
+    m = _PROPERTY.fullmatch(str(value).strip())
+    if not m:
+        raise ConfigError(f"GA4 property {value!r}: expected digits such as 123456789 (Admin > Property settings; "
+                          "a G-XXXX measurement id is not a property id)")
+    return m.group(1)
+
+
+def customer_id(value: str, what: str = "customer id") -> str:
+    cid = re.sub(r"[\s-]", "", str(value)).removeprefix("customers/")
+    if not re.fullmatch(r"\d{10}", cid):
+        raise ConfigError(f"Google Ads {what} {str(value)!r}: expected 10 digits, like 123-456-7890")
+    return cid
+
+
+def scrub(text: str) -> str:
+    """Personal e-mail addresses out of a message (service-account addresses stay: the fix names them)."""
+    return _EMAIL.sub(lambda m: m.group(0) if _SERVICE_ACCOUNT.search(m.group(0)) else "[redacted]", text)
+
+
+def slug(text: str) -> str:
+    """A client folder name from an account name: 'Northwind Outfitters' -> 'northwind-outfitters'."""
+    text = _EMAIL.sub("", text)  # a name holding an address must not leak it into a folder name
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+
+
+# -- the run's connectors ----------------------------------------------------------------------------------------
+
+class Live:
+    """Credentials and connectors of one live run. Each connector is built once, on first need, and shared by
+    every worker (both are thread-safe); `prepare` builds them and fetches tokens up front."""
+
+    def __init__(self, ga4_credentials: str | None = None, ads_config: str | None = None,
+                 jobs: int = DEFAULT_JOBS) -> None:
+        self.ga4_credentials, self.ads_config, self.jobs = ga4_credentials, ads_config, jobs
+        self._lock = threading.Lock()
+        self._ga4: GA4Connector | None = None
+        self._ads: AdsConnector | None = None
+        self._links: dict[str, list[dict[str, Any]]] = {}  # property -> googleAdsLinks pages read by discovery
+
+    def ga4(self) -> GA4Connector:
+        with self._lock:
+            if self._ga4 is None:
+                from dataclasses import replace
+
+                from auditor.connectors.ga4 import GA4Connector, GA4Settings
+                from auditor.connectors.ga4_auth import load_ga4_credentials
+
+                creds = load_ga4_credentials(self.ga4_credentials)[0] if self.ga4_credentials else None
+                settings = GA4Settings.from_env(creds)  # None: application default credentials
+                settings = replace(settings, max_connections=max(settings.max_connections, 2 * self.jobs))
+                self._ga4 = GA4Connector(settings)
+            return self._ga4
+
+    def ads(self) -> AdsConnector:
+        with self._lock:
+            if self._ads is None:
+                from auditor.connectors.ads import AdsConnector
+                from auditor.connectors.ads_auth import load_ads_settings
+
+                self._ads = AdsConnector(load_ads_settings(self.ads_config))
+            return self._ads
+
+    def prepare(self, targets: Iterable[Target]) -> None:
+        """Build the connectors the targets need and get their tokens: missing or rejected credentials fail
+        here, once, as one line (exit 2), before any client is read or any report line written."""
+        targets = list(targets)
+        if any(t.property for t in targets):
+            self.ga4().ensure_token()
+        if any(t.customer for t in targets):
+            self.ads().ensure_token()
+
+    def calls(self) -> dict[str, int]:
+        """API calls made so far: GA4 (failed attempts included), Ads queries and Ads retries."""
+        out: dict[str, int] = {}
+        if self._ga4 is not None:
+            out["ga4"] = self._ga4.calls_made()
+        if self._ads is not None:
+            out["ads"] = self._ads.calls_made()
+            out["ads_retries"] = self._ads.retries_made()
+        return out
+
+    def api_versions(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self._ga4 is not None:
+            from auditor.connectors.ga4 import API_VERSIONS
+
+            out.update({"ga4_admin": API_VERSIONS["admin"], "ga4_data": API_VERSIONS["data"]})
+        if self._ads is not None:
+            from auditor.connectors.ads import API_VERSION
+
+            out["google_ads"] = API_VERSION
+        return out
+
+    def close(self) -> None:
+        if self._ads is not None:
+            self._ads.close()
+
+    # -- reading one target -------------------------------------------------------------------------------------
+
+    def fetch(self, target: Target) -> Fetched:
+        """Every body of one target. Never raises: a source that fails is one line in `errors`."""
+        bodies: dict[str, list[dict[str, Any]]] = {}
+        missing: dict[str, str] = {}
+        errors: list[str] = []
+        if target.property:
+            try:
+                b, m = self.ga4().fetch(target.property, links=self._links.pop(target.property, None))
+                bodies.update(b)
+                missing.update(m)
+            except AuditorError as e:
+                errors.append(scrub(str(e)))
+            except Exception as e:  # a bug must cost one client, not the run
+                errors.append(f"GA4 property {target.property}: internal error: {type(e).__name__}: {e}")
+        if target.customer:
+            try:
+                b, m = self.ads().fetch(target.customer, login_customer_id=target.manager)
+                bodies.update(b)
+                missing.update(m)
+            except AuditorError as e:
+                errors.append(scrub(str(e)))
+            except Exception as e:
+                errors.append(f"Google Ads customer {target.customer}: internal error: {type(e).__name__}: {e}")
+        name = target.name or _name_from_bodies(bodies) or target.label()
+        if errors:
+            return Fetched(target, name, None, errors)
+        missing = {k: scrub(v) for k, v in missing.items()}
+        return Fetched(target, name, RawClient(name=name, bodies=bodies, profile=target.profile, origin=name,
+                                               missing=missing))
+
+
+def _name_from_bodies(bodies: dict[str, list[dict[str, Any]]]) -> str | None:
+    """The Ads account name (usually the business), else the GA4 property name, as a folder-safe slug."""
+    for body in bodies.get("ads/conversion_stats.json") or ():
+        for row in body.get("results") or ():
+            name = slug((row.get("customer") or {}).get("descriptiveName") or "")
+            if name:
+                return name
+    for body in bodies.get("ga4/property.json") or ():
+        name = slug(body.get("displayName") or "")
+        if name:
+            return name
+    return None
+
+
+# -- targets -----------------------------------------------------------------------------------------------------
+
+def resolve_targets(ruleset: Ruleset, property_arg: str | None, customer_arg: str | None, discover: bool,
+                    manager_arg: str | None, live: Live | None = None, warn: Warn | None = None) -> list[Target]:
+    """The clients of a live run, in the order they are reported.
+
+    --property/--customer: one client. --discover: every property the GA4 credentials reach and every client
+    account under the manager (--manager, else the Ads settings' login_customer_id), paired through each
+    property's Google Ads links. Otherwise the config file's clients. --manager is also the login customer id
+    of the Ads calls.
+    """
+    manager = customer_id(manager_arg, "manager id") if manager_arg else None
+    user = ruleset.user
+    configured = list(user.clients) if user else []
+    default_profile = getattr(getattr(user, "defaults", None), "profile", None)
+    if property_arg or customer_arg:
+        if discover:
+            raise ConfigError("give --property/--customer for one client, or --discover, not both")
+        return [Target(None, property_id(property_arg) if property_arg else None,
+                       customer_id(customer_arg) if customer_arg else None, None, manager)]
+    if discover:
+        return _discover(live or Live(), manager, configured, default_profile, warn or (lambda _: None))
+    if not configured:
+        hint = " (--manager needs --discover, --customer or config clients)" if manager else ""
+        raise ConfigError(f"no clients to audit: give --property and/or --customer, --discover, or a config file "
+                          f"with clients{hint}")
+    return [Target(c.name, c.property, c.customer, c.profile or default_profile, manager) for c in configured]
+
+
+def _discover(live: Live, manager: str | None, configured: list[Any], default_profile: str | None,
+              warn: Warn) -> list[Target]:
+    properties: list[dict[str, str]] = []
+    accounts: list[dict[str, Any]] = []
+    ga4_error: ConfigError | None = None
+    try:
+        live.ga4().ensure_token()
+        properties = live.ga4().discover()
+    except ConfigError as e:  # no GA4 credentials: fine when Ads discovery is asked for explicitly
+        ga4_error = e
+        if manager is None:
+            raise
+        warn(f"GA4 properties not discovered: {scrub(str(e))}")
+    ads_manager = manager
+    if ads_manager is None:
+        try:
+            ads_manager = live.ads().settings.login_customer_id
+        except ConfigError as e:
+            warn(f"Google Ads accounts not discovered: {scrub(str(e))}")
+        else:
+            if ads_manager is None:
+                warn("Google Ads accounts not discovered: give --manager (or login_customer_id in the Google Ads "
+                     "settings) naming the manager account to list client accounts under")
+    if ads_manager is not None:
+        live.ads().ensure_token()
+        accounts = live.ads().discover(ads_manager)
+    if ga4_error is None and not properties:
+        warn("the GA4 credentials reach no property (accountSummaries.list is empty)")
+
+    # Pairing needs every property's links: read them now, concurrently, and hand them to the fetch later so a
+    # client still costs 5 GA4 calls.
+    links: dict[str, list[dict[str, Any]]] = {}
+    if properties and accounts:
+        from auditor.connectors.ga4 import OptionalMissing
+
+        def read(pid: str) -> tuple[str, list[dict[str, Any]] | None]:
+            try:
+                return pid, live.ga4().ads_links(pid)
+            except (OptionalMissing, AuditorError):  # unpaired; the fetch will read (and report) them again
+                return pid, None
+
+        with ThreadPoolExecutor(max_workers=live.jobs, thread_name_prefix="auditor-links") as pool:
+            for pid, pages in pool.map(read, [p["property"] for p in properties]):
+                if pages is not None:
+                    links[pid] = pages
+    by_customer = {a["customer"]: a for a in accounts}
+    paired: dict[str, str] = {}  # property -> customer
+    taken: set[str] = set()
+    for p in properties:
+        for page in links.get(p["property"]) or ():
+            ids = sorted(re.sub(r"\D", "", str(link.get("customerId") or ""))
+                         for link in page.get("googleAdsLinks") or ())
+            cid = next((c for c in ids if c in by_customer and c not in taken), None)
+            if cid:
+                paired[p["property"]] = cid
+                taken.add(cid)
+                break
+    live._links.update(links)
+
+    by_property = {c.property: c for c in configured if c.property}
+    by_account = {c.customer: c for c in configured if c.customer}
+    found: list[tuple[str, str | None, str | None, Any]] = []
+    for p in properties:
+        cid = paired.get(p["property"])
+        account = by_customer.get(cid) if cid else None
+        name = slug((account or {}).get("descriptive_name") or "") or slug(p.get("display_name") or "")
+        found.append((name or f"property-{p['property']}", p["property"], cid,
+                      by_property.get(p["property"]) or (by_account.get(cid) if cid else None)))
+    for a in accounts:
+        if a["customer"] not in taken:
+            found.append((slug(a.get("descriptive_name") or "") or f"customer-{a['customer']}", None, a["customer"],
+                          by_account.get(a["customer"])))
+    targets: list[Target] = []
+    used: set[str] = set()
+    for name, pid, cid, conf in found:
+        if conf is not None:  # a configured client keeps its own name and profile
+            name = conf.name
+        if name in used:  # two accounts with one name: the id tells them apart
+            name = f"{name}-{pid or cid}"
+        used.add(name)
+        profile = (conf.profile if conf is not None else None) or default_profile
+        targets.append(Target(name, pid, cid, profile, ads_manager if cid else None))
+    return sorted(targets, key=lambda t: t.name or "")
+
+
+# -- reading many targets -----------------------------------------------------------------------------------------
+
+def iter_fetched(targets: Iterable[Target], jobs: int, live: Live) -> Iterator[Fetched]:
+    """Fetch targets on `jobs` threads, yielded in target order. At most 2 x jobs are in flight or waiting to
+    be consumed, so memory stays flat however many clients there are (a slow client holds back the ones after
+    it, not the pool)."""
+    window = max(1, 2 * jobs)
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="auditor-fetch")
+    pending: deque[Future[Fetched]] = deque()
+    todo = iter(targets)
+    try:
+        for t in todo:
+            pending.append(pool.submit(live.fetch, t))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:  # interrupted or closed early: drop what has not started
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def iter_live(targets: list[Target], ruleset: Ruleset, jobs: int = DEFAULT_JOBS,
+              live: Live | None = None) -> Iterator[dict[str, Any]]:
+    """Audit results of `targets`, in target order (see `iter_fetched`).
+
+    Not a generator itself: connectors are built and tokens fetched now, so missing or rejected credentials
+    raise (one line, exit 2) before the caller writes any report. A client whose data could not be read is
+    an errored result naming the reason; one whose optional calls failed is incomplete, never a pass.
+    """
+    from auditor.audit import audit_raw, error_result
+
+    live = live or Live(jobs=jobs)
+    if not targets:
+        raise ConfigError("no clients to audit: discovery found no property or client account")
+    live.prepare(targets)
+
+    def results() -> Iterator[dict[str, Any]]:
+        try:
+            for f in iter_fetched(targets, jobs, live):
+                if f.raw is None:
+                    yield error_result(f.name, f.errors, f.target.profile or ruleset.default_profile)
+                else:
+                    yield audit_raw(f.raw, ruleset)
+        finally:
+            live.close()
+
+    return results()

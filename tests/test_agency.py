@@ -1,0 +1,439 @@
+"""Agency runs end to end with real parts: the `audit` CLI in a subprocess, a real SMTP server (aiosmtpd) on
+loopback, SQLite history, file locks, shards and merge, and the HTML report rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import html as htmlmod
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.agency import parse_shard, shard_index
+from auditor.errors import ConfigError
+from tests.test_email import SmtpSink, free_port, smtp_server
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = ["brightcart-home", "fieldnotes-media", "harbor-dental", "keystone-legal", "northwind-outfitters"]
+OWNERS = {  # client -> recipients; legal@ owns two clients, harbor-dental has two owners
+    "northwind-outfitters": ["nw-owner@client.example"],
+    "brightcart-home": ["retail@agency.example"],
+    "fieldnotes-media": ["retail@agency.example"],
+    "keystone-legal": ["legal@agency.example"],
+    "harbor-dental": ["legal@agency.example", "dental@client.example"],
+}
+LEAD = "lead@agency.example"
+XSS = "<script>alert(1)</script>"
+
+
+def audit(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=timeout)
+
+
+def fixtures_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "fx"
+    shutil.copytree(ROOT / "fixtures", dst, ignore=shutil.ignore_patterns("README.md"))
+    return dst
+
+
+def write_config(tmp_path: Path, port: int | None, *, clients: dict[str, list[str]] | None = None,
+                 extra: str = "", email: str = "") -> Path:
+    clients = OWNERS if clients is None else clients
+    lines = ["clients:"] + [f"  - name: {n}\n    recipients: [{', '.join(r)}]" for n, r in clients.items()]
+    text = "\n".join(lines) + "\noutput:\n  dir: out\n  formats: [json, html, csv]\n" + extra
+    if port is not None:
+        text += (f"email:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  sender: robot@agency.example\n"
+                 f"  summary_to: [{LEAD}]\n  timeout: 5\n" + email)
+    p = tmp_path / "agency.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def add_weak_key_event(folder: Path) -> None:
+    p = folder / "ga4" / "key_events.json"
+    body = json.loads(p.read_text())
+    body["keyEvents"].append({"name": "properties/318406725/keyEvents/12000000001", "eventName": "scroll",
+                              "createTime": "2024-01-01T00:00:00.000Z", "deletable": True, "custom": True,
+                              "countingMethod": "ONCE_PER_EVENT"})
+    p.write_text(json.dumps(body))
+
+
+def by_recipient(sink: SmtpSink) -> dict[str, Any]:
+    return {",".join(to): msg for _, to, msg in sink.messages}
+
+
+def body(msg: Any, subtype: str) -> str:
+    return msg.get_body(preferencelist=(subtype,)).get_content()
+
+
+def attachments(msg: Any) -> dict[str, Any]:
+    return {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+
+
+# -- end to end --------------------------------------------------------------------------------------------------
+
+def test_five_clients_one_summary_email_and_one_email_per_owner(tmp_path):
+    fx = fixtures_copy(tmp_path)
+    with smtp_server() as (ctl, sink):
+        cfg = write_config(tmp_path, ctl.port)
+        p = audit("run", "--config", str(cfg), "--offline", str(fx), cwd=tmp_path)
+    assert p.returncode == 1, p.stderr  # the fixtures have findings at or above the default --fail-on low
+    assert "Traceback" not in p.stderr
+    out = tmp_path / "out"
+    # output folder: per-client renderings, the summary, the history; no temporary files left
+    for name in CLIENTS:
+        for ext in ("json", "html", "csv"):
+            assert (out / "clients" / f"{name}.{ext}").is_file()
+    assert {f.name for f in out.iterdir() if not f.name.startswith("history.sqlite-")} == {
+        "clients", "summary.json", "summary.csv", "summary.html", "history.sqlite", ".audit-run.lock"}
+    assert not [f for f in out.rglob("*.tmp")]
+    # the summary ranks clients worst first, with counts by severity
+    summary = json.loads((out / "summary.json").read_text())
+    scores = [(c["score"], c["name"]) for c in summary["clients"]]
+    assert scores == sorted(scores) and {c["name"] for c in summary["clients"]} == set(CLIENTS)
+    assert set(summary["clients"][0]["counts"]) == {"critical", "high", "medium", "low", "info"}
+    assert summary["summary"]["clients"] == 5
+    # recipient addresses live in the config and the SMTP envelope only, never in a report
+    for f in out.rglob("*"):
+        if f.is_file() and not f.name.startswith((".", "history")):
+            assert "@" not in f.read_text(encoding="utf-8"), f
+    # one summary to the lead and one message per owner address (each owner's clients together)
+    mails = by_recipient(sink)
+    owners = sorted({a for r in OWNERS.values() for a in r})
+    assert sorted(mails) == sorted([LEAD, *owners])
+    for msg in mails.values():
+        assert msg.get_content_type() == "multipart/mixed"
+        assert body(msg, "plain") and "<html" in body(msg, "html")
+        files = attachments(msg)
+        assert len(files) == 2 and {n.rsplit(".", 1)[1] for n in files} == {"json", "csv"}
+    lead = mails[LEAD]
+    assert set(attachments(lead)) == {"summary.json", "summary.csv"}
+    assert lead["Subject"].startswith("[auditor] Agency summary: 5 client(s)")
+    assert all(n in body(lead, "plain") for n in CLIENTS)
+    legal = mails["legal@agency.example"]
+    result = json.loads(attachments(legal)[next(n for n in attachments(legal) if n.endswith(".json"))])
+    assert [c["name"] for c in result["clients"]] == ["harbor-dental", "keystone-legal"]
+    assert "keystone-legal" not in body(mails["dental@client.example"], "plain")
+    # a first run has nothing to compare with
+    assert "first audit" in body(mails["nw-owner@client.example"], "plain").lower()
+
+
+def test_second_run_after_a_fixture_changed_reports_exactly_the_new_finding(tmp_path):
+    fx = fixtures_copy(tmp_path)
+    with smtp_server() as (ctl, sink):
+        cfg = write_config(tmp_path, ctl.port)
+        assert audit("run", "--config", str(cfg), "--offline", str(fx), "-q", cwd=tmp_path).returncode == 1
+        first = len(sink.messages)
+        add_weak_key_event(fx / "northwind-outfitters")
+        p = audit("run", "--config", str(cfg), "--offline", str(fx), "--email-on", "change", cwd=tmp_path)
+        assert p.returncode == 1, p.stderr
+        second = sink.messages[first:]
+    out = tmp_path / "out"
+    rows = {c["name"]: c for c in json.loads((out / "summary.json").read_text())["clients"]}
+    assert {n: (r["new"], r["resolved"]) for n, r in rows.items()} == {
+        n: (1 if n == "northwind-outfitters" else 0, 0) for n in CLIENTS}
+    nw = rows["northwind-outfitters"]
+    assert nw["delta"] < 0 and nw["trend"][-1] == nw["score"] and len(nw["trend"]) == 2
+    changes = json.loads((out / "clients/northwind-outfitters.json").read_text())["clients"][0]["changes"]
+    (new,) = changes["new"]
+    assert new["rule"] == "overflagged-key-events" and "scroll" in new["message"]
+    assert changes["resolved"] == [] and changes["previous"]["score"] == 100
+    assert "audit: [1/5] northwind-outfitters: " in p.stderr and ", 1 new, 0 resolved" in p.stderr
+    # every rendering shows the change
+    assert "1 new, 0 resolved" in (out / "clients/northwind-outfitters.html").read_text()
+    csv_rows = (out / "clients/northwind-outfitters.csv").read_text().splitlines()
+    assert sum(1 for r in csv_rows if r.endswith(",new")) == 1
+    # --email-on change: the summary and only the owner of the changed client
+    mails = {",".join(to): m for _, to, m in second}
+    assert sorted(mails) == sorted([LEAD, "nw-owner@client.example"])
+    text = body(mails["nw-owner@client.example"], "plain")
+    assert "What got worse: 1 new finding(s)" in text and "scroll" in text
+    assert "100 -> " in text  # the trend
+    assert "1 new finding(s)" in mails["nw-owner@client.example"]["Subject"]
+    # audit diff reads the same from the history
+    d = audit("diff", "--config", str(tmp_path / "agency.yaml"), cwd=tmp_path)
+    assert d.returncode == 0, d.stderr
+    added = [x for x in d.stdout.splitlines() if x.strip().startswith("+ new")]
+    assert len(added) == 1 and "overflagged-key-events" in added[0]
+    # a third, unchanged run with --email-on change sends nothing
+    with smtp_server() as (ctl2, sink2):
+        write_config(tmp_path, ctl2.port)
+        p = audit("run", "--config", str(cfg), "--offline", str(fx), "--email-on", "change", cwd=tmp_path)
+    assert p.returncode == 1 and sink2.messages == [] and "nothing to send" in p.stderr
+
+
+def test_smtp_down_leaves_every_report_on_disk_and_exits_4(tmp_path):
+    fx = fixtures_copy(tmp_path)
+    (fx / "broken-client").mkdir()  # and one client that cannot be audited: 4 still wins over 3
+    cfg = write_config(tmp_path, free_port(), clients={**OWNERS, "broken-client": ["x@agency.example"]})
+    p = audit("run", "--config", str(cfg), "--offline", str(fx), cwd=tmp_path)
+    assert p.returncode == 4, p.stderr
+    assert "Traceback" not in p.stderr
+    (err,) = [x for x in p.stderr.splitlines() if "email:" in x]
+    assert err.startswith("audit: error: email: cannot connect to 127.0.0.1:") and "not sent" in err
+    assert "@" not in p.stderr
+    out = tmp_path / "out"
+    assert len(list((out / "clients").glob("*.json"))) == 6 and (out / "summary.json").is_file()
+    assert (out / "history.sqlite").is_file()
+    # without e-mail the same run exits 3 (a client could not be audited)
+    assert audit("run", "--config", str(cfg), "--offline", str(fx), "--no-email", cwd=tmp_path).returncode == 3
+
+
+class SlowSink(SmtpSink):
+    """Holds the first message until released: the run holding the lock is provably still running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.entered.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.02)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_two_runs_at_once_do_not_both_audit(tmp_path):
+    fx = fixtures_copy(tmp_path)
+    with smtp_server(SlowSink()) as (ctl, sink):
+        cfg = write_config(tmp_path, ctl.port, clients={"harbor-dental": ["dental@client.example"]})
+        first = subprocess.Popen([sys.executable, "-m", "auditor", "run", "--config", str(cfg), "--offline", str(fx),
+                                  "-q"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert sink.entered.wait(60), "the first run never reached the SMTP server"
+            t0 = time.monotonic()
+            second = audit("run", "--config", str(cfg), "--offline", str(fx), cwd=tmp_path)
+            assert second.returncode == 5, second.stderr
+            assert "another run holds" in second.stderr and "did nothing" in second.stderr
+            assert time.monotonic() - t0 < 30
+        finally:
+            sink.release.set()
+            _, err = first.communicate(timeout=60)
+    assert first.returncode == 1, err
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "out/history.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    assert len(sink.messages) == 2  # the first run's summary and owner e-mail; nothing from the second
+
+
+def test_shards_split_deterministically_and_merge_sends_one_summary(tmp_path):
+    fx = fixtures_copy(tmp_path)
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "x", "1/0"):
+        with pytest.raises(ConfigError):
+            parse_shard(bad)
+    assert [shard_index(n, 2) for n in CLIENTS] == [shard_index(n, 2) for n in CLIENTS]
+    with smtp_server() as (ctl, sink):
+        cfg = write_config(tmp_path, ctl.port)
+        for k in (1, 2):  # separate output folders, as separate machines would have
+            p = audit("run", "--config", str(cfg), "--offline", str(fx), "--shard", f"{k}/2", "-o",
+                      str(tmp_path / f"shard{k}"), cwd=tmp_path)
+            assert p.returncode in (0, 1), p.stderr
+            assert f"shard {k}/2" in p.stderr
+        assert sink.messages == []  # shards never e-mail
+        audited = [{c["name"] for c in json.loads((tmp_path / f"shard{k}/shard-{k}-of-2.json").read_text())["clients"]}
+                   for k in (1, 2)]
+        assert not (audited[0] & audited[1]) and audited[0] | audited[1] == set(CLIENTS)
+        assert audited[0] == {n for n in CLIENTS if shard_index(n, 2) == 1}
+        missing = audit("merge", "--config", str(cfg), str(tmp_path / "shard1"), cwd=tmp_path)
+        assert missing.returncode == 2 and "shard 2/2 missing" in missing.stderr
+        p = audit("merge", "--config", str(cfg), str(tmp_path / "shard1"), str(tmp_path / "shard2"), cwd=tmp_path)
+        assert p.returncode == 1, p.stderr
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert [c["name"] for c in summary["clients"]] == [c["name"] for c in sorted(
+        summary["clients"], key=lambda c: (c["score"], c["delta"] or 0, c["name"]))]
+    assert {c["name"] for c in summary["clients"]} == set(CLIENTS)
+    assert all((tmp_path / "out" / c["json"]).is_file() for c in summary["clients"])
+    mails = by_recipient(sink)
+    assert sorted(mails) == sorted([LEAD, *{a for r in OWNERS.values() for a in r}])
+    assert "harbor-dental" in body(mails["legal@agency.example"], "plain")
+    # a shard left over from an earlier run (its rerun failed) is never merged silently
+    stale = tmp_path / "shard2/shard-2-of-2.json"
+    stale.write_text(stale.read_text().replace(summary["generated_at"][:4], "2000", 1))
+    p = audit("merge", "--config", str(cfg), str(tmp_path / "shard1"), str(tmp_path / "shard2"), "--no-email",
+              cwd=tmp_path)
+    assert p.returncode == 2 and "shard 2/2 is from 2000-" in p.stderr and "rerun it" in p.stderr
+
+
+# -- configuration and edges -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, expected", [
+    ("email:\n  host: h\n  sender: a@b.example\n  security: tls\n",
+     "line 10: email.security: Input should be 'starttls', 'ssl' or 'none'"),
+    ("email:\n  host: h\n  sender: a@b.example\n  password: hunter2\n",
+     "line 10: email.password: unknown key (did you mean 'password_env'?)"),
+    ("history:\n  keep_runs: 0\n", "line 8: history.keep_runs: Input should be greater than or equal to 1"),
+    ("defaults:\n  fail_on: hgh\n", "line 8: defaults.fail_on: Input should be"),
+])
+def test_config_errors_name_file_line_and_key(tmp_path, extra, expected):
+    cfg = write_config(tmp_path, None, clients={"a-client": ["o@agency.example"]}, extra=extra)
+    p = audit("run", "--config", str(cfg), "--offline", str(ROOT / "fixtures"), cwd=tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.startswith(f"audit: error: {cfg}: {expected}"), p.stderr
+    assert "hunter2" not in p.stderr and not (tmp_path / "out").exists()
+
+
+def test_missing_password_variable_fails_before_auditing(tmp_path):
+    cfg = write_config(tmp_path, 25, email="  username: robot\n  password_env: AUDITOR_TEST_NO_SUCH_VAR\n")
+    p = audit("run", "--config", str(cfg), "--offline", str(ROOT / "fixtures"), cwd=tmp_path)
+    assert p.returncode == 2 and "AUDITOR_TEST_NO_SUCH_VAR is not set" in p.stderr
+    assert "line 23: email.password_env" in p.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_yaml_on_key_means_when(tmp_path):
+    from auditor.config import load_config
+
+    cfg = write_config(tmp_path, 25, email="  on: failure\n")
+    assert load_config(cfg)[0].email.when == "failure"
+
+
+def test_config_clients_map_to_folders_and_unlisted_folders_are_skipped(tmp_path):
+    cfg = write_config(tmp_path, None, clients={"harbor-dental": [], "gone-client": []})
+    p = audit("run", "--config", str(cfg), "--offline", str(ROOT / "fixtures"), cwd=tmp_path)
+    assert p.returncode == 3, p.stderr  # gone-client has no folder: not audited
+    assert "4 client folder(s)" in p.stderr and "skipped" in p.stderr
+    rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
+    assert set(rows) == {"harbor-dental", "gone-client"} and rows["gone-client"]["status"] == "error"
+    assert list(rows)[0] == "gone-client"  # not audited ranks first
+    # no clients in the config: every folder of DIR, plain log lines when stderr is not a terminal
+    p = audit("run", "--offline", str(ROOT / "fixtures"), "-o", str(tmp_path / "all"), "--no-history", cwd=tmp_path)
+    assert p.returncode == 1 and p.stderr.count("audit: [") == 5 and "\r" not in p.stderr
+
+
+def test_a_crash_never_leaves_half_a_report(tmp_path, monkeypatch):
+    from auditor import agency
+    from auditor.report import render
+
+    fx = fixtures_copy(tmp_path)
+    st = agency.load_settings(None, offline=fx, output=str(tmp_path / "out"), no_history=True)
+    assert agency.run(st, agency.Log(quiet=True)) == 1
+    before = (tmp_path / "out/clients/harbor-dental.html").read_text()
+    calls = {"n": 0}
+    original = render.HtmlRenderer.client
+
+    def crash_on_third(self, r):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            self.out.write("<section>half")
+            raise RuntimeError("disk on fire")
+        return original(self, r)
+
+    monkeypatch.setattr(render.HtmlRenderer, "client", crash_on_third)
+    with pytest.raises(RuntimeError):
+        agency.run(st, agency.Log(quiet=True))
+    assert (tmp_path / "out/clients/harbor-dental.html").read_text() == before  # third client: untouched
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_offline_run_never_imports_google_libraries(tmp_path):
+    code = ("import sys\nfrom auditor.cli import main\n"
+            f"try:\n    main(['run', '--offline', {str(ROOT / 'fixtures')!r}, '-o', {str(tmp_path / 'o')!r}, '-q'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('google', 'grpc'))))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.stdout.strip() == "[]", p.stdout + p.stderr
+
+
+# -- the HTML as a browser renders it ------------------------------------------------------------------------------
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags.add(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def rendered(dom: str) -> tuple[str, set[str]]:
+    t = _Text()
+    t.feed(dom)
+    return " ".join(" ".join(t.parts).split()), t.tags
+
+
+def test_reports_render_in_headless_chromium(tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.skip("chromium is not installed (Debian package `chromium`; .ci/run installs it)")
+    fx = fixtures_copy(tmp_path)
+    ke = fx / "northwind-outfitters/ga4/key_events.json"  # an API-sourced event name that is an attack
+    data = json.loads(ke.read_text())
+    data["keyEvents"].append({"name": "properties/318406725/keyEvents/99", "eventName": XSS,
+                              "createTime": "2024-01-01T00:00:00.000Z", "deletable": True, "custom": True,
+                              "countingMethod": "ONCE_PER_EVENT"})
+    ke.write_text(json.dumps(data))
+    with smtp_server() as (ctl, sink):
+        cfg = write_config(tmp_path, ctl.port)
+        p = audit("run", "--config", str(cfg), "--offline", str(fx), "-q", cwd=tmp_path)
+        assert p.returncode == 1, p.stderr
+    out = tmp_path / "out"
+    owner_html = out / "owner-email.html"
+    owner_html.write_text(body(by_recipient(sink)["nw-owner@client.example"], "html"), encoding="utf-8")
+    summary = json.loads((out / "summary.json").read_text())
+    nw = json.loads((out / "clients/northwind-outfitters.json").read_text())["clients"][0]
+    assert any(XSS in f["message"] for f in nw["findings"]), "no rule reported the hostile event name"
+
+    def dump(page: Path) -> str:
+        profile = tmp_path / f"chrome-{page.stem}"
+        r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                            "--disable-sync", f"--user-data-dir={profile}", "--dump-dom", page.resolve().as_uri()],
+                           capture_output=True, text=True, timeout=90)
+        assert r.returncode == 0 and "<body" in r.stdout, r.stderr[-2000:]
+        return r.stdout
+
+    for page in (out / "clients/northwind-outfitters.html", owner_html, out / "summary.html"):
+        text, tags = rendered(dump(page))
+        assert "script" not in tags, page  # the event name stayed text
+        if page.name != "summary.html":
+            assert XSS in text, page
+            assert str(nw["score"]) in text
+            for f in nw["findings"]:
+                if not f["suppressed"]:
+                    assert " ".join(f["message"].split()) in text, (page, f["message"])
+        else:
+            for row in summary["clients"]:
+                assert htmlmod.unescape(row["name"]) in text and str(row["score"]) in text
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "auditor", "run", "--offline", str(ROOT / "fixtures"), "-o",
+                          str(tmp_path / "o"), "--no-history"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                         stderr=slave, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the other side closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert p.wait(timeout=60) == 1
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "auditing" in screen and "5/5" in screen  # the bar, with its position
+    assert "audit: [1/5]" not in screen  # no per-client lines on a terminal
+    assert "5 client(s) audited" in screen  # the closing line is still printed

@@ -1,0 +1,62 @@
+"""Rule documentation generated from the code: docs/rules.md, `audit rules` and `audit explain RULE`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.docs import REGENERATE, builtin_rules, rules_markdown
+from auditor.ruleset import Ruleset
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs/rules.md"
+
+
+def audit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ}, timeout=120)
+
+
+def test_docs_rules_md_is_up_to_date():
+    expected = rules_markdown(Ruleset.load())
+    actual = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
+    assert actual == expected, f"docs/rules.md is out of date: regenerate it with `{REGENERATE}`"
+
+
+def test_docs_cover_every_builtin_rule():
+    rs = Ruleset.load()
+    text = rules_markdown(rs)
+    rules = builtin_rules(rs)
+    assert len(rules) >= 19
+    for r in rules:
+        assert f"\n## {r.id}\n" in text and f"[`{r.id}`](#{r.id})" in text
+        for k in r.params:
+            assert f"| `{k}` |" in text, (r.id, k)
+    assert "| `lead_severity` | low |" in text and "lead-gen: medium" in text  # a profile override is shown
+
+
+def test_docs_are_the_same_from_the_cli():
+    p = audit("rules", "--markdown")
+    assert p.returncode == 0 and p.stdout == rules_markdown(Ruleset.load())
+
+
+def test_rules_lists_id_category_default_severity_and_enabled():
+    p = audit("rules", "--profile", "lead-gen")
+    assert p.returncode == 0, p.stderr
+    assert "enabled (lead-gen)" in p.stdout.splitlines()[0]
+    line = next(x for x in p.stdout.splitlines() if x.startswith("low-bidding-volume "))
+    assert line.split()[1:4] == ["bidding", "medium", "yes"]
+
+
+@pytest.mark.parametrize("rid", ["low-bidding-volume", "invalid-event-name", "missing-ads-link"])
+def test_explain_prints_every_part(rid):
+    p = audit("explain", rid)
+    assert p.returncode == 0, p.stderr
+    for part in ("What it checks:", "Why it matters:", "How to fix:", "Data needed:", "Example finding:",
+                 "References:"):
+        assert part in p.stdout, part
+    assert ("Parameters:" in p.stdout) == bool(Ruleset.load().rules[rid].params)

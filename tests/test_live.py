@@ -1,0 +1,476 @@
+"""Live audits end to end: `audit` and `audit record` against the loopback GA4 and Google Ads fakes.
+
+The CLI tests run `audit` in a subprocess through the documented endpoint overrides (AUDITOR_GA4_ADMIN_ENDPOINT,
+AUDITOR_GA4_DATA_ENDPOINT, AUDITOR_ADS_ENDPOINT), with service-account keys whose token_uri is the GA4 fake's
+token endpoint (GA4 through --ga4-credentials, Ads through GOOGLE_ADS_JSON_KEY_FILE_PATH) and the test CA as
+gRPC's trust roots. The fakes run in this process, so a test can inject a fault and watch what the run did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.fakes.ads_server import FakeAdsServer, install_test_ca
+from tests.fakes.ga4_server import FakeGA4
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+DEV_TOKEN = "dev-token-Zq81secret"
+MANAGER = "9999999999"
+SA_EMAIL = "auditor-live@example-project.iam.gserviceaccount.com"
+ADS_SA_EMAIL = "auditor-ads@example-project.iam.gserviceaccount.com"
+PERSONAL = "jane.doe@northwind.example"
+
+# client -> (GA4 property, Ads customer, profile), as recorded in fixtures/
+CLIENTS = {
+    "northwind-outfitters": ("318406725", "4821937560", "ecommerce"),
+    "keystone-legal": ("301772468", "2609718453", "lead-gen"),
+    "harbor-dental": (None, "9134528670", "lead-gen"),
+    "fieldnotes-media": ("287315904", None, "content"),
+}
+ACCOUNTS = [  # customer_client rows under MANAGER
+    {"id": "4821937560", "descriptive_name": "Northwind Outfitters", "manager": False, "status": "ENABLED"},
+    {"id": "2609718453", "descriptive_name": "Keystone Legal LLP", "manager": False, "status": "ENABLED"},
+    {"id": "9134528670", "descriptive_name": "Harbor Dental Clinic", "manager": False, "status": "ENABLED"},
+    {"id": "7356021984", "descriptive_name": "BrightCart Home", "manager": False, "status": "ENABLED"},
+]
+
+
+# -- fakes and credentials, shared by the module --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample fixtures, with a personal address where the API puts one (redaction must remove it)."""
+    root = tmp_path_factory.mktemp("served")
+    shutil.copytree(FIXTURES, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("README.md"))
+    links = root / "northwind-outfitters/ga4/google_ads_links.json"
+    links.write_text(links.read_text().replace('"[redacted]"', json.dumps(PERSONAL)))
+    return root
+
+
+@pytest.fixture(scope="module")
+def fakes(served: Path):
+    install_test_ca()  # before grpc opens a secure channel in this process; subprocesses inherit the env var
+    with FakeGA4(served) as ga4, FakeAdsServer(served, clients={MANAGER: ACCOUNTS}, developer_token=DEV_TOKEN) as ads:
+        yield ga4, ads
+
+
+@pytest.fixture()
+def ga4(fakes) -> FakeGA4:
+    fakes[0].reset()
+    return fakes[0]
+
+
+@pytest.fixture()
+def ads(fakes) -> FakeAdsServer:
+    fakes[1].reset()
+    fakes[1].latency = 0.0
+    return fakes[1]
+
+
+@pytest.fixture(scope="module")
+def keys(fakes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    return {"ga4": fakes[0].service_account_key(folder / "ga4-sa.json", email=SA_EMAIL),
+            "ads": fakes[0].service_account_key(folder / "ads-sa.json", email=ADS_SA_EMAIL)}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")  # no ~/google-ads.yaml, no gcloud application default credentials
+
+
+def live_env(fakes, keys: dict[str, Path], home: Path) -> dict[str, str]:
+    ga4, ads = fakes
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GOOGLE_ADS_", "AUDITOR_")) and k not in ("GOOGLE_APPLICATION_CREDENTIALS",)}
+    env.update({
+        "HOME": str(home), "SOURCE_DATE_EPOCH": "1767225600",
+        "AUDITOR_GA4_ADMIN_ENDPOINT": ga4.url, "AUDITOR_GA4_DATA_ENDPOINT": ga4.url,
+        "AUDITOR_ADS_ENDPOINT": ads.endpoint, "AUDITOR_RETRY_INITIAL": "0.01", "AUDITOR_CALL_TIMEOUT": "10",
+        "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"],
+        "GOOGLE_ADS_DEVELOPER_TOKEN": DEV_TOKEN, "GOOGLE_ADS_JSON_KEY_FILE_PATH": str(keys["ads"]),
+    })
+    return env
+
+
+@pytest.fixture()
+def env(fakes, keys, home, ga4, ads) -> dict[str, str]:
+    return live_env(fakes, keys, home)
+
+
+def audit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=120)
+
+
+def write_config(path: Path, names: list[str]) -> Path:
+    """A config listing these clients, with each one's profile and funnel as its fixture's client.yaml says."""
+    clients = []
+    for name in names:
+        prop, cust, _ = CLIENTS[name]
+        settings = yaml.safe_load((FIXTURES / name / "client.yaml").read_text(encoding="utf-8")) or {}
+        entry: dict[str, Any] = {"name": name}
+        entry.update({"property": prop} if prop else {})
+        entry.update({"customer": f"{cust[:3]}-{cust[3:6]}-{cust[6:]}"} if cust else {})
+        entry.update({k: v for k, v in settings.items() if k in ("profile", "funnel")})
+        clients.append(entry)
+    path.write_text(yaml.safe_dump({"clients": clients}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def comparable(stdout: str) -> dict[str, Any]:
+    data = json.loads(stdout)
+    data.pop("generated_at")
+    return data
+
+
+def offline_json(root: Path, env: dict[str, str], names: list[str] | None = None) -> dict[str, Any]:
+    if names is not None:  # a folder holding just these clients
+        sub = root.parent / f"only-{'-'.join(sorted(n[:4] for n in names))}"
+        if not sub.exists():
+            for n in names:
+                shutil.copytree(root / n, sub / n)
+        root = sub
+    p = audit("--offline", str(root), "--format", "json", "--fail-on", "never", env=env)
+    assert p.returncode == 0, p.stderr
+    return comparable(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def config_run(fakes, keys, home, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One live run over a config file of four clients, shared by the tests that compare against it."""
+    fakes[0].reset()
+    fakes[1].reset()
+    cfg = write_config(tmp_path_factory.mktemp("cfg") / "auditor.yaml", list(CLIENTS))
+    p = audit("--config", str(cfg), "--format", "json", "--fail-on", "never", "--jobs", "2",
+              "--ga4-credentials", str(keys["ga4"]), env=live_env(fakes, keys, home))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    return {"config": cfg, "json": comparable(p.stdout), "ga4_calls": len(fakes[0].calls()),
+            "ads_calls": fakes[1].call_count}
+
+
+# -- the CLI, live ----------------------------------------------------------------------------------------------
+
+
+def test_single_client_from_the_command_line_equals_offline(env, keys, served, ga4, ads) -> None:
+    p = audit("--property", "318406725", "--customer", "482-193-7560", "--format", "json", "--fail-on", "never",
+              "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 0, p.stderr
+    live = comparable(p.stdout)
+    assert [c["name"] for c in live["clients"]] == ["northwind-outfitters"]  # named after the Ads account
+    assert live == offline_json(served, env, ["northwind-outfitters"])
+    # 8 calls for a client with both sources: 5 GA4 + 3 Ads, each with the token from the key's token_uri
+    assert len(ga4.calls()) == 5 and ads.call_count == 3
+    assert {t["claims"]["iss"] for t in ga4.tokens} == {SA_EMAIL, ADS_SA_EMAIL}
+    assert {t["claims"]["scope"] for t in ga4.tokens if t["claims"]["iss"] == SA_EMAIL} == {
+        "https://www.googleapis.com/auth/analytics.readonly"}
+    assert {c.metadata["developer-token"] for c in ads.calls} == {DEV_TOKEN}
+
+
+def test_config_clients_equal_offline(config_run, served, env) -> None:
+    live = config_run["json"]
+    assert [c["name"] for c in live["clients"]] == list(CLIENTS)  # target order: the config's
+    assert all(c["status"] == "ok" for c in live["clients"])
+    offline = offline_json(served, env, list(CLIENTS))
+    offline["clients"].sort(key=lambda c: list(CLIENTS).index(c["name"]))
+    offline["summary"] = live["summary"]  # the summary is recomputed from the same rows; order differs
+    assert live == offline
+    # a fixed number of calls per client whatever its size: 5 per property, 3 per customer
+    assert config_run["ga4_calls"] == 5 * 3 and config_run["ads_calls"] == 3 * 3
+
+
+def test_permission_denied_on_one_client_errors_it_alone(env, keys, ga4, ads, tmp_path: Path) -> None:
+    ads.deny("2609718453")  # keystone-legal: a GoogleAdsFailure USER_PERMISSION_DENIED in the trailer
+    ga4.fail("runReport", "UNAVAILABLE", times=1, property_id="318406725")  # retried, then fine
+    cfg = write_config(tmp_path / "auditor.yaml", list(CLIENTS))
+    p = audit("--config", str(cfg), "--format", "json", "--fail-on", "never",
+              "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 3, p.stderr
+    assert "Traceback" not in p.stderr
+    by_name = {c["name"]: c for c in json.loads(p.stdout)["clients"]}
+    bad = by_name.pop("keystone-legal")
+    assert bad["status"] == "error" and bad["score"] is None and len(bad["errors"]) == 1
+    assert bad["errors"][0].startswith("Google Ads customer 2609718453: USER_PERMISSION_DENIED: ")
+    assert all(c["status"] == "ok" and c["score"] is not None for c in by_name.values())
+    errors = [line for line in p.stderr.splitlines() if line.startswith("audit: error:")]
+    assert errors == [f"audit: error: client keystone-legal: {bad['errors'][0]}"]
+    assert len(ads.calls) == 3 * 3 - 2  # denied at once, not retried; its other queries never ran
+    assert len(ga4.calls("runReport", "318406725")) == 2
+
+
+def test_optional_call_failing_is_incomplete_never_a_pass(env, keys, ga4) -> None:
+    ga4.fail("getDataRetentionSettings", "PERMISSION_DENIED", times=None)
+    p = audit("--property", "287315904", "--format", "json", "--fail-on", "never",
+              "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 3
+    client = json.loads(p.stdout)["clients"][0]
+    assert client["name"] == "fieldnotes-media" and client["status"] == "incomplete"
+    assert client["errors"][0].startswith("fieldnotes-media: ga4/data_retention.json: not collected: GA4 Admin "
+                                          "getDataRetentionSettings: permission denied")
+
+
+def test_missing_and_rejected_credentials_are_one_line(env, keys, ga4, tmp_path: Path) -> None:
+    p = audit("--property", "318406725", "--ga4-credentials", str(tmp_path / "nope.json"), env=env)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == f"audit: error: {tmp_path / 'nope.json'}: credentials file not found\n"
+    ga4.fail("token", times=None, message="Invalid JWT Signature.")
+    p = audit("--property", "318406725", "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1
+    assert p.stderr.startswith(f"audit: error: GA4: the token endpoint rejected the credentials of service account "
+                               f"{SA_EMAIL} (invalid_grant: Invalid JWT Signature.)")
+    assert ga4.calls() == []  # no API call made with credentials known to be bad
+
+
+# -- audit record ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recording(config_run, fakes, keys, home, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    fakes[0].reset()
+    fakes[1].reset()
+    out = tmp_path_factory.mktemp("rec") / "recording"
+    p = audit("record", "--config", str(config_run["config"]), "--out", str(out), "--jobs", "3",
+              "--ga4-credentials", str(keys["ga4"]), env=live_env(fakes, keys, home))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.strip() == f"audit: recorded 4 of 4 client(s) in {out}"
+    return out
+
+
+def test_record_then_offline_gives_the_same_result(recording, config_run, env) -> None:
+    assert sorted(p.name for p in recording.iterdir()) == sorted([*CLIENTS, "manifest.json"])
+    offline = offline_json(recording, env)
+    live = config_run["json"]
+    offline["clients"].sort(key=lambda c: list(CLIENTS).index(c["name"]))
+    offline["summary"] = live["summary"]
+    assert offline == live
+    for name in CLIENTS:  # what the offline audit needs from the config: profile and own funnel ladder
+        recorded = yaml.safe_load((recording / name / "client.yaml").read_text())
+        fixture = yaml.safe_load((FIXTURES / name / "client.yaml").read_text())
+        assert recorded == {k: v for k, v in fixture.items() if k in ("profile", "funnel")}
+    assert sorted(p.name for p in (recording / "fieldnotes-media/ga4").iterdir()) == [
+        "data_retention.json", "events.json", "google_ads_links.json", "key_events.json", "property.json"]
+    assert not (recording / "fieldnotes-media/ads").exists()
+    actions = json.loads((recording / "harbor-dental/ads/conversion_actions.json").read_text())
+    assert isinstance(actions, list) and actions[0]["results"][0]["conversionAction"]["id"].isdigit()
+
+
+def test_manifest(recording) -> None:
+    m = json.loads((recording / "manifest.json").read_text())
+    assert m["recorded_at"] == "2026-01-01T00:00:00Z" and m["tool"]["name"] == "auditor"
+    assert m["api_versions"] == {"ga4_admin": "v1beta", "ga4_data": "v1beta", "google_ads": "v26"}
+    assert [c["name"] for c in m["clients"]] == list(CLIENTS)
+    assert {c["status"] for c in m["clients"]} == {"recorded"}
+    assert m["calls"] == {"ga4": 15, "ads": 9, "ads_retries": 0}
+    assert not list(recording.rglob(".*"))  # no temporary file or folder left behind
+
+
+def test_recording_holds_no_secret_token_key_or_email(recording, keys, fakes) -> None:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in recording.rglob("*") if p.is_file())
+    private_key = json.loads(keys["ga4"].read_text())["private_key"]
+    issued = [t["token"] for t in fakes[0].tokens]
+    for secret in [DEV_TOKEN, "fake-access-token", "PRIVATE KEY", private_key.splitlines()[1], "test-key-1",
+                   "refresh_token", SA_EMAIL, ADS_SA_EMAIL, PERSONAL, *issued]:
+        assert secret not in text, secret
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text)
+    links = json.loads((recording / "northwind-outfitters/ga4/google_ads_links.json").read_text())
+    assert links["googleAdsLinks"][0]["creatorEmailAddress"] == "[redacted]"  # served with PERSONAL in it
+
+
+# -- discovery and auth check ---------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def in_process(fakes, keys, home, ga4, ads, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in live_env(fakes, keys, home).items():
+        monkeypatch.setenv(k, v)
+    for k in [k for k in os.environ if k.startswith("GOOGLE_ADS_") and k not in (
+            "GOOGLE_ADS_DEVELOPER_TOKEN", "GOOGLE_ADS_JSON_KEY_FILE_PATH")]:
+        monkeypatch.delenv(k)
+
+
+def _ruleset(config: Path | None = None) -> Any:
+    from auditor.cli import load_ruleset
+
+    return load_ruleset(str(config) if config else None, None)
+
+
+def test_discovery_pairs_properties_and_accounts_through_links(in_process, keys, ga4, ads, tmp_path: Path) -> None:
+    from auditor.live import Live, Target, iter_live, resolve_targets
+
+    cfg = tmp_path / "auditor.yaml"  # a configured client keeps its name and profile when discovered
+    cfg.write_text("clients:\n  - name: keystone\n    property: '301772468'\n    profile: lead-gen\n")
+    ruleset = _ruleset(cfg)
+    live = Live(str(keys["ga4"]), None, jobs=3)
+    warnings: list[str] = []
+    targets = resolve_targets(ruleset, None, None, True, "999-999-9999", live, warn=warnings.append)
+    assert warnings == []
+    assert targets == [
+        Target("brightcart-home", None, "7356021984", None, MANAGER),  # its property has no link: apart
+        Target("brightcart-home-www", "352190847", None, None, None),
+        Target("fieldnotes-media", "287315904", None, None, None),
+        Target("harbor-dental-clinic", None, "9134528670", None, MANAGER),
+        Target("keystone", "301772468", "2609718453", "lead-gen", MANAGER),
+        Target("northwind-outfitters", "318406725", "4821937560", None, MANAGER),
+    ]
+    assert [c.method for c in ga4.calls()].count("listAccountSummaries") == 1
+    assert ads.calls[0].resource == "customer_client" and ads.calls[0].metadata["login-customer-id"] == MANAGER
+    results = list(iter_live(targets, ruleset, 3, live))
+    assert [r["name"] for r in results] == [t.name for t in targets]
+    by_name = {r["name"]: r for r in results}
+    assert by_name["keystone"]["profile"] == "lead-gen"
+    assert by_name["brightcart-home-www"]["status"] == "incomplete"  # links not recorded: NOT_FOUND, partial
+    assert by_name["northwind-outfitters"]["status"] == "ok"
+    # links read during discovery are not read again: still 5 GA4 calls per property, 3 Ads calls per account
+    per_property = {pid: len(ga4.calls(property_id=pid)) for pid in ("352190847", "287315904", "301772468",
+                                                                     "318406725")}
+    assert per_property == {"352190847": 5 + 1, "287315904": 5, "301772468": 5, "318406725": 5}  # +1: re-read
+    assert {c.metadata["login-customer-id"] for c in ads.calls} == {MANAGER}
+    assert ads.call_count == 1 + 3 * 4
+
+
+def test_discovery_without_a_manager_warns_and_audits_properties(in_process, keys, ga4, ads) -> None:
+    from auditor.live import Live, resolve_targets
+
+    warnings: list[str] = []
+    targets = resolve_targets(_ruleset(), None, None, True, None, Live(str(keys["ga4"])), warn=warnings.append)
+    assert [t.property for t in targets] == ["352190847", "287315904", "301772468", "318406725"]
+    assert all(t.customer is None for t in targets)
+    assert warnings == ["Google Ads accounts not discovered: give --manager (or login_customer_id in the Google "
+                        "Ads settings) naming the manager account to list client accounts under"]
+
+
+def test_results_stream_in_order_with_a_bounded_window(in_process, keys, ga4) -> None:
+    from auditor.live import Live, Target, iter_live
+
+    class Counting(Live):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.started, self.lock = 0, threading.Lock()
+
+        def fetch(self, target: Target) -> Any:
+            with self.lock:
+                self.started += 1
+            return super().fetch(target)
+
+    ga4.latency = 0.01
+    live = Counting(str(keys["ga4"]), jobs=2)
+    targets = [Target(f"client-{i:02d}", "287315904") for i in range(12)]
+    results = iter_live(targets, _ruleset(), 2, live)
+    first = next(results)
+    time.sleep(0.3)  # the consumer is slow: the pool must not run ahead of it
+    assert first["name"] == "client-00" and live.started <= 2 * 2 + 1
+    assert [r["name"] for r in results] == [f"client-{i:02d}" for i in range(1, 12)]
+    assert live.calls() == {"ga4": 12 * 5}
+
+
+def test_pages_and_stream_batches_are_read_to_the_end(in_process, keys, ga4, ads, served,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.audit import audit_folder
+    from auditor.connectors import ga4 as ga4_connector
+    from auditor.live import Live, Target, iter_live
+
+    ga4.max_page_size = 2  # key events and links: pages of 2
+    monkeypatch.setattr(ga4_connector, "REPORT_PAGE_ROWS", 5)  # runReport: offset pages of 5 rows
+    monkeypatch.setattr(ads, "batch_rows", 1)  # searchStream: one row per message
+    ruleset = _ruleset()
+    live = Live(str(keys["ga4"]))
+    [result] = iter_live([Target("northwind-outfitters", "318406725", "4821937560", "ecommerce")], ruleset, 1, live)
+    assert len(ga4.calls("listKeyEvents")) > 1 and len(ga4.calls("runReport")) > 1
+    assert live.calls()["ga4"] > 5 and live.calls()["ads"] == 3  # a stream is one call, however many batches
+    offline = audit_folder(served / "northwind-outfitters", ruleset)
+    assert result == offline
+
+
+def test_retry_after_unavailable_then_success(in_process, keys, ga4, ads) -> None:
+    from auditor.live import Live, Target, iter_live
+
+    ga4.fail("listKeyEvents", "UNAVAILABLE", times=2)
+    ads.fail_unavailable(1, "customer")
+    live = Live(str(keys["ga4"]))
+    [result] = iter_live([Target("nw", "318406725", "4821937560")], _ruleset(), 1, live)
+    assert result["status"] == "ok"
+    assert live.calls() == {"ga4": 5 + 2, "ads": 3, "ads_retries": 1}
+
+
+def test_auth_check_names_credentials_and_what_they_reach(env, keys, ga4, ads, home) -> None:
+    p = audit("auth", "check", "--ga4-credentials", str(keys["ga4"]), "--manager", MANAGER, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        f"GA4: service account {SA_EMAIL} from --ga4-credentials {keys['ga4']}; scope analytics.readonly",
+        "GA4: reaches 4 properties in 4 accounts",
+        f"Google Ads: service account {ADS_SA_EMAIL} from GOOGLE_ADS_* environment variables; developer token set",
+        "Google Ads: reaches 4 client accounts under manager 9999999999",
+    ]
+    assert DEV_TOKEN not in p.stdout + p.stderr and "fake-access-token" not in p.stdout + p.stderr
+    ads.deny(MANAGER)
+    p = audit("auth", "check", "--ga4-credentials", str(keys["ga4"]), "--manager", MANAGER, env=env)
+    assert p.returncode == 3
+    assert p.stderr.startswith(f"audit: error: Google Ads: Google Ads customer {MANAGER}: USER_PERMISSION_DENIED")
+    assert p.stderr.count("\n") == 1
+    bare = {k: v for k, v in env.items() if not k.startswith("GOOGLE_ADS_")}
+    p = audit("auth", "check", env=bare)
+    assert p.returncode == 2 and p.stderr == ""
+    assert p.stdout.splitlines() == [
+        "GA4: not configured (no --ga4-credentials, no application default credentials)",
+        "Google Ads: not configured (no --ads-config, GOOGLE_ADS_* variables or ~/google-ads.yaml)"]
+
+
+# -- no Google import before a live call is needed -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["record", "--help"], ["auth", "check", "--help"]])
+def test_help_imports_no_google_library(argv: list[str]) -> None:
+    code = ("import sys\nfrom auditor.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('google', 'grpc', 'proto'))\n"
+            "sys.stderr.write(','.join(bad))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.stderr == "" and "Usage:" in p.stdout
+
+
+def test_call_policy_bounds_attempts() -> None:
+    from google.api_core import exceptions as gexc
+
+    from auditor.connectors.retry import Attempts, CallPolicy
+
+    policy = CallPolicy(attempts=3, initial=0.0, timeout=5)
+    seen: list[tuple[str, bool]] = []
+
+    def failing(exc: Exception) -> Any:
+        calls: list[int] = []
+
+        def fn() -> None:
+            calls.append(1)
+            raise exc
+
+        return fn, calls
+
+    fn, calls = failing(gexc.ServiceUnavailable("down"))
+    with pytest.raises(gexc.ServiceUnavailable):
+        policy.retry(on_failure=lambda e, again: seen.append((type(e).__name__, again)))(fn)()
+    assert len(calls) == 3 and [a for _, a in seen] == [True, True, False]
+    fn, calls = failing(gexc.PermissionDenied("no"))
+    with pytest.raises(gexc.PermissionDenied):
+        policy.retry()(fn)()
+    assert len(calls) == 1
+    shared = Attempts(failed=2)  # a re-run stream already failed twice: one try left
+    fn, calls = failing(gexc.InternalServerError("oops"))
+    with pytest.raises(gexc.InternalServerError):
+        policy.retry(attempts=shared)(fn)()
+    assert len(calls) == 1 and shared.failed == 3
+    assert 0 <= policy.backoff(3) <= 0.0 and CallPolicy().backoff(2) <= 2.0
