@@ -113,6 +113,27 @@ def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, f
     return exit_code(rows, fail_on, min_score)
 
 
+def suppressed(results: Iterator[dict[str, Any]], ruleset: Any) -> Iterator[dict[str, Any]]:
+    """Apply the config's suppressions file (if any) to each result as it streams by."""
+    cfg = ruleset.user
+    if not cfg or not cfg.suppressions:
+        return results
+    from auditor.suppressions import load_suppressions
+
+    path = Path(cfg.suppressions).expanduser()
+    path = path if path.is_absolute() else ruleset.user_path.parent / path
+    sups = load_suppressions(path, list(ruleset.rules))
+
+    def gen() -> Iterator[dict[str, Any]]:
+        for r in results:
+            sups.apply(r)
+            yield r
+        for w in sups.warnings():
+            click.echo(f"audit: warning: {w}", err=True)
+
+    return gen()
+
+
 def load_ruleset(config: str | None, profile: str | None) -> Any:
     from auditor.ruleset import Ruleset
 
@@ -177,14 +198,15 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
         from auditor.connectors.offline import client_dirs
 
         next(client_dirs(offline), None)  # a bad PATH is a usage error (exit 2) before any output
-        code = run_audit(iter_offline(offline, ruleset), fmt, output, fail_on, min_score)
+        code = run_audit(suppressed(iter_offline(offline, ruleset), ruleset), fmt, output, fail_on, min_score)
     elif live or (config and ruleset.user and ruleset.user.clients):
         from auditor.live import Live, iter_live, resolve_targets
 
         session = Live(ga4_credentials, ads_config, jobs)
         targets = resolve_targets(ruleset, property_id, customer_id, discover, manager_id, session,
                                   warn=lambda m: click.echo(f"audit: warning: {m}", err=True))
-        code = run_audit(iter_live(targets, ruleset, jobs, session), fmt, output, fail_on, min_score)
+        code = run_audit(suppressed(iter_live(targets, ruleset, jobs, session), ruleset), fmt, output, fail_on,
+                         min_score)
     else:
         click.echo(ctx.get_help())
         code = EXIT_USAGE

@@ -139,36 +139,37 @@ class UserConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
 
 
-def load_config(path: str | Path) -> tuple[UserConfig, Path]:
-    """Read and validate a config file. Raises ConfigError naming file, line and key."""
-    p = Path(path)
+def read_yaml_mapping(path: Path, what: str, shape: str = "a mapping") -> tuple[dict[str, Any], str]:
+    """A YAML file whose top level is a mapping, and its text (for line numbers). ConfigError otherwise."""
     try:
-        text = p.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
+        raise ConfigError(f"{path}: {what} file not found") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read config: {e}") from None
+        raise ConfigError(f"{path}: cannot read {what}: {e}") from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise ConfigError(f"{p}: {where}invalid YAML: {getattr(e, 'problem', None) or e}") from None
+        raise ConfigError(f"{path}: {where}invalid YAML: {getattr(e, 'problem', None) or e}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping of settings at the top level")
+        raise ConfigError(f"{path}: expected {shape} at the top level")
+    return data, text
+
+
+def load_config(path: str | Path) -> tuple[UserConfig, Path]:
+    """Read and validate a config file. Raises ConfigError naming file, line and key."""
+    p = Path(path)
+    data, text = read_yaml_mapping(p, "config", "a mapping of settings")
     try:
         cfg = UserConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key" + _suggest(str(loc[-1]), _fields_at(UserConfig, loc[:-1]))
-        raise ConfigError(f"{p}: {_line(text, loc)}{_dotted(loc)}: {msg}") from None
+        raise ConfigError(validation_message(p, text, e, UserConfig)) from None
     names = [c.name for c in cfg.clients]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ConfigError(f"{p}: clients: duplicate client name {dupes[0]!r}")
+        raise ConfigError(f"{p}: {_line(text, ('clients',))}clients: duplicate client name {dupes[0]!r}")
     return cfg, p
 
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from auditor.config import line_of, suggest, validation_message
+from auditor.config import line_of, read_yaml_mapping, suggest, validation_message
 from auditor.errors import ConfigError
 from auditor.scoring import score_client
 
@@ -119,20 +118,7 @@ def load_suppressions(path: str | Path, rule_ids: list[str] | None = None,
                       today: dt.date | None = None) -> Suppressions:
     """Read and validate a suppressions file. Raises ConfigError naming the file, the line and the key."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: suppressions file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read suppressions: {e}") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise ConfigError(f"{p}: {where}invalid YAML: {getattr(e, 'problem', None) or e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping with a 'suppressions:' list at the top level")
+    data, text = read_yaml_mapping(p, "suppressions", "a mapping with a 'suppressions:' list")
     try:
         parsed = SuppressionFile.model_validate(data)
     except ValidationError as e:

@@ -176,3 +176,19 @@ def test_offline_path_imports_no_google_library():
             "print(','.join(bad))\n")
     p = subprocess.run([sys.executable, "-c", code, os.devnull], capture_output=True, text=True, cwd=ROOT)
     assert p.stdout.strip() == "", p.stdout
+
+
+def test_config_suppressions_apply_to_plain_audit(tmp_path: Path):
+    (tmp_path / "s.yaml").write_text(
+        "suppressions:\n  - rule: duplicate-conversion-action\n    client: harbor-*\n    resource: '*'\n"
+        "    reason: the agency keeps the copy until the site release\n"
+        "  - rule: split-event-naming\n    client: harbor-dental\n    resource: '*'\n    reason: stale\n",
+        encoding="utf-8")
+    (tmp_path / "c.yaml").write_text("suppressions: s.yaml\n", encoding="utf-8")
+    before = json.loads(audit("--offline", "fixtures/harbor-dental", "--format", "json").stdout)["clients"][0]
+    p = audit("--offline", "fixtures/harbor-dental", "--format", "json", "--config", str(tmp_path / "c.yaml"))
+    after = json.loads(p.stdout)["clients"][0]
+    dup = [f for f in after["findings"] if f["rule"] == "duplicate-conversion-action"]
+    assert dup and all(f["suppressed"] for f in dup)
+    assert after["score"] == before["score"] + 30
+    assert "matched no finding" in p.stderr and "s.yaml" in p.stderr

@@ -87,7 +87,7 @@ class TableRenderer(Renderer):
 
             w(f"  funnel ({fun['source']} ladder, GA4 event counts, last {fun['period_days']} days):\n")
             rows = [[_plain(x) for x in row] for row in funnel_rows(fun)]
-            w(tabulate(rows, headers=["step", "events", "from previous", "from first", ""], tablefmt="simple",
+            w(tabulate(rows, headers=["step", "events", "from previous", "from first", "note"], tablefmt="simple",
                        colalign=("left", "right", "right", "right", "left")) + "\n")
             w(f"  {_plain(fun['summary'])}\n")
         elif fun:
