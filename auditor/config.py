@@ -6,7 +6,6 @@ here: the SMTP password is read from the environment variable the file names.
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, suggest
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 FailLevel = Literal["critical", "high", "medium", "low", "info", "never"]
@@ -182,17 +181,13 @@ def config_error(path: Path, text_loc: tuple[Any, ...], message: str) -> ConfigE
     return ConfigError(f"{path}: {_line(text, text_loc)}{_dotted(text_loc)}: {message}")
 
 
-def suggest(name: str, choices: list[str]) -> str:
-    return _suggest(name, choices)
-
-
 def validation_message(path: Path, text: str, e: ValidationError, model: type[BaseModel]) -> str:
     """'FILE: line N: key.path: message' for the first error of a pydantic validation of a YAML file."""
     err = e.errors()[0]
     loc = tuple(err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        msg = "unknown key" + _suggest(str(loc[-1]), _fields_at(model, loc[:-1]))
+        msg = "unknown key" + suggest(str(loc[-1]), _fields_at(model, loc[:-1]))
     elif err["type"] == "missing":
         msg = "required key is missing"
     return f"{path}: {_line(text, loc)}{_dotted(loc)}: {msg}"
@@ -201,11 +196,6 @@ def validation_message(path: Path, text: str, e: ValidationError, model: type[Ba
 def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
     found = _line(text, loc)
     return int(found[5:-2]) if found else None
-
-
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

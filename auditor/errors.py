@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class AuditorError(Exception):
     """Base of every error the CLI turns into one line."""
@@ -22,3 +24,9 @@ class FixtureError(AuditorError):
 
 class SourceError(AuditorError):
     """A live API call failed for one client (permission, quota, network...)."""
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest known name, or ''."""
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from auditor.engine import SEVERITIES, Rule, RuleSetting, registry
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, suggest
 from auditor.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -77,8 +77,6 @@ class Ruleset:
 
     def validate(self) -> None:
         """Unknown rule ids, params or profiles are configuration errors, caught before any client is audited."""
-        from auditor.config import suggest  # only when validating names
-
         ids = list(self.rules)
         for rid, setting in self.base.items():
             self._check_override(rid, setting.get("params") or {}, "rules/default.yaml")
@@ -100,8 +98,6 @@ class Ruleset:
                 raise ConfigError(f"rule {rid}: parameter {missing[0]!r} has no value in any ruleset")
 
     def _check_override(self, rid: str, params: dict[str, Any], where: str) -> None:
-        from auditor.config import suggest
-
         rule = self.rules.get(rid)
         if rule is None:  # a pack may mention a plugin that is not installed: harmless
             return
@@ -114,9 +110,7 @@ class Ruleset:
 
     def check_profile(self, name: str, where: str) -> None:
         if name not in self.profiles:
-            from auditor.config import suggest
-
-            raise ConfigError(f"{where}: unknown profile {name!r}{suggest(name, list(self.profiles))}; "
+                raise ConfigError(f"{where}: unknown profile {name!r}{suggest(name, list(self.profiles))}; "
                               f"choose from {', '.join(self.profiles)}")
 
     def _base_param(self, rid: str, key: str) -> Any:

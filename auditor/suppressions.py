@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from auditor.config import line_of, read_yaml_mapping, suggest, validation_message
-from auditor.errors import ConfigError
+from auditor.config import line_of, read_yaml_mapping, validation_message
+from auditor.errors import ConfigError, suggest
 from auditor.scoring import score_client
 
 

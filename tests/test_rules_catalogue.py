@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import findings as found
+from builders import outcome, ruleset
 
 from auditor.audit import audit_folder
 from auditor.checks.invalid_event_name import suggest
-from auditor.engine import Finding, RuleOutcome, run_rule
+from auditor.engine import run_rule
 from auditor.model import (
     GA4,
     ActionStats,
@@ -26,7 +28,6 @@ from auditor.model import (
     KeyEvent,
     Property,
 )
-from auditor.ruleset import Ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_RULES = ("no-primary-conversion", "too-many-primary-macros", "counting-type-mismatch", "key-event-counting-method",
@@ -39,15 +40,6 @@ PROPERTY = "987654321"
 
 
 # --- builders -------------------------------------------------------------------------------------------
-
-_RS: list[Ruleset] = []
-
-
-def ruleset() -> Ruleset:
-    if not _RS:
-        _RS.append(Ruleset.load())
-    return _RS[0]
-
 
 def ke(name: str, method: str = "ONCE_PER_EVENT", default: float | None = None, currency: str | None = None,
        deletable: bool = True) -> KeyEvent:
@@ -102,19 +94,6 @@ def ads(*actions: ConversionAction, currency: str = "EUR", goals: tuple[Conversi
 
 def client(ga4: GA4 | None = None, ads: Ads | None = None, profile: str = "ecommerce") -> Client:
     return Client(name="test-client", profile=profile, ga4=ga4, ads=ads)
-
-
-def outcome(rule_id: str, c: Client, **params: Any) -> RuleOutcome:
-    rs = ruleset()
-    taxonomy, settings = rs.for_profile(c.profile)
-    s = settings[rule_id]
-    return run_rule(rs.rules[rule_id], replace(s, params={**s.params, **params}), c, taxonomy)
-
-
-def found(rule_id: str, c: Client, **params: Any) -> list[Finding]:
-    o = outcome(rule_id, c, **params)
-    assert o.status in ("pass", "fail"), (o.status, o.reason)
-    return list(o.findings)
 
 
 SHOP = {"session_start": 20_000, "page_view": 80_000, "view_item": 12_000, "add_to_cart": 2_400,

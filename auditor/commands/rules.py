@@ -70,8 +70,7 @@ def explain_text(rule: Rule, severity: str, enabled: bool, params: dict[str, Any
 @click.pass_context
 def explain_cmd(ctx: click.Context, rule_id: str, profile: str | None) -> None:
     """Print what RULE checks, why it matters, how to fix it and its parameters."""
-    from auditor.config import suggest
-    from auditor.errors import ConfigError
+    from auditor.errors import ConfigError, suggest
 
     rs = _ruleset(ctx, profile)
     rule = rs.rules.get(rule_id)
