@@ -271,7 +271,7 @@ def live_targets(st: Settings, log: Log) -> list[Target]:
 def write_client(out_dir: Path, result: dict[str, Any], header: dict[str, Any], formats: list[str]) -> dict[str, Path]:
     """Each chosen rendering of one client (the same shapes as `audit --format X`), written atomically."""
     from auditor.audit import summarise, summary_row
-    from auditor.cli import output_stream
+    from auditor.files import output_stream
     from auditor.report.render import RENDERERS
 
     paths = {}
@@ -331,7 +331,7 @@ def _summary_doc(header: dict[str, Any], rows: list[dict[str, Any]], run: dict[s
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    from auditor.cli import output_stream
+    from auditor.files import output_stream
 
     with output_stream(str(path)) as fh:
         json.dump(doc, fh, indent=2, ensure_ascii=False)
@@ -342,9 +342,9 @@ def write_summary(out_dir: Path, doc: dict[str, Any], formats: list[str]) -> lis
     """summary.json and summary.csv always (they are the e-mail attachments), plus html/md/txt as chosen."""
     import csv
 
-    from auditor.cli import output_stream
+    from auditor.files import output_stream
     from auditor.notify import stream_summary
-    from auditor.report.render import md_escape
+    from auditor.report.render import csv_safe, md_escape
 
     rows, summary = doc["clients"], doc["summary"]
     written = [out_dir / "summary.json", out_dir / "summary.csv"]
@@ -353,7 +353,7 @@ def write_summary(out_dir: Path, doc: dict[str, Any], formats: list[str]) -> lis
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(SUMMARY_CSV_COLUMNS)
         for i, r in enumerate(rows, 1):
-            w.writerow([i, _csv_cell(r["name"]), r["status"], _blank(r["score"]), r["grade"] or "",
+            w.writerow([i, csv_safe(r["name"]), r["status"], _blank(r["score"]), r["grade"] or "",
                         _blank(r["previous_score"]), _blank(r["delta"]), r["new"], r["resolved"], r["persisting"],
                         *(r["counts"].get(s, 0) for s in SEVERITIES), r["suppressed"], r["coverage"], r["errors"],
                         r["json"]])
@@ -379,11 +379,6 @@ def write_summary(out_dir: Path, doc: dict[str, Any], formats: list[str]) -> lis
 
 def _blank(v: Any) -> Any:
     return "" if v is None else v
-
-
-def _csv_cell(text: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a client name comes from a folder or an API."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # -- the run -----------------------------------------------------------------------------------------------------

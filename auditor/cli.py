@@ -13,14 +13,14 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
 from auditor import __version__
 from auditor.errors import AuditorError, ConfigError
+from auditor.files import output_stream
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 FAIL_LEVELS = ("critical", "high", "medium", "low", "info", "never")
@@ -53,25 +53,6 @@ class LazyGroup(click.Group):
 def fail(message: str, code: int = EXIT_USAGE) -> None:
     click.echo(f"audit: error: {message}", err=True)
     sys.exit(code)
-
-
-@contextmanager
-def output_stream(path: str | None) -> Iterator[TextIO]:
-    """stdout, or a file written atomically (temporary file, then rename): never half a report."""
-    if not path or path == "-":
-        yield sys.stdout
-        return
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def exit_code(summary_rows: list[dict[str, Any]], fail_on: str, min_score: int | None) -> int:

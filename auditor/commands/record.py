@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from auditor.errors import ConfigError
+from auditor.files import write_text_atomic
 
 
 def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,7 +116,7 @@ def record_cmd(ctx: click.Context, out: Path, **given: Any) -> None:
         "clients": clients,
         "calls": live.calls(),
     }
-    write_atomic(out / "manifest.json", json.dumps(redact("manifest.json", manifest), indent=2) + "\n")
+    write_text_atomic(out / "manifest.json", json.dumps(redact("manifest.json", manifest), indent=2) + "\n")
     ok = sum(1 for c in clients if c["status"] != "error")
     click.echo(f"audit: recorded {ok} of {len(clients)} client(s) in {out}", err=True)
     ctx.exit(code)
@@ -152,12 +153,3 @@ def write_client(folder: Path, bodies: dict[str, list[dict[str, Any]]], profile:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return files
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -14,8 +14,8 @@ import click
 @click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")
 def render_cmd(result: str, fmt: str, output: str | None) -> None:
     """Render a saved JSON result (from --format json) as a table, Markdown, HTML or CSV."""
-    from auditor.cli import output_stream
     from auditor.errors import ConfigError
+    from auditor.files import output_stream
     from auditor.report.render import RENDERERS
 
     try:

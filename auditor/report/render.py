@@ -188,14 +188,14 @@ class CsvRenderer(Renderer):
             self.writer.writerow(base + ["", "", "", "; ".join(r["errors"]), "", "", "", "", "", ""])
         for f in r["findings"]:
             self.writer.writerow(base + [
-                f["rule"], f["severity"], f.get("category", ""), _csv_safe(f["message"]),
-                _csv_safe(" ".join(f["resources"])), _csv_safe(f["remediation"]),
+                f["rule"], f["severity"], f.get("category", ""), csv_safe(f["message"]),
+                csv_safe(" ".join(f["resources"])), csv_safe(f["remediation"]),
                 str(f.get("actionable", True)).lower(), str(f.get("suppressed", False)).lower(), f["fingerprint"],
                 change.get(f["fingerprint"], ""),
             ])
         for f in (r.get("changes") or {}).get("resolved") or []:  # gone since the previous run: one row each
-            self.writer.writerow(base + [f["rule"], f["severity"], "", _csv_safe(f["message"]),
-                                         _csv_safe(" ".join(f["resources"])), "", "", "", f["fingerprint"],
+            self.writer.writerow(base + [f["rule"], f["severity"], "", csv_safe(f["message"]),
+                                         csv_safe(" ".join(f["resources"])), "", "", "", f["fingerprint"],
                                          "resolved"])
 
 
@@ -208,7 +208,7 @@ def _change_lines(r: dict[str, Any]) -> list[str]:
     return change_lines(r["changes"])
 
 
-def _csv_safe(text: str) -> str:
+def csv_safe(text: str) -> str:
     """Neutralise spreadsheet formulas in API-sourced text (CSV injection)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
