@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from auditor.enums import SYSTEM_MANAGED_ORIGINS, SYSTEM_MANAGED_TYPES
+
 UNKNOWN = "UNKNOWN"  # an enum value the auditor does not know (kept as read, with a warning)
 
 
@@ -110,6 +112,11 @@ class ConversionAction:
     @property
     def enabled(self) -> bool:
         return self.status == "ENABLED"
+
+    @property
+    def system_managed(self) -> bool:
+        """Managed by Google (Smart campaign, Google-hosted, store actions): the user cannot edit or remove it."""
+        return self.type in SYSTEM_MANAGED_TYPES or self.origin in SYSTEM_MANAGED_ORIGINS
 
     @property
     def is_ga4_import(self) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client
 
@@ -30,7 +29,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     if client.ads:
         for a in client.ads.primary_actions:
             d = a.default_value
-            if (a.category not in tax.revenue_categories or system_managed(a) or d is None or d <= 0
+            if (a.category not in tax.revenue_categories or a.system_managed or d is None or d <= 0
                     or float(d) in skip):
                 continue
             s = a.stats

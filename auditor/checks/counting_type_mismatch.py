@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client
 
@@ -24,7 +23,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     want.update({c: "MANY_PER_CLICK" for c in ctx.params["many_per_click_categories"]})
     for a in ads.primary_actions:
         expected = want.get(a.category)
-        if expected is None or a.counting_type == expected or a.counting_type not in _UI or system_managed(a):
+        if expected is None or a.counting_type == expected or a.counting_type not in _UI or a.system_managed:
             continue
         why = ("a lead counted on every repeat inflates leads and CPA bidding learns from duplicates"
                if expected == "ONE_PER_CLICK" else "repeat orders after one click go uncounted, with their revenue")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule
 from auditor.model import Client
 
@@ -22,7 +21,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     prop = ga4.property.currency_code if ga4 else None
     if ads and account:
         for a in ads.enabled_actions:
-            if a.default_currency and a.default_currency != account and not system_managed(a):
+            if a.default_currency and a.default_currency != account and not a.system_managed:
                 yield ctx.finding(
                     f"action '{a.name}' ({a.category}) values in {a.default_currency}; the account reports in "
                     f"{account}",

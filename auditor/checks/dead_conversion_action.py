@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client, ConversionAction
 
@@ -38,7 +37,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     total = sum(a.stats.conversions for a in ads.primary_actions)
     quiet = total < float(ctx.params["quiet_account_conversions"])
     for a in ads.primary_actions:
-        if not _dead(a) or system_managed(a):
+        if not _dead(a) or a.system_managed:
             continue
         same_property = client.ga4 is not None and a.ga4_property_id in (None, client.ga4.property.id)
         if a.ga4_event_name and same_property and (n := volumes.get(a.ga4_event_name, 0)) > 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import combinations
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client, ConversionAction
 from auditor.taxonomy import name_key
@@ -35,7 +34,7 @@ def _keep_rank(a: ConversionAction) -> tuple:
     """Which copy to keep: a system-managed one (it cannot be changed), then the Google Ads tag over a GA4
     import (the tag is deduplicated by Google Ads and not delayed by GA4 processing), then the primary one,
     then the one that counts most, then the oldest id."""
-    return (not system_managed(a), a.is_ga4_import, not a.primary_for_goal, -a.stats.all_conversions,
+    return (not a.system_managed, a.is_ga4_import, not a.primary_for_goal, -a.stats.all_conversions,
             int(a.id) if a.id.isdigit() else 0)
 
 
@@ -76,7 +75,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     assert ads is not None
     for members, whys in _groups(ads.enabled_actions):
         members.sort(key=_keep_rank)
-        keep, demote = members[0], [m for m in members[1:] if not system_managed(m)]
+        keep, demote = members[0], [m for m in members[1:] if not m.system_managed]
         listing = ", ".join(f"'{m.name}' ({fmt_count(m.stats.all_conversions)} conv.)" for m in members)
         any_primary = any(m.primary_for_goal for m in members)
         severity = None if any_primary else str(ctx.params["both_secondary_severity"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client, ConversionAction
 from auditor.taxonomy import Taxonomy
@@ -32,7 +31,7 @@ def proxies(client: Client, tax: Taxonomy, min_volume: float) -> list[Proxy]:
     if client.ads:
         for a in client.ads.enabled_actions:
             volume = max(a.stats.conversions, a.stats.all_conversions)
-            if tax.action_kind(a) != "strong_micro" or system_managed(a) or volume < min_volume:
+            if tax.action_kind(a) != "strong_micro" or a.system_managed or volume < min_volume:
                 continue
             event = a.ga4_event_name or _CATEGORY_EVENT.get(a.category)
             found.append(Proxy(f"Google Ads action '{a.name}'", event, volume, "30 days", a))

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor import enums
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client, ConversionAction
-
-
-def system_managed(a: ConversionAction) -> bool:
-    return a.type in enums.SYSTEM_MANAGED_TYPES or a.origin in enums.SYSTEM_MANAGED_ORIGINS
 
 
 def _label(a: ConversionAction) -> str:
@@ -36,7 +31,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         kind = tax.action_kind(a)
         if kind not in ("weak_micro", "strong_micro"):
             continue  # macros, and unknown categories (read conservatively), are not flagged
-        if system_managed(a):
+        if a.system_managed:
             yield ctx.finding(
                 f"{_label(a)} is a micro used as primary goal, but it is managed by Google and cannot be changed",
                 [a.resource_name], severity="info", actionable=False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client
 
@@ -18,7 +17,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     placeholders = {float(v) for v in ctx.params["placeholder_values"]}
     if client.ads:
         for a in client.ads.primary_actions:
-            if system_managed(a):
+            if a.system_managed:
                 continue  # Google-managed actions take no value settings: asking would be asking the impossible
             has_default = a.default_value is not None and a.default_value > 0
             if not has_default and a.stats.conversions_value <= 0:

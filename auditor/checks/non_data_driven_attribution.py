@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Rule, fmt_count
 from auditor.model import Client, ConversionAction
 
@@ -15,7 +14,7 @@ _NOT_A_CHOICE = frozenset({"UNKNOWN", "UNSPECIFIED", "EXTERNAL"})
 
 def editable(a: ConversionAction) -> bool:
     """Google Ads lets the user pick the model only for website and Google Analytics sources."""
-    return not system_managed(a) and (a.origin == "WEBSITE" or a.is_ga4_import)
+    return not a.system_managed and (a.origin == "WEBSITE" or a.is_ga4_import)
 
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:

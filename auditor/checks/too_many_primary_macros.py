@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.micro_primary_goal import system_managed
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client
 
@@ -22,7 +21,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         return
     macros.sort(key=lambda a: (-a.stats.conversions, a.name))
     listing = ", ".join(f"'{a.name}' ({a.category}, {fmt_count(a.stats.conversions)} conv.)" for a in macros)
-    changeable = [a for a in macros if not system_managed(a)]
+    changeable = [a for a in macros if not a.system_managed]
     candidates = ", ".join(f"'{a.name}'" for a in changeable[limit:]) or "the least important ones"
     yield ctx.finding(
         f"{len(macros)} primary macro actions (threshold {limit}): {listing}",
