@@ -54,6 +54,7 @@ class TaxonomyAdditions(_Strict):
     strong_micro_events: list[str] = Field(default_factory=list)
     weak_micro_events: list[str] = Field(default_factory=list)
     synonyms: list[list[str]] = Field(default_factory=list)
+    placeholder_values: list[float] | None = None  # replaces the taxonomy's list (default [0, 1])
 
 
 def _digits(v: Any, what: str, size: int | None = None) -> str | None:

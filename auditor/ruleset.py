@@ -137,7 +137,9 @@ class Ruleset:
             t = self.user.taxonomy
             tax_base = {**tax_base,
                         "weak_micro_events": [*tax_base.get("weak_micro_events", []), *t.weak_micro_events],
-                        "synonyms": [*tax_base.get("synonyms", []), *t.synonyms]}
+                        "synonyms": [*tax_base.get("synonyms", []), *t.synonyms],
+                        "placeholder_values": (tax_base.get("placeholder_values") if t.placeholder_values is None
+                                               else t.placeholder_values)}
             prof = {**prof, "macro_events": [*prof.get("macro_events", []), *t.macro_events],
                     "strong_micro_events": [*prof.get("strong_micro_events", []), *t.strong_micro_events]}
         taxonomy = Taxonomy.build(tax_base, prof)

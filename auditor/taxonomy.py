@@ -33,6 +33,7 @@ class Taxonomy:
     strong_categories: frozenset[str]
     macro_categories: frozenset[str]
     revenue_categories: frozenset[str]
+    placeholder_values: frozenset[float]  # constant default values that are placeholders, not values
     synonyms: dict[str, str]  # name key -> canonical name
     recommended: frozenset[str]
     funnel: tuple[str, ...] = ()
@@ -57,6 +58,7 @@ class Taxonomy:
             strong_categories=frozenset(cats.get("strong_micro") or ()) - p_macro_cats,
             macro_categories=frozenset(cats.get("macro") or ()) | p_macro_cats,
             revenue_categories=frozenset(cats.get("revenue") or ()),
+            placeholder_values=frozenset(float(v) for v in base.get("placeholder_values") or ()),
             synonyms=synonyms,
             recommended=frozenset(str(n) for n in base.get("recommended_events") or ()),
             funnel=tuple(str(n) for n in profile.get("funnel") or ()),

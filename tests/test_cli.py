@@ -192,3 +192,18 @@ def test_config_suppressions_apply_to_plain_audit(tmp_path: Path):
     assert dup and all(f["suppressed"] for f in dup)
     assert after["score"] == before["score"] + 30
     assert "matched no finding" in p.stderr and "s.yaml" in p.stderr
+
+
+def test_placeholder_values_are_one_taxonomy_setting_for_both_value_rules(tmp_path: Path):
+    def value_findings(*extra: str) -> dict[str, list[str]]:
+        p = audit("--offline", "fixtures/brightcart-home", "--format", "json", *extra)
+        out: dict[str, list[str]] = {}
+        for f in json.loads(p.stdout)["clients"][0]["findings"]:
+            if f["rule"] in ("missing-conversion-value", "constant-conversion-value") and "'Purchase'" in f["message"]:
+                out.setdefault(f["rule"], []).append(f["message"])
+        return out
+
+    assert list(value_findings()) == ["missing-conversion-value"]  # default value 1 is a placeholder
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("taxonomy:\n  placeholder_values: [0]\n", encoding="utf-8")
+    assert list(value_findings("--config", str(cfg))) == ["constant-conversion-value"]  # now a plain constant

@@ -20,17 +20,16 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     exactly (every conversion got the default: the tag sends no value); the latter is reported at
     `same_value_severity`, since a shop selling one product at one price looks the same. In GA4: a revenue
     key event (`revenue_events`, after spelling folding and synonyms) with a default value and no event value
-    in 28 days although it fired (the `value` parameter never arrives). Constants listed in `skip_values`
-    (the 0 and 1 placeholders) are left to missing-conversion-value, as are actions and key events with no
-    value at all. Lead actions with a constant proxy value, secondary actions and system-managed actions are
-    not flagged."""
+    in 28 days although it fired (the `value` parameter never arrives). Placeholder constants (the
+    taxonomy's `placeholder_values`, 0 and 1) are left to missing-conversion-value, as are actions and key
+    events with no value at all. Lead actions with a constant proxy value, secondary actions and
+    system-managed actions are not flagged."""
     tax = ctx.taxonomy
-    skip = {float(v) for v in ctx.params["skip_values"]}
     if client.ads:
         for a in client.ads.primary_actions:
             d = a.default_value
             if (a.category not in tax.revenue_categories or a.system_managed or d is None or d <= 0
-                    or float(d) in skip):
+                    or float(d) in tax.placeholder_values):
                 continue
             s = a.stats
             if a.always_use_default_value:
@@ -53,7 +52,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         for k in client.ga4.key_events:
             stat = volumes.get(k.event_name)
             d = k.default_value
-            if (tax.canonical(k.event_name) not in revenue or d is None or d <= 0 or float(d) in skip
+            if (tax.canonical(k.event_name) not in revenue or d is None or d <= 0 or float(d) in tax.placeholder_values
                     or stat is None or stat.event_count == 0 or stat.event_value != 0):
                 continue
             yield ctx.finding(
@@ -80,7 +79,6 @@ RULE = Rule(
     references=("Google Ads Help: About conversion values", "Google Ads Help: About value-based bidding",
                 "Google Analytics Help: [GA4] About key event values"),
     params={
-        "skip_values": Param("Constants left to missing-conversion-value (keep equal to its placeholder_values)."),
         "same_value_severity": Param("Severity when the observed average equals the default exactly."),
         "revenue_events": Param("GA4 event names that carry transaction revenue."),
     },

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.engine import Context, Finding, Rule, fmt_count
 from auditor.model import Client
 
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:
     """Flags enabled primary Google Ads actions with no value (no default value and no conversion value in
-    30 days) or a placeholder (`always_use_default_value` with a constant from `placeholder_values` on a
-    revenue category such as PURCHASE), and GA4 key events for macro outcomes that have no `defaultValue` and
-    no `eventValue` in 28 days although they fired. Secondary (observation) actions are not flagged."""
+    30 days) or a placeholder (`always_use_default_value` with a constant from the taxonomy's
+    `placeholder_values` on a revenue category such as PURCHASE), and GA4 key events for macro outcomes that
+    have no `defaultValue` and no `eventValue` in 28 days although they fired. Secondary (observation) actions
+    are not flagged."""
     tax = ctx.taxonomy
-    placeholders = {float(v) for v in ctx.params["placeholder_values"]}
     if client.ads:
         for a in client.ads.primary_actions:
             if a.system_managed:
@@ -30,7 +30,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                                  "default value: Google Ads > Goals > Conversions > action > Value "
                                  "(API: value_settings.default_value)."),
                 )
-            elif (a.always_use_default_value and (a.default_value or 0.0) in placeholders
+            elif (a.always_use_default_value and (a.default_value or 0.0) in tax.placeholder_values
                   and a.category in tax.revenue_categories):
                 yield ctx.finding(
                     f"primary action '{a.name}' ({a.category}) always uses the default value "
@@ -68,7 +68,6 @@ RULE = Rule(
                "every conversion alike."),
     remediation="Send real transaction values, or credible proxy values for leads, on every macro conversion.",
     references=("Google Ads Help: About conversion values", "Google Analytics Help: [GA4] About key event values"),
-    params={"placeholder_values": Param("Constant default values that count as placeholders on revenue actions.")},
     requires=("ga4|ads",),
     example="primary action 'Book appointment' (BOOK_APPOINTMENT) has no value: no default value and 0 ...",
     check=check,
