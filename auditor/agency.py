@@ -27,7 +27,7 @@ import click
 from auditor import __version__
 from auditor.config import ClientTarget, EmailSettings, UserConfig, load_config
 from auditor.engine import SEVERITIES
-from auditor.errors import AuditorError, ConfigError
+from auditor.errors import ConfigError
 from auditor.ruleset import Ruleset
 from auditor.suppressions import Suppressions, load_suppressions
 
@@ -210,32 +210,27 @@ def offline_targets(st: Settings, log: Log) -> list[Target]:
     return targets
 
 
-def _audit_offline(t: Target, ruleset: Ruleset) -> tuple[dict[str, Any], list[str]]:
+def _audit_offline(t: Target, ruleset: Ruleset, missing: dict[str, str] | None) -> tuple[dict[str, Any], list[str]]:
     """One offline client -> (result, recipients from its client.yaml)."""
-    from auditor.audit import audit_raw, error_result, read_client_settings
-    from auditor.connectors.offline import load_client
+    from auditor.audit import audit_client_folder, error_result
 
     if t.folder is None or not t.folder.is_dir():
         where = t.folder or f"{t.name}/"
         return error_result(t.name, [f"offline: no client folder {where} (config clients map to DIR/<name>)"],
                             t.profile), []
-    try:
-        settings = read_client_settings(t.folder)
-        raw = load_client(t.folder)
-    except AuditorError as e:
-        return error_result(t.name, [str(e)], t.profile), []
-    raw.name = t.name
-    raw.profile = t.profile or settings.get("profile")
+    result, settings = audit_client_folder(t.folder, ruleset, name=t.name, profile=t.profile, missing=missing)
     recipients = settings.get("recipients") or []
-    result = audit_raw(raw, ruleset, funnel=settings.get("funnel"))
     return result, recipients if isinstance(recipients, list) else [recipients]
 
 
 def iter_results(st: Settings, targets: list[Target]) -> Iterator[tuple[Target, dict[str, Any], list[str]]]:
     """(target, result, extra recipients), one client at a time."""
     if st.offline is not None:
+        from auditor.audit import recorded_missing
+
+        missing = recorded_missing(st.offline)  # a recording's partial clients stay partial
         for t in targets:
-            result, extra = _audit_offline(t, st.ruleset)
+            result, extra = _audit_offline(t, st.ruleset, missing.get(t.folder.name) if t.folder else None)
             yield t, result, extra
         return
     if not targets:

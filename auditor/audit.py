@@ -151,16 +151,24 @@ def recorded_missing(root: Path) -> dict[str, dict[str, str]]:
         return {}  # a manifest is informative; a damaged one must not stop the audit
 
 
-def audit_folder(folder: Path, ruleset: Ruleset, profile: str | None = None,
-                 missing: dict[str, str] | None = None) -> dict[str, Any]:
+def audit_folder(folder: Path, ruleset: Ruleset, missing: dict[str, str] | None = None) -> dict[str, Any]:
+    return audit_client_folder(folder, ruleset, missing=missing)[0]
+
+
+def audit_client_folder(folder: Path, ruleset: Ruleset, *, name: str | None = None, profile: str | None = None,
+                        missing: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Audit one fixture folder -> (result, its client.yaml settings). `name` and `profile`, when given (an
+    agency config's entry), win over the folder name and client.yaml."""
+    name = name or folder.name
     try:
         settings = read_client_settings(folder)
         raw = load_client(folder)
     except AuditorError as e:
-        return error_result(folder.name, [str(e)])
-    raw.profile = settings.get("profile") or profile
+        return error_result(name, [str(e)], profile), {}
+    raw.name = name
+    raw.profile = profile or settings.get("profile")
     raw.missing.update(missing or {})
-    return audit_raw(raw, ruleset, funnel=settings.get("funnel"))
+    return audit_raw(raw, ruleset, funnel=settings.get("funnel")), settings
 
 
 def summary_row(result: dict[str, Any]) -> dict[str, Any]:

@@ -437,3 +437,17 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert "auditing" in screen and "5/5" in screen  # the bar, with its position
     assert "audit: [1/5]" not in screen  # no per-client lines on a terminal
     assert "5 client(s) audited" in screen  # the closing line is still printed
+
+
+def test_offline_run_of_a_partial_recording_reports_it_incomplete(tmp_path):
+
+    root = tmp_path / "rec"
+    shutil.copytree(ROOT / "fixtures" / "northwind-outfitters", root / "northwind-outfitters")
+    (root / "manifest.json").write_text(json.dumps({"clients": [{"name": "northwind-outfitters", "missing": {
+        "ga4/data_retention.json": "permission denied"}}]}), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "auditor", "run", "--offline", str(root), "-o", str(tmp_path / "out"),
+                        "--no-history", "--no-email"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 3, p.stderr
+    (result,) = json.loads((tmp_path / "out/clients/northwind-outfitters.json").read_text())["clients"]
+    assert result["status"] == "incomplete"
+    assert any("data_retention.json" in e for e in result["errors"])
