@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from auditor.engine import Finding, RuleOutcome, RuleSetting, run_rule
@@ -94,4 +96,15 @@ def findings(rule_id: str, c: Client, **params: Any) -> list[Finding]:
     return list(o.findings)
 
 
-__all__ = ["action", "ads", "client", "findings", "ga4", "outcome", "ruleset", "RuleSetting"]
+
+def add_weak_key_event(folder: Path) -> None:
+    """Edit a copied fixture folder: mark `scroll` as a key event (one new overflagged-key-events finding)."""
+    p = folder / "ga4" / "key_events.json"
+    body = json.loads(p.read_text())
+    body["keyEvents"].append({"name": "properties/318406725/keyEvents/12000000001", "eventName": "scroll",
+                              "createTime": "2024-01-01T00:00:00.000Z", "deletable": True, "custom": True,
+                              "countingMethod": "ONCE_PER_EVENT"})
+    p.write_text(json.dumps(body))
+
+
+__all__ = ["action", "add_weak_key_event", "ads", "client", "findings", "ga4", "outcome", "ruleset", "RuleSetting"]

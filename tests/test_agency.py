@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import add_weak_key_event
 
 from auditor.agency import parse_shard, shard_index
 from auditor.errors import ConfigError
@@ -57,15 +58,6 @@ def write_config(tmp_path: Path, port: int | None, *, clients: dict[str, list[st
     p = tmp_path / "agency.yaml"
     p.write_text(text, encoding="utf-8")
     return p
-
-
-def add_weak_key_event(folder: Path) -> None:
-    p = folder / "ga4" / "key_events.json"
-    body = json.loads(p.read_text())
-    body["keyEvents"].append({"name": "properties/318406725/keyEvents/12000000001", "eventName": "scroll",
-                              "createTime": "2024-01-01T00:00:00.000Z", "deletable": True, "custom": True,
-                              "countingMethod": "ONCE_PER_EVENT"})
-    p.write_text(json.dumps(body))
 
 
 def by_recipient(sink: SmtpSink) -> dict[str, Any]:

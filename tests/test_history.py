@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from builders import add_weak_key_event
 
 from auditor.diff import change_lines, compute_changes
 from auditor.errors import ConfigError
@@ -103,22 +104,13 @@ def _audit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
 
 
-def _add_weak_key_event(folder: Path) -> None:
-    p = folder / "ga4" / "key_events.json"
-    body = json.loads(p.read_text())
-    body["keyEvents"].append({"name": "properties/318406725/keyEvents/12000000001", "eventName": "scroll",
-                              "createTime": "2024-01-01T00:00:00.000Z", "deletable": True, "custom": True,
-                              "countingMethod": "ONCE_PER_EVENT"})
-    p.write_text(json.dumps(body))
-
-
 def test_audit_diff_of_two_saved_results(tmp_path):
     import shutil
 
     shutil.copytree(ROOT / "fixtures", tmp_path / "fx")
     old = _audit("--offline", str(tmp_path / "fx"), "--format", "json", "-o", str(tmp_path / "old.json"))
     assert old.returncode == 1, old.stderr
-    _add_weak_key_event(tmp_path / "fx" / "northwind-outfitters")
+    add_weak_key_event(tmp_path / "fx" / "northwind-outfitters")
     _audit("--offline", str(tmp_path / "fx"), "--format", "json", "-o", str(tmp_path / "new.json"))
     p = _audit("diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"))
     assert p.returncode == 0, p.stderr
