@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 from auditor import __version__
-from auditor.config import ClientTarget, EmailSettings, UserConfig, load_config
+from auditor.config import ClientTarget, EmailSettings, UserConfig, load_config, resolve_path
 from auditor.engine import SEVERITIES
 from auditor.errors import ConfigError
 from auditor.ruleset import Ruleset
@@ -83,13 +83,6 @@ def shard_index(name: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % n + 1
 
 
-def _resolve(base: Path, value: str | None) -> Path | None:
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else Path(os.path.normpath(base / p))
-
-
 def load_settings(config: str | None, *, offline: Path | None = None, output: str | None = None,
                   history: str | None = None, no_history: bool = False, suppressions: str | None = None,
                   shard: str | None = None, email_on: str | None = None, no_email: bool = False,
@@ -103,17 +96,17 @@ def load_settings(config: str | None, *, offline: Path | None = None, output: st
     else:
         cfg, cfg_path, base = UserConfig(), None, Path.cwd()
     ruleset = Ruleset.load(cfg, cfg_path, profile or cfg.defaults.profile)
-    out_dir = Path(output).expanduser() if output else _resolve(base, cfg.output.dir)
+    out_dir = Path(output).expanduser() if output else resolve_path(base, cfg.output.dir)
     assert out_dir is not None
     formats = list(dict.fromkeys(["json", *cfg.output.formats]))  # JSON is the canonical result: always
     history_path = None
     if history:
         history_path = Path(history).expanduser()
     elif cfg.history.enabled and not no_history:
-        history_path = _resolve(base, cfg.history.path) or out_dir / "history.sqlite"
+        history_path = resolve_path(base, cfg.history.path) or out_dir / "history.sqlite"
     if no_history:
         history_path = None
-    sup_path = Path(suppressions).expanduser() if suppressions else _resolve(base, cfg.suppressions)
+    sup_path = Path(suppressions).expanduser() if suppressions else resolve_path(base, cfg.suppressions)
     sups = load_suppressions(sup_path, list(ruleset.rules)) if sup_path and not merging else Suppressions.empty()
     email, password, mode = cfg.email, None, None
     if email_on and email is None:
@@ -123,7 +116,7 @@ def load_settings(config: str | None, *, offline: Path | None = None, output: st
     if email is not None and not no_email and not shard_t:
         mode = email_on or email.when
         if email.ca_file:
-            ca = _resolve(base, email.ca_file)
+            ca = resolve_path(base, email.ca_file)
             if ca is None or not ca.is_file():
                 raise ConfigError(f"{cfg_path}: email.ca_file: {ca}: no such file")
             email = email.model_copy(update={"ca_file": str(ca)})

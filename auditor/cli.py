@@ -99,11 +99,10 @@ def suppressed(results: Iterator[dict[str, Any]], ruleset: Any) -> Iterator[dict
     cfg = ruleset.user
     if not cfg or not cfg.suppressions:
         return results
+    from auditor.config import resolve_path
     from auditor.suppressions import load_suppressions
 
-    path = Path(cfg.suppressions).expanduser()
-    path = path if path.is_absolute() else ruleset.user_path.parent / path
-    sups = load_suppressions(path, list(ruleset.rules))
+    sups = load_suppressions(resolve_path(ruleset.user_path.parent, cfg.suppressions), list(ruleset.rules))
 
     def gen() -> Iterator[dict[str, Any]]:
         for r in results:

@@ -6,6 +6,7 @@ here: the SMTP password is read from the environment variable the file names.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -137,6 +138,14 @@ class UserConfig(_Strict):
     email: EmailSettings | None = None
     suppressions: str | None = None  # path of the suppressions file, relative to this file
     defaults: Defaults = Field(default_factory=Defaults)
+
+
+def resolve_path(base: Path, value: str | None) -> Path | None:
+    """A path from a config file: relative paths resolve against the file's folder, so cron's cwd is irrelevant."""
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
 
 def read_yaml_mapping(path: Path, what: str, shape: str = "a mapping") -> tuple[dict[str, Any], str]:
