@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from auditor import __version__
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.engine import SEVERITIES, run_rule
 from auditor.errors import AuditorError, FixtureError
-from auditor.funnel import build_funnel
+from auditor.funnel import account_ladder, build_funnel
+from auditor.hierarchy import Hierarchy
 from auditor.mapping import map_client
 from auditor.raw import RawClient
 from auditor.ruleset import Ruleset
@@ -46,10 +48,12 @@ def result_header() -> dict[str, Any]:
 
 def error_result(name: str, errors: list[str], profile: str | None = None, warnings: list[str] | None = None,
                  sources: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The result of a client that could not be audited. Its profile is known only if one was set."""
     return {
-        "name": name, "profile": profile, "status": "error", "sources": sources or {"ga4": None, "ads": None},
-        "score": None, "grade": None, "coverage": 0, "categories": {}, "counts": {s: 0 for s in SEVERITIES},
-        "errors": errors, "warnings": warnings or [], "rules": [], "findings": [], "funnel": None,
+        "name": name, "profile": profile, "profile_source": None, "profile_evidence": [], "status": "error",
+        "sources": sources or {"ga4": None, "ads": None}, "score": None, "grade": None, "coverage": 0,
+        "categories": {}, "counts": {s: 0 for s in SEVERITIES}, "errors": errors, "warnings": warnings or [],
+        "rules": [], "findings": [], "funnel": None, "hierarchy": None,
     }
 
 
@@ -88,14 +92,18 @@ def _funnel_ladder(name: str, ruleset: Ruleset, funnel: list[str] | None) -> lis
 def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> dict[str, Any]:
     """Audit one client's raw responses. Never raises for bad data: errors land in the result.
 
-    `funnel` is the client's own funnel ladder, if it has one; else the config's or the profile's is used."""
-    profile = raw.profile or ruleset.default_profile
+    `funnel` is the client's own funnel ladder, if it has one; else the account's is built around its macro."""
+    provisional = raw.profile or ruleset.default_profile
     try:
-        ruleset.check_profile(profile, f"{raw.origin or raw.name}: profile")
-        client = map_client(raw, profile)
+        if raw.profile:
+            ruleset.check_profile(raw.profile, f"{raw.origin or raw.name}: profile")
+        client = map_client(raw, provisional)
     except AuditorError as e:
-        return error_result(raw.name, [str(e)], profile)
-    taxonomy, settings = ruleset.for_profile(profile)
+        return error_result(raw.name, [str(e)], raw.profile or ruleset.configured_profile)
+    choice = ruleset.choose_profile(client, raw.profile)
+    client = replace(client, profile=choice.name)
+    taxonomy, settings = ruleset.for_profile(choice.name)
+    hierarchy = Hierarchy(client, taxonomy)
     rules: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
     errors = [f"{raw.origin or raw.name}: {key}: not collected: {why}" for key, why in sorted(raw.missing.items())]
@@ -103,7 +111,7 @@ def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None)
         setting = settings[rid]
         if not setting.enabled:
             continue
-        outcome = run_rule(rule, setting, client, taxonomy)
+        outcome = run_rule(rule, setting, client, taxonomy, hierarchy)
         rules.append({"id": rid, "category": rule.category, "status": outcome.status, "reason": outcome.reason})
         if outcome.status == "error":
             errors.append(f"{raw.name}: rule {rid}: {outcome.reason}")
@@ -111,6 +119,7 @@ def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None)
             findings.append({
                 "rule": f.rule, "severity": f.severity, "category": f.category, "message": f.message,
                 "resources": list(f.resources), "remediation": f.remediation, "actionable": f.actionable,
+                "evidence": f.evidence.to_json() if f.evidence else None,
                 "fingerprint": fingerprint(f.rule, raw.name, f.resources), "suppressed": False,
             })
     findings.sort(key=lambda f: (SEVERITIES.index(f["severity"]), f["rule"], f["resources"]))
@@ -122,13 +131,34 @@ def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None)
             "customer": client.ads.customer_id, "display_name": client.ads.descriptive_name,
             "currency": client.ads.currency_code},
     }
-    result: dict[str, Any] = {"name": raw.name, "profile": profile,
+    result: dict[str, Any] = {"name": raw.name, "profile": choice.name, "profile_source": choice.source,
+                              "profile_evidence": list(choice.evidence),
                               "status": "incomplete" if errors else "ok", "sources": sources}
     result.update(score_client(rules, findings))
     result.update({"errors": errors, "warnings": list(client.warnings), "rules": rules, "findings": findings})
     own = _funnel_ladder(raw.name, ruleset, funnel)
-    result["funnel"] = build_funnel(client, own or taxonomy.funnel, "client" if own else "profile")
+    if own:
+        result["funnel"] = build_funnel(client, own, "client")
+    else:
+        ladder, source, note = account_ladder(hierarchy, taxonomy.funnel)
+        result["funnel"] = build_funnel(client, ladder, source, note)
+    result["hierarchy"] = hierarchy.to_json(result["funnel"]["ladder"])
     return result
+
+
+def plan_funnels(raw: RawClient, ruleset: Ruleset) -> list[tuple[str, str]]:
+    """The (micro, macro) GA4 funnel reports a live run reads for this client, at most 3: the micros that decide
+    a finding, chosen from the data already fetched, exactly as the audit of that data will judge them."""
+    try:
+        client = map_client(raw, raw.profile or ruleset.default_profile)
+    except AuditorError:
+        return []  # the audit reports the bad data; no funnel can help it
+    choice = ruleset.choose_profile(client, raw.profile)
+    taxonomy, settings = ruleset.for_profile(choice.name)
+    rule = settings.get("low-bidding-volume")
+    threshold = float(rule.params["low_volume_threshold"]) if rule else 30.0
+    min_volume = float(rule.params["proxy_min_volume"]) if rule else 30.0
+    return Hierarchy(replace(client, profile=choice.name), taxonomy).funnel_plan(threshold, min_volume)
 
 
 def iter_offline(root: Path, ruleset: Ruleset) -> Iterator[dict[str, Any]]:

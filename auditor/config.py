@@ -50,12 +50,40 @@ class RuleOverride(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class StrengthThresholds(_Strict):
+    """Rates (macro users / micro users) at which the classes begin; omitted ones keep the taxonomy's."""
+
+    very_high: float | None = Field(default=None, gt=0, le=1)
+    high: float | None = Field(default=None, gt=0, le=1)
+    medium: float | None = Field(default=None, gt=0, le=1)
+
+
 class TaxonomyAdditions(_Strict):
+    """The user's word on event names: wins over the taxonomy, the profile and the account's data."""
+
     macro_events: list[str] = Field(default_factory=list)
-    strong_micro_events: list[str] = Field(default_factory=list)
-    weak_micro_events: list[str] = Field(default_factory=list)
+    strong_micro_events: list[str] = Field(default_factory=list)  # at least medium, never weak
+    weak_micro_events: list[str] = Field(default_factory=list)  # always low
     synonyms: list[list[str]] = Field(default_factory=list)
     placeholder_values: list[float] | None = None  # replaces the taxonomy's list (default [0, 1])
+    strength_thresholds: StrengthThresholds | None = None
+
+    @model_validator(mode="after")
+    def _one_word_per_name(self) -> TaxonomyAdditions:
+        lists = {"macro_events": self.macro_events, "strong_micro_events": self.strong_micro_events,
+                 "weak_micro_events": self.weak_micro_events}
+        seen: dict[str, str] = {}
+        for key, names in lists.items():
+            for n in names:
+                if n in seen and seen[n] != key:
+                    raise ValueError(f"{n!r} is listed under both {seen[n]} and {key}")
+                seen[n] = key
+        return self
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        t = self.strength_thresholds
+        return {k: v for k, v in (t.model_dump() if t else {}).items() if v is not None}
 
 
 def _digits(v: Any, what: str, size: int | None = None) -> str | None:

@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
+from auditor.evidence import Evidence
+from auditor.evidence import count as fmt_count
+from auditor.hierarchy import Hierarchy
 from auditor.model import Client
 from auditor.taxonomy import Taxonomy
+
+__all__ = ["CannotRun", "Context", "Evidence", "Finding", "Hierarchy", "Param", "Rule", "RuleOutcome",
+           "RuleSetting", "SEVERITIES", "cap", "fmt_count", "registry", "run_rule"]
 
 ENTRY_POINT_GROUP = "auditor.rules"
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -46,6 +52,8 @@ class Rule:
     # rule could not run, which lowers coverage (never a pass).
     requires: tuple[str, ...] = ()
     example: str = ""
+    # What the rule's judgement rests on, for `audit explain` and docs/rules.md (counts, rates, names, config).
+    evidence: str = ""
 
     @property
     def doc(self) -> str:
@@ -61,6 +69,7 @@ class Finding:
     remediation: str = ""
     category: str = ""
     actionable: bool = True
+    evidence: Evidence | None = None  # what a finding that rests on a classification rests on
 
 
 class CannotRun(Exception):
@@ -69,20 +78,27 @@ class CannotRun(Exception):
 
 @dataclass(frozen=True)
 class Context:
-    """What a check may use besides the snapshot: its effective settings and the taxonomy."""
+    """What a check may use besides the snapshot: its effective settings, the taxonomy and the client's
+    measured micro hierarchy (its macro and every event's strength toward it)."""
 
     rule: Rule
     severity: str
     params: Mapping[str, Any]
     taxonomy: Taxonomy
+    hierarchy: Hierarchy
 
     def finding(self, message: str, resources: Iterable[str] = (), *, severity: str | None = None,
-                remediation: str | None = None, actionable: bool = True) -> Finding:
+                remediation: str | None = None, actionable: bool = True,
+                evidence: Evidence | None = None) -> Finding:
         return Finding(
             rule=self.rule.id, severity=severity or self.severity, message=message,
             resources=tuple(resources), remediation=remediation or self.rule.remediation,
-            category=self.rule.category, actionable=actionable,
+            category=self.rule.category, actionable=actionable, evidence=evidence,
         )
+
+    def at_most(self, severity: str) -> str:
+        """The rule's severity, capped: what the data cannot establish is never reported above `severity`."""
+        return cap(self.severity, severity)
 
 
 @dataclass(frozen=True)
@@ -137,14 +153,22 @@ _NOT_COLLECTED = {
 }
 
 
-def run_rule(rule: Rule, setting: RuleSetting, client: Client, taxonomy: Taxonomy) -> RuleOutcome:
+def cap(severity: str, ceiling: str) -> str:
+    """The milder of two severities."""
+    return severity if SEVERITY_RANK[severity] >= SEVERITY_RANK[ceiling] else ceiling
+
+
+def run_rule(rule: Rule, setting: RuleSetting, client: Client, taxonomy: Taxonomy,
+             hierarchy: Hierarchy | None = None) -> RuleOutcome:
+    """Run one rule on one client. `hierarchy` is built once per client by the caller (built here if not)."""
     for need in rule.requires:
         ok = _available(client, need)
         if ok is None:
             return RuleOutcome(rule, "not_applicable", reason=f"no {need.replace('|', ' or ')} data for this client")
         if not ok:
             return RuleOutcome(rule, "not_run", reason=f"{_NOT_COLLECTED.get(need, need)} was not collected")
-    ctx = Context(rule=rule, severity=setting.severity, params=setting.params, taxonomy=taxonomy)
+    ctx = Context(rule=rule, severity=setting.severity, params=setting.params, taxonomy=taxonomy,
+                  hierarchy=hierarchy if hierarchy is not None else Hierarchy(client, taxonomy))
     try:
         findings = tuple(rule.check(client, ctx))
     except CannotRun as e:
@@ -153,7 +177,3 @@ def run_rule(rule: Rule, setting: RuleSetting, client: Client, taxonomy: Taxonom
         return RuleOutcome(rule, "error", reason=f"rule crashed: {type(e).__name__}: {e}")
     return RuleOutcome(rule, "fail" if findings else "pass", findings=findings)
 
-
-def fmt_count(n: float) -> str:
-    """Evidence numbers in messages: 1,234 or 12.5."""
-    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"

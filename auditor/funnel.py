@@ -1,8 +1,11 @@
 """The funnel view: a ladder of events with their 28-day volumes, step rates and the biggest drop.
 
-A pure function of the snapshot and a ladder (the profile's, or the client's own), returning the JSON-ready
-dict that every report renders. Volumes are GA4 event counts, not users: steps are not nested sets of people,
-so a step can exceed the one before it and its rate is then shown above 100% as it is, never clipped.
+A pure function of the snapshot and a ladder, returning the JSON-ready dict that every report renders. The
+ladder is the client's own when it has one (client.yaml or its config entry); otherwise the account's: the
+profile ladder's steps the account has, plus its own events that measure as strong micros, placed by their
+users, ending at the account's macro (`account_ladder`). Volumes are GA4 users (event counts where a report has
+no users). Steps are not nested sets of people, so a step can exceed the one before it and its rate is then
+shown above 100% as it is, never clipped.
 """
 
 from __future__ import annotations
@@ -10,11 +13,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from auditor.engine import fmt_count
+from auditor.evidence import count as fmt_count
+from auditor.hierarchy import Hierarchy
 from auditor.model import Client
 from auditor.taxonomy import name_key
 
 PERIOD_DAYS = 28
+METRIC_WORDS = {"totalUsers": "users", "eventCount": "events"}
+
+
+def account_ladder(h: Hierarchy, profile_ladder: Sequence[str]) -> tuple[list[str], str, str]:
+    """The funnel around the account's own macro -> (ladder, source, note). The profile ladder's steps that the
+    account has with at least the macro's users (a step after or beside the macro is left out), plus the events
+    the hierarchy measures as strong micros before the macro, most users first, then the macro. Without an
+    identified macro with users, the profile's ladder as it is."""
+    m, ga4 = h.macro, h.client.ga4
+    if ga4 is None or m is None or not m.reference:
+        return list(profile_ladder), "profile", "the account's macro could not be identified: the profile's ladder"
+    users: dict[str, int] = {}
+    for e in ga4.events:
+        users[name_key(e.event_name)] = users.get(name_key(e.event_name), 0) + e.total_users
+    macro_key = name_key(m.reference)
+    steps: dict[str, int] = {}
+    after: list[str] = []
+    untracked: list[str] = []
+    for step in profile_ladder:
+        k = name_key(step)
+        n = users.get(k, 0)
+        if k == macro_key:
+            continue
+        if not n:
+            untracked.append(step)
+        elif n < m.users:
+            after.append(step)
+        elif not h.is_macro_event(step):  # another outcome with more users is not a step toward this one
+            steps[step] = n
+    taken = {name_key(s) for s in steps}
+    for ev in h.considered(profile_ladder):
+        if ev.event and ev.proxy_grade and name_key(ev.event) not in taken:
+            steps[ev.event] = users.get(name_key(ev.event), 0)
+            taken.add(name_key(ev.event))
+    ladder = sorted(steps, key=lambda s: (-steps[s], s)) + [m.reference]
+    notes = [f"after or beside the macro, left out: {', '.join(after)}" if after else "",
+             f"no users in 28 days: {', '.join(untracked)}" if untracked else ""]
+    return ladder, "account", "; ".join(n for n in notes if n)
 
 
 def _rate(n: int, d: int) -> float | None:
@@ -25,15 +67,18 @@ def _pct(r: float) -> str:
     return f"{100 * r:.1f}%"
 
 
-def build_funnel(client: Client, ladder: Sequence[str], source: str = "profile") -> dict[str, Any]:
-    """The funnel of `client` along `ladder`. Each step counts the events whose name matches the step's after
-    spelling folding (addToCart counts toward add_to_cart; the names are listed under `matched`). A step with
-    no events has `count` null and is bridged: the next step's rate is taken from the last step with data,
-    named in `previous`. The biggest drop is the step with the lowest rate from its previous step."""
+def build_funnel(client: Client, ladder: Sequence[str], source: str = "profile", note: str = "") -> dict[str, Any]:
+    """The funnel of `client` along `ladder`. Each step counts the users (or, in a report without users, the
+    events) of the events whose name matches the step's after spelling folding (addToCart counts toward
+    add_to_cart; the names are listed under `matched`). A step with no events has `count` null and is bridged:
+    the next step's rate is taken from the last step with data, named in `previous`. The biggest drop is the
+    step with the lowest rate from its previous step."""
     ladder = [str(s) for s in ladder]
+    with_users = client.ga4 is not None and any(e.total_users > 0 for e in client.ga4.events)
+    metric = "totalUsers" if with_users else "eventCount"
     out: dict[str, Any] = {
-        "available": False, "source": source, "ladder": ladder, "period_days": PERIOD_DAYS, "metric": "eventCount",
-        "steps": [], "missing": [], "biggest_drop": None, "summary": "", "reason": None,
+        "available": False, "source": source, "ladder": ladder, "period_days": PERIOD_DAYS, "metric": metric,
+        "steps": [], "missing": [], "biggest_drop": None, "summary": "", "reason": None, "note": note or None,
     }
     if not ladder:
         out["reason"] = "no funnel ladder is configured for this profile or client"
@@ -43,8 +88,9 @@ def build_funnel(client: Client, ladder: Sequence[str], source: str = "profile")
         return out
     by_key: dict[str, list[tuple[str, int]]] = {}
     for e in client.ga4.events:
-        if e.event_count > 0:
-            by_key.setdefault(name_key(e.event_name), []).append((e.event_name, e.event_count))
+        volume = e.total_users if with_users else e.event_count
+        if volume > 0:
+            by_key.setdefault(name_key(e.event_name), []).append((e.event_name, volume))
     steps: list[dict[str, Any]] = []
     first: int | None = None
     prev: dict[str, Any] | None = None
@@ -81,14 +127,25 @@ def build_funnel(client: Client, ladder: Sequence[str], source: str = "profile")
         out["biggest_drop"] = {"from": before["event"], "to": worst["event"], "rate": rate,
                                "drop": round(1 - rate, 4), "lost": before["count"] - worst["count"]}
         out["summary"] = (f"Biggest drop: {before['event']} → {worst['event']}: {_pct(rate)} continue, "
-                          f"{_pct(1 - rate)} lost ({fmt_count(before['count'] - worst['count'])} events): the "
-                          f"highest-leverage fix{gap}.")
+                          f"{_pct(1 - rate)} lost ({fmt_count(before['count'] - worst['count'])} "
+                          f"{METRIC_WORDS[metric]}): the highest-leverage fix{gap}.")
     else:
         out["summary"] = f"No step loses volume{gap}."
     return out
 
 
 # --- display helpers shared by the renderers (they receive the JSON dict, possibly from a saved result) ------
+
+def funnel_caption(f: dict[str, Any]) -> str:
+    """'account ladder, GA4 users, last 28 days' (results saved before users were counted say event counts)."""
+    what = "GA4 users" if f.get("metric") == "totalUsers" else "GA4 event counts"
+    note = f"; {f['note']}" if f.get("note") else ""
+    return f"{f['source']} ladder, {what}, last {f['period_days']} days{note}"
+
+
+def funnel_unit(f: dict[str, Any]) -> str:
+    return "users" if f.get("metric") == "totalUsers" else "events"
+
 
 def _is_worst(f: dict[str, Any], s: dict[str, Any]) -> bool:
     d = f.get("biggest_drop")

@@ -8,6 +8,7 @@ values are kept as read with a warning naming file and field; a wrong type is a 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from auditor.model import (
     ConversionGoal,
     DataRetention,
     EventStat,
+    FunnelMeasure,
     KeyEvent,
     Property,
 )
@@ -234,7 +236,49 @@ def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
                     ads_personalization_enabled=l.bool("adsPersonalizationEnabled", None))
             for l in src.items("googleAdsLinks")
         )
-    return GA4(property=prop, key_events=tuple(key_events), events=events, retention=retention, ads_links=links)
+    src = _Source(raw, "ga4/funnels.json", warnings)
+    funnels = _map_funnels(src) if src.present else ()
+    return GA4(property=prop, key_events=tuple(key_events), events=events, retention=retention, ads_links=links,
+               funnels=funnels)
+
+
+_STEP = re.compile(r"^(\d+)\.\s?(.*)$")
+
+
+def _map_funnels(src: _Source) -> tuple[FunnelMeasure, ...]:
+    """runFunnelReport responses -> one FunnelMeasure each, from the funnel table's `funnelStepName` rows
+    ("1. add_to_cart": GA4 prefixes the step's ordinal) and their `activeUsers`. Rows of a breakdown other than
+    its total are skipped; a response without rows (nobody did the first step) measures nothing."""
+    out: list[FunnelMeasure] = []
+    for page in src.pages():
+        table = page.obj("funnelTable")
+        if table is None:
+            continue
+        dims = [d.str("name", "") for d in table.objs("dimensionHeaders")]
+        mets = [m.str("name", "") for m in table.objs("metricHeaders")]
+        if "funnelStepName" not in dims or "activeUsers" not in mets:
+            if table.raw("rows") in (_MISSING, None, []):
+                continue
+            raise FixtureError(src.file, "funnel table has no funnelStepName dimension or activeUsers metric",
+                               table.path or "funnelTable")
+        si, ui = dims.index("funnelStepName"), mets.index("activeUsers")
+        steps: dict[int, tuple[str, int]] = {}
+        for row in table.objs("rows"):
+            dvals = [d.str("value", "") or "" for d in row.objs("dimensionValues")]
+            mvals = list(row.objs("metricValues"))
+            if len(dvals) <= si or len(mvals) <= ui:
+                raise FixtureError(src.file, "row has fewer values than headers", row.path)
+            if any(v != "RESERVED_TOTAL" for i, v in enumerate(dvals) if i != si):
+                continue  # one value of a breakdown: the total row carries the step's users
+            m = _STEP.match(dvals[si])
+            if not m:
+                raise FixtureError(src.file, f"expected a step name such as '1. add_to_cart', got {dvals[si]!r}",
+                                   row.path)
+            steps[int(m.group(1))] = (m.group(2), int(mvals[ui].num("value") or 0))
+        if steps:
+            ordered = [steps[i] for i in sorted(steps)]
+            out.append(FunnelMeasure(steps=tuple(n for n, _ in ordered), users=tuple(u for _, u in ordered)))
+    return tuple(out)
 
 
 _REPORT_METRICS = {"eventCount": "event_count", "totalUsers": "total_users", "eventValue": "event_value",

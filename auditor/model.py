@@ -59,12 +59,30 @@ class AdsLink:
 
 
 @dataclass(frozen=True, slots=True)
+class FunnelMeasure:
+    """One closed GA4 funnel report over 28 days: of the users who did `steps[0]`, how many then did each next
+    step. Measures a micro's conditional rate to the macro (users[1] / users[0])."""
+
+    steps: tuple[str, ...]  # event names, in order
+    users: tuple[int, ...]  # active users reaching each step (0 where the report has no row)
+
+    @property
+    def rate(self) -> float | None:
+        """Share of the first step's users who reached the last. GA4 leaves out the rows of steps nobody reached,
+        so a report with one row says 0."""
+        if not self.users or self.users[0] <= 0:
+            return None
+        return self.users[-1] / self.users[0] if len(self.users) > 1 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class GA4:
     property: Property
     key_events: tuple[KeyEvent, ...]
     events: tuple[EventStat, ...]
     retention: DataRetention | None = None  # None: not collected
     ads_links: tuple[AdsLink, ...] | None = None  # None: not collected
+    funnels: tuple[FunnelMeasure, ...] = ()  # optional evidence; none recorded: rates rest on user counts
 
     def event(self, event_name: str) -> EventStat | None:
         for e in self.events:

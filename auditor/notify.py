@@ -22,6 +22,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader
 
+from auditor.business_model import profile_label
 from auditor.config import EmailSettings
 from auditor.diff import changes_line
 from auditor.engine import SEVERITIES
@@ -62,6 +63,7 @@ def _text_env() -> Environment:
                       lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["plain"] = plain
     env.globals["changes_line"] = changes_line
+    env.globals["profile_label"] = profile_label
     return env
 
 

@@ -17,6 +17,7 @@ GA4_FILES: dict[str, tuple[bool, str]] = {
     "ga4/events.json": (True, "GA4 Data properties:runReport"),
     "ga4/data_retention.json": (False, "GA4 Admin properties.getDataRetentionSettings"),
     "ga4/google_ads_links.json": (False, "GA4 Admin properties.googleAdsLinks.list"),
+    "ga4/funnels.json": (False, "GA4 Data v1alpha properties:runFunnelReport"),
 }
 ADS_FILES: dict[str, tuple[bool, str]] = {
     "ads/conversion_actions.json": (True, "Google Ads search FROM conversion_action"),

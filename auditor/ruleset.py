@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from auditor.business_model import ProfileChoice, infer_profile
 from auditor.engine import SEVERITIES, Rule, RuleSetting, registry
 from auditor.errors import ConfigError, suggest
+from auditor.model import Client
 from auditor.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -58,7 +60,10 @@ class Ruleset:
     user: UserConfig | None = None
     user_path: Path | None = None
     default_profile: str = DEFAULT_PROFILE
+    configured_profile: str | None = None  # set for the run (--profile, config profile/defaults.profile)
     _cache: dict[str, tuple[Taxonomy, dict[str, RuleSetting]]] = field(default_factory=dict)
+    _macro_names: frozenset[str] | None = None
+    _macro_categories: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, user: UserConfig | None = None, user_path: Path | None = None,
@@ -68,7 +73,8 @@ class Ruleset:
         profiles = {p.stem: _read(p) for p in sorted((root / "profiles").glob("*.yaml"))}
         rs = cls(rules=registry(), base=base, taxonomy_base=_read(root / "taxonomy.yaml"), profiles=profiles,
                  user=user, user_path=user_path)
-        rs.default_profile = profile or (user.profile if user and user.profile else DEFAULT_PROFILE)
+        rs.configured_profile = profile or (user.profile or user.defaults.profile if user else None)
+        rs.default_profile = rs.configured_profile or DEFAULT_PROFILE
         rs.validate()
         return rs
 
@@ -92,6 +98,7 @@ class Ruleset:
             for c in self.user.clients:
                 if c.profile:
                     self.check_profile(c.profile, f"{self._where()}: clients.{c.name}.profile")
+        self.for_profile(self.default_profile)  # a bad taxonomy in the config fails before any client
         for rid, rule in self.rules.items():
             missing = [k for k in rule.params if self._params(rid, None, DEFAULT_PROFILE).get(k) is None]
             if missing:
@@ -132,17 +139,10 @@ class Ruleset:
         if hit:
             return hit
         prof = self.profiles[profile]
-        tax_base = self.taxonomy_base
-        if self.user:
-            t = self.user.taxonomy
-            tax_base = {**tax_base,
-                        "weak_micro_events": [*tax_base.get("weak_micro_events", []), *t.weak_micro_events],
-                        "synonyms": [*tax_base.get("synonyms", []), *t.synonyms],
-                        "placeholder_values": (tax_base.get("placeholder_values") if t.placeholder_values is None
-                                               else t.placeholder_values)}
-            prof = {**prof, "macro_events": [*prof.get("macro_events", []), *t.macro_events],
-                    "strong_micro_events": [*prof.get("strong_micro_events", []), *t.strong_micro_events]}
-        taxonomy = Taxonomy.build(tax_base, prof)
+        try:
+            taxonomy = Taxonomy.build(self.taxonomy_base, prof, self.user.taxonomy if self.user else None)
+        except ValueError as e:  # thresholds out of order after merging the config's with the taxonomy's
+            raise ConfigError(f"{self._where()}: taxonomy.strength_thresholds: {e}") from None
         settings: dict[str, RuleSetting] = {}
         for rid, rule in self.rules.items():
             layers = [self.base.get(rid) or {}, (prof.get("rules") or {}).get(rid) or {}]
@@ -160,6 +160,18 @@ class Ruleset:
                                         params=self._params(rid, override, profile))
         self._cache[profile] = (taxonomy, settings)
         return taxonomy, settings
+
+    def choose_profile(self, client: Client, own: str | None) -> ProfileChoice:
+        """The profile a client is audited with: its own, the run's, else the one its data points to."""
+        if own:
+            return ProfileChoice(own, "client")
+        if self.configured_profile:
+            return ProfileChoice(self.configured_profile, "config")
+        if self._macro_names is None:
+            tax = [self.for_profile(p)[0] for p in self.profiles]
+            self._macro_names = frozenset().union(*(t.macro for t in tax), *(t.config_macro for t in tax))
+            self._macro_categories = frozenset().union(*(t.macro_categories for t in tax))
+        return infer_profile(client, self.profiles, self._macro_names, self._macro_categories, DEFAULT_PROFILE)
 
 
 def _same_type(default: Any, value: Any) -> bool:

@@ -24,6 +24,7 @@ from auditor.errors import ConfigError
 from tests.test_email import SmtpSink, free_port, smtp_server
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = sum(1 for p in (ROOT / "fixtures").iterdir() if p.is_dir())  # the bundled sample clients
 CLIENTS = ["brightcart-home", "fieldnotes-media", "harbor-dental", "keystone-legal", "northwind-outfitters"]
 OWNERS = {  # client -> recipients; legal@ owns two clients, harbor-dental has two owners
     "northwind-outfitters": ["nw-owner@client.example"],
@@ -297,13 +298,13 @@ def test_config_clients_map_to_folders_and_unlisted_folders_are_skipped(tmp_path
     cfg = write_config(tmp_path, None, clients={"harbor-dental": [], "gone-client": []})
     p = audit("run", "--config", str(cfg), "--offline", str(ROOT / "fixtures"), cwd=tmp_path)
     assert p.returncode == 3, p.stderr  # gone-client has no folder: not audited
-    assert "4 client folder(s)" in p.stderr and "skipped" in p.stderr
+    assert f"{SAMPLES - 1} client folder(s)" in p.stderr and "skipped" in p.stderr
     rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
     assert set(rows) == {"harbor-dental", "gone-client"} and rows["gone-client"]["status"] == "error"
     assert list(rows)[0] == "gone-client"  # not audited ranks first
     # no clients in the config: every folder of DIR, plain log lines when stderr is not a terminal
     p = audit("run", "--offline", str(ROOT / "fixtures"), "-o", str(tmp_path / "all"), "--no-history", cwd=tmp_path)
-    assert p.returncode == 1 and p.stderr.count("audit: [") == 5 and "\r" not in p.stderr
+    assert p.returncode == 1 and p.stderr.count("audit: [") == SAMPLES and "\r" not in p.stderr
 
 
 def test_a_crash_never_leaves_half_a_report(tmp_path, monkeypatch):
@@ -426,9 +427,9 @@ def test_progress_bar_on_a_terminal(tmp_path):
     os.close(master)
     assert p.wait(timeout=60) == 1
     screen = b"".join(chunks).decode("utf-8", "replace")
-    assert "auditing" in screen and "5/5" in screen  # the bar, with its position
-    assert "audit: [1/5]" not in screen  # no per-client lines on a terminal
-    assert "5 client(s) audited" in screen  # the closing line is still printed
+    assert "auditing" in screen and f"{SAMPLES}/{SAMPLES}" in screen  # the bar, with its position
+    assert f"audit: [1/{SAMPLES}]" not in screen  # no per-client lines on a terminal
+    assert f"{SAMPLES} client(s) audited" in screen  # the closing line is still printed
 
 
 def test_offline_run_of_a_partial_recording_reports_it_incomplete(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from builders import action, ads, client, findings, ga4, outcome
 
 SHOP_EVENTS = {"session_start": 50_000, "page_view": 180_000, "view_item": 22_000, "view_item_list": 30_000,
@@ -30,22 +32,29 @@ def test_overflagged_threshold_is_configurable():
 
 
 def test_overflagged_flags_weak_and_automatic_key_events_even_when_few():
-    (f,) = findings("overflagged-key-events", client(ga4(SHOP_EVENTS, ["purchase", "page_view", "session_start"])))
-    assert f.severity == "high"
-    assert "page_view (180,000)" in f.message and "session_start (50,000)" in f.message
-    assert "purchase" not in f.message.split(":", 1)[1]
+    fs = findings("overflagged-key-events", client(ga4(SHOP_EVENTS, ["purchase", "page_view", "session_start"])))
+    assert {f.severity for f in fs} == {"high"}
+    by_event = {f.evidence.event: f for f in fs}
+    assert set(by_event) == {"page_view", "session_start"}  # one finding per weak key event; purchase is the macro
+    assert "page_view (180,000 events in 28 days)" in by_event["page_view"].message
+    assert "session_start (50,000 events in 28 days)" in by_event["session_start"].message
+    assert by_event["page_view"].evidence.strength == "low" and by_event["page_view"].evidence.macro == "purchase"
 
 
 def test_overflagged_flags_a_key_event_dwarfing_the_macro():
-    events = {**SHOP_EVENTS, "newsletter_signup": 30_000}
-    (f,) = findings("overflagged-key-events", client(ga4(events, ["purchase", "newsletter_signup"])))
-    assert "newsletter_signup (30,000)" in f.message and "purchase (900)" in f.message
-    assert f.severity == "medium"
+    # add_to_cart fires six times per user: a real micro by its users (9% reach purchase), yet 33x the macro's events
+    c = client(ga4(SHOP_EVENTS, ["purchase", "add_to_cart"]))
+    events = tuple(replace(e, event_count=30_000, total_users=5_000) if e.event_name == "add_to_cart" else e
+                   for e in c.ga4.events)
+    c = replace(c, ga4=replace(c.ga4, events=events))
+    (f,) = findings("overflagged-key-events", c)
+    assert "add_to_cart (30,000 events in 28 days)" in f.message and "purchase (900)" in f.message
+    assert f.severity == "medium" and f.evidence.strength == "medium" and f.evidence.basis == "ratio"
 
 
 def test_overflagged_no_dwarf_check_without_macro_volume():
-    events = {"newsletter_signup": 30_000, "purchase": 0}
-    assert findings("overflagged-key-events", client(ga4(events, ["purchase", "newsletter_signup"]))) == []
+    events = {"add_to_cart": 30_000, "purchase": 0}
+    assert findings("overflagged-key-events", client(ga4(events, ["purchase", "add_to_cart"]))) == []
 
 
 def test_overflagged_does_not_apply_to_ads_only_client():
@@ -172,6 +181,19 @@ def test_missing_value_flags_placeholder_on_purchase_only():
                        action("Call", "PHONE_CALL_LEAD", default=1.0, always_default=True, value=30.0)))
     (f,) = findings("missing-conversion-value", c)
     assert "'Purchase'" in f.message and "placeholder" in f.message
+
+
+def test_missing_value_placeholder_default_that_the_tag_never_overrides_is_no_value():
+    # default 1, "always use the default value" off, yet the 30-day value is exactly conversions x 1: no value sent
+    c = client(ads=ads(action("Purchase", conversions=431, default=1.0, value=431.0),
+                       action("Shop order", conversions=200, default=1.0, value=18_400.0),
+                       action("Call", "PHONE_CALL_LEAD", conversions=30, default=1.0, value=30.0)))
+    (f,) = findings("missing-conversion-value", c)
+    assert "'Purchase'" in f.message and "431 conv. x the placeholder default 1" in f.message
+    assert "sends no value" in f.message and "always" not in f.message
+    c = client(ads=ads(action("Purchase", conversions=50, default=0.0, value=0.0)))
+    (f,) = findings("missing-conversion-value", c)  # a zero default is no default at all
+    assert "has no value" in f.message
 
 
 def test_missing_value_flags_macro_key_event_without_values():

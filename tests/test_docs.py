@@ -37,6 +37,18 @@ def test_docs_cover_every_builtin_rule():
         for k in r.params:
             assert f"| `{k}` |" in text, (r.id, k)
     assert "| `lead_severity` | low |" in text and "lead-gen: medium" in text  # a profile override is shown
+    for r in rules:  # every rule says what its judgement rests on
+        assert r.evidence, r.id
+
+
+@pytest.mark.parametrize("rid", ["micro-primary-goal", "low-bidding-volume", "overflagged-key-events"])
+def test_explain_says_what_a_micro_judgement_rests_on(rid):
+    p = audit("explain", rid)
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    for part in ("funnel report", "upper bound", "after or beside", "config's taxonomy always wins",
+                 "medium from 5%"):
+        assert part in text, part
 
 
 def test_docs_are_the_same_from_the_cli():
@@ -56,7 +68,7 @@ def test_rules_lists_id_category_default_severity_and_enabled():
 def test_explain_prints_every_part(rid):
     p = audit("explain", rid)
     assert p.returncode == 0, p.stderr
-    for part in ("What it checks:", "Why it matters:", "How to fix:", "Data needed:", "Example finding:",
-                 "References:"):
+    for part in ("What it checks:", "Why it matters:", "What it rests on:", "How to fix:", "Data needed:",
+                 "Example finding:", "References:"):
         assert part in p.stdout, part
     assert ("Parameters:" in p.stdout) == bool(Ruleset.load().rules[rid].params)

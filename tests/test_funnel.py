@@ -103,7 +103,9 @@ def test_profiles_carry_their_ladders():
 def test_sample_clients_funnels():
     rs = Ruleset.load()
     north = audit_folder(FIXTURES / "northwind-outfitters", rs)["funnel"]
-    assert north["available"] and north["source"] == "profile" and north["biggest_drop"]["to"] == "add_to_cart"
+    assert north["available"] and north["source"] == "account" and north["biggest_drop"]["to"] == "add_to_cart"
+    assert north["metric"] == "totalUsers" and north["ladder"][0] == "session_start"
+    assert north["ladder"][-1] == "purchase"
     keystone = audit_folder(FIXTURES / "keystone-legal", rs)["funnel"]
     assert keystone["source"] == "client" and keystone["ladder"][1] == "qualified_pricing_visit"
     harbor = audit_folder(FIXTURES / "harbor-dental", rs)["funnel"]
@@ -147,11 +149,11 @@ def _results() -> list[dict]:
 
 def test_table_and_markdown_show_a_funnel_table():
     table = render("table", _results())
-    assert "funnel (profile ladder, GA4 event counts, last 28 days)" in table
+    assert "funnel (account ladder, GA4 users, last 28 days)" in table
     assert "biggest drop" in table and "funnel: not available: no GA4 data" in table
     md = render("markdown", _results())
-    assert "### Funnel" in md and "| step | events | from previous | from first | note |" in md
-    assert "| add\\_to\\_cart | 19,847 | 16.3% | 10.8% | biggest drop |" in md
+    assert "### Funnel" in md and "| step | users | from previous | from first | note |" in md
+    assert "| add\\_to\\_cart | 9,416 | 28.5% | 7.8% | biggest drop |" in md
     assert "Not available: no GA4 data" in md
 
 

@@ -84,5 +84,9 @@ RULE = Rule(
     },
     requires=("ga4|ads",),
     example="primary action 'Purchase' (PURCHASE) always uses the default value 50: every order counts the same ...",
+    evidence=("Per revenue action: its default value, whether it always uses it, and its 30-day conversions and "
+              "conversion value (value / conversions equal to the default). Per revenue key event: its default "
+              "value and its 28-day event value. Revenue is decided by the Ads category and the rule's "
+              "revenue_events names."),
     check=check,
 )

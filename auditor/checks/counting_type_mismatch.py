@@ -54,5 +54,7 @@ RULE = Rule(
     },
     requires=("ads",),
     example="'Contact form' (SUBMIT_LEAD_FORM, 212 conv. in 30 days) counts MANY_PER_CLICK (Every); ...",
+    evidence=("Each primary action's category and counting type, against the rule's lists of lead-type and "
+              "sale-type categories. No measured data."),
     check=check,
 )

@@ -69,5 +69,7 @@ RULE = Rule(
     params={"cross_source_severity": Param("Severity when the GA4 property and the Ads account currencies differ.")},
     requires=("ga4|ads",),
     example="action 'Purchase' (PURCHASE) values in USD; the account reports in EUR",
+    evidence=("The currency codes of the Google Ads account, its actions' default values, the GA4 property and its "
+              "key events' default values."),
     check=check,
 )

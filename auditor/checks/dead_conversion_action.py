@@ -78,5 +78,7 @@ RULE = Rule(
     },
     requires=("ads",),
     example="primary action 'Request quote' (REQUEST_QUOTE) recorded no conversion in 30 days: broken or removed ...",
+    evidence=("Each primary action's conversions and all conversions over 30 days; for a GA4 import, the event's "
+              "28-day count in GA4; the account's primary conversions against quiet_account_conversions."),
     check=check,
 )

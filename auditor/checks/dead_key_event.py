@@ -65,5 +65,7 @@ RULE = Rule(
     references=("Google Analytics Help: About key events", "Google Analytics Help: [GA4] Event naming rules"),
     requires=("ga4",),
     example="key event 'Sign_Up' had no events in 28 days; 'sign_up' fired 1,204 times: probably renamed",
+    evidence=("Each key event's name against the 28-day event report (spelling folded, synonyms merged), and "
+              "whether it is deletable."),
     check=check,
 )

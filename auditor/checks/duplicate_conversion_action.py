@@ -119,6 +119,8 @@ RULE = Rule(
     params={"both_secondary_severity": Param("Severity when both copies are secondary.")},
     requires=("ads",),
     example="'Purchase' (512 conv.) and 'purchase (GA4)' (498 conv.) count one event twice: ...",
+    evidence=("The enabled actions' types, categories, names (normalised), imported GA4 events, primary flags and "
+              "30-day conversions."),
     check=check,
 )
 

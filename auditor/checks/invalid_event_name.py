@@ -109,5 +109,7 @@ RULE = Rule(
     },
     requires=("ga4|ads",),
     example="key event 'newsletter_signup_article_footer_inline_form' (1,207 events in 28 days): 44 characters ...",
+    evidence=("The event names of the 28-day report, the key events and the Google Ads imports, against GA4's "
+              "naming rules."),
     check=check,
 )

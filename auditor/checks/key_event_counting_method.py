@@ -63,5 +63,7 @@ RULE = Rule(
     },
     requires=("ga4",),
     example="key event 'purchase' (2,904 events in 28 days) is counted ONCE_PER_SESSION; it should be ...",
+    evidence=("Each key event's counting method, against the rule's lists of purchase-type and lead-type names "
+              "(spelling folded, synonyms merged)."),
     check=check,
 )

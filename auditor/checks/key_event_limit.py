@@ -21,7 +21,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         return
     volumes = ga4.volumes()
     ordered = sorted(ga4.key_events, key=lambda k: (-volumes.get(k.event_name, 0), k.event_name))
-    weak = [k.event_name for k in ordered if ctx.taxonomy.event_kind(k.event_name) == "weak_micro"]
+    weak = [k.event_name for k in ordered if ctx.hierarchy.event(k.event_name).strength == "low"]
     listing = ", ".join(f"{k.event_name} ({fmt_count(volumes.get(k.event_name, 0))})" for k in ordered)
     yield ctx.finding(
         f"{len(ga4.key_events)} key events (limit {limit}): only {limit} can feed Google Ads bidding; "
@@ -48,5 +48,7 @@ RULE = Rule(
     params={"max_key_events": Param("Most key events that can feed Google Ads bidding.")},
     requires=("ga4",),
     example="34 key events (limit 30): only 30 can feed Google Ads bidding; 28-day volumes: page_view (402,885), ...",
+    evidence=("The number of key events; per key event, its 28-day event count, and its measured strength toward "
+              "the account's macro to name the weak ones to unmark first."),
     check=check,
 )

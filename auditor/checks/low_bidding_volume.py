@@ -3,81 +3,61 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
-from auditor.model import Client, ConversionAction
-from auditor.taxonomy import Taxonomy
-
-# The funnel event a Google Ads tag of a strong-micro category stands for, to place it on the ladder.
-_CATEGORY_EVENT = {"ADD_TO_CART": "add_to_cart", "BEGIN_CHECKOUT": "begin_checkout", "SIGNUP": "sign_up"}
-
-
-@dataclass(frozen=True)
-class Proxy:
-    label: str
-    event: str | None
-    volume: float
-    period: str
-    action: ConversionAction | None = None
-
-
-def proxies(client: Client, tax: Taxonomy, min_volume: float) -> list[Proxy]:
-    """Strong micros with at least `min_volume` conversions or events, best first: the one closest to the
-    macro on the profile's funnel ladder, then (off the ladder) the rarest, since a funnel narrows toward the
-    macro."""
-    found: list[Proxy] = []
-    seen: set[str] = set()
-    if client.ads:
-        for a in client.ads.enabled_actions:
-            volume = max(a.stats.conversions, a.stats.all_conversions)
-            if tax.action_kind(a) != "strong_micro" or a.system_managed or volume < min_volume:
-                continue
-            event = a.ga4_event_name or _CATEGORY_EVENT.get(a.category)
-            found.append(Proxy(f"Google Ads action '{a.name}'", event, volume, "30 days", a))
-            if event:
-                seen.add(tax.canonical(event))
-    if client.ga4:
-        for e in client.ga4.events:
-            if (tax.event_kind(e.event_name) == "strong_micro" and e.event_count >= min_volume
-                    and tax.canonical(e.event_name) not in seen):
-                found.append(Proxy(f"GA4 event '{e.event_name}'", e.event_name, e.event_count, "28 days"))
-    ladder = [tax.canonical(n) for n in tax.funnel]
-
-    def rank(p: Proxy) -> tuple[int, int, float]:
-        key = tax.canonical(p.event) if p.event else None
-        return (0, -ladder.index(key), p.volume) if key in ladder else (1, 0, p.volume)
-
-    return sorted(found, key=lambda p: (*rank(p), p.label))
+from auditor.hierarchy import STRENGTH_EVIDENCE
+from auditor.model import Client
 
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:
     """Flags a Google Ads account whose ENABLED primary macro actions have fewer than `low_volume_threshold`
     conversions in 30 days together, too few for Smart Bidding to learn from, and recommends the best micro
-    proxy: the strong micro (add to cart, begin checkout, qualified pricing visit...) with at least
-    `proxy_min_volume` conversions (Google Ads, 30 days) or events (GA4, 28 days) that sits closest to the
-    macro on the profile's funnel ladder (off the ladder, the rarest one). Not flagged: an account that already
-    has a strong micro with that volume as primary (the recommended set-up; micro-primary-goal notes it), and
-    an account with no primary macro at all (no-primary-conversion and micro-primary-goal report that). The
-    volume is account-wide: per campaign it is lower still."""
+    proxy from the account's own measured hierarchy: a micro that sits before the macro, of medium strength or
+    better, with at least `proxy_min_volume` conversions (Google Ads, 30 days) or events (GA4, 28 days), and the
+    highest rate to the macro (not the one latest on a fixed ladder). When a primary micro already qualifies, a
+    proxy is in place and the finding says so as a note. An account with no primary macro at all is left to
+    no-primary-conversion and micro-primary-goal. The volume is account-wide: per campaign it is lower still."""
     ads = client.ads
     assert ads is not None
-    tax = ctx.taxonomy
+    h = ctx.hierarchy
     threshold = float(ctx.params["low_volume_threshold"])
     min_proxy = float(ctx.params["proxy_min_volume"])
-    macros = [a for a in ads.primary_actions if tax.action_kind(a) == "macro"]
+    macros = [a for a in ads.primary_actions if h.action(a).strength == "macro"]
     volume = sum(a.stats.conversions for a in macros)
     if not macros or volume >= threshold:
-        return
-    if any(tax.action_kind(a) == "strong_micro" and a.stats.conversions >= min_proxy for a in ads.primary_actions):
         return
     head = (f"primary macro actions have {fmt_count(volume)} conv. in 30 days (below {fmt_count(threshold)}): too "
             "few for Smart Bidding to learn from")
     resources = [a.resource_name for a in macros]
-    ranked = proxies(client, tax, min_proxy)
-    if not ranked:
+    in_place = [a for a in ads.primary_actions if h.action(a).strength != "macro" and h.action(a).proxy_grade
+                and a.stats.conversions >= min_proxy]
+    if in_place:
+        best = max(in_place, key=lambda a: (h.action(a).rate or 0.0, a.stats.conversions, a.name))
+        ev = h.action(best)
+        top = next(iter(h.proxies(min_proxy)), None)
+        better = ""
+        if top is not None and top.action is not best and (top.evidence.rate or 0) > (ev.rate or 0):
+            better = (f"; {top.label} measures higher ({fmt_count(top.volume)} in {top.period}): "
+                      f"{top.evidence.text()}")
         yield ctx.finding(
-            f"{head}; no strong micro reaches {fmt_count(min_proxy)} a month to stand in as a proxy",
+            f"{head}; a proxy is in place: '{best.name}' is primary with {fmt_count(best.stats.conversions)} conv. "
+            f"in 30 days — {ev.text()}{better}",
+            [*resources, best.resource_name], severity="info", evidence=ev,
+            remediation=(f"Keep '{best.name}' primary while macro volume stays low; check monthly that it still "
+                         "predicts sales or leads, and demote it once macro primaries reach "
+                         f"{fmt_count(threshold)} conversions a month."),
+        )
+        return
+    ranked = h.proxies(min_proxy)
+    if not ranked:
+        unsure = [p for p in h.proxies_unknown(min_proxy)][:3]
+        maybe = ("; strength unknown for " + ", ".join(f"{p.label} ({fmt_count(p.volume)} in {p.period})"
+                                                       for p in unsure)
+                 + ": measure them or classify them in the config (taxonomy.strong_micro_events)") if unsure else ""
+        yield ctx.finding(
+            f"{head}; no micro before the macro with a measured or expected rate of at least "
+            f"{ctx.taxonomy.thresholds.medium:.0%} reaches {fmt_count(min_proxy)} a month to stand in as a proxy"
+            f"{maybe}",
             resources,
             remediation=("Track a strong micro that predicts the outcome (begin_checkout, a completed multi-step "
                          "form, a qualified pricing-page visit), import it into Google Ads and use it as the "
@@ -97,9 +77,9 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                 "action > Import > Google Analytics 4 properties and set it to Primary (API: "
                 "ConversionAction.primary_for_goal = true)")
     yield ctx.finding(
-        f"{head}; best micro proxy: {best.label} ({fmt_count(best.volume)} in {best.period}), the strong micro "
-        f"closest to the macro with enough volume{others}",
-        resources,
+        f"{head}; best micro proxy: {best.label} ({fmt_count(best.volume)} in {best.period}), the micro before the "
+        f"macro with enough volume and the highest rate to it — {best.evidence.text()}{others}",
+        resources, evidence=best.evidence,
         remediation=(f"{step}. Give it a value well below the macro's, keep the macro primary, check monthly that it "
                      f"still predicts sales or leads, and demote it once macro primaries reach "
                      f"{fmt_count(threshold)} conversions a month."),
@@ -115,9 +95,10 @@ RULE = Rule(
                "Practitioners then optimise toward a strong micro that predicts the sale or lead and fires often "
                "enough (a completed multi-step form, begin checkout, a qualified pricing visit), never toward a "
                "weak one (scroll, page view, video play)."),
-    remediation=("While macro volume is low, set the strong micro closest to the macro with enough volume to "
-                 "Primary in Google Ads > Goals > Conversions > Summary (API: ConversionAction.primary_for_goal = "
-                 "true), and return to the macro once it reaches about 30 a month."),
+    remediation=("While macro volume is low, set the micro with enough volume and the highest measured rate to "
+                 "the macro to Primary in Google Ads > Goals > Conversions > Summary (API: "
+                 "ConversionAction.primary_for_goal = true), and return to the macro once it reaches about 30 a "
+                 "month."),
     references=("Google Ads Help: About Smart Bidding",
                 "Google Ads Help: About primary and secondary conversion actions",
                 "Google Ads Help: About campaign-specific conversion goals"),
@@ -128,5 +109,8 @@ RULE = Rule(
     requires=("ads",),
     example="primary macro actions have 14 conv. in 30 days (below 30): too few for Smart Bidding to learn from; "
             "best micro proxy: GA4 event 'begin_checkout' (412 in 28 days) ...",
+    evidence=("The macro volume is the 30-day conversions of the primary macro actions. Proxy candidates are the "
+              "account's own events and actions that sit before the macro (at least the macro's users) with "
+              "enough volume; they are ranked by their rate to the macro. " + STRENGTH_EVIDENCE),
     check=check,
 )

@@ -64,5 +64,6 @@ RULE = Rule(
                 "Google Ads Help: About conversion goals"),
     requires=("ads",),
     example="no enabled primary conversion action: Smart Bidding has no goal; 2 enabled action(s), all secondary: ...",
+    evidence=("The enabled actions' primary flags and, when collected, the account-default goals' biddable flags."),
     check=check,
 )

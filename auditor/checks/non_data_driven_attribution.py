@@ -53,5 +53,6 @@ RULE = Rule(
     references=("Google Ads Help: About attribution models", "Google Ads Help: About data-driven attribution"),
     requires=("ads",),
     example="primary action 'Purchase' (PURCHASE, 431 conv. in 30 days) uses GOOGLE_ADS_LAST_CLICK: ...",
+    evidence=("Each primary action's attribution model, type and origin."),
     check=check,
 )

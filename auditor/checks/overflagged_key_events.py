@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.hierarchy import STRENGTH_EVIDENCE
 from auditor.model import Client
 
 
@@ -14,14 +15,18 @@ def _listing(names: list[str], volumes: dict[str, int]) -> str:
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:
     """Flags a GA4 property whose key events are not a short list of business outcomes: more key events than
-    `max_key_events`; key events on weak micros or automatically collected events (page_view, scroll,
-    session_start, video_start, file_download, form_start...); and key events whose 28-day volume is more than
-    `dwarf_ratio` times the property's macro outcome volume."""
+    `max_key_events`; each key event that measures as a weak (low) micro toward the account's macro, or that the
+    taxonomy knows as weak or automatically collected (page_view, scroll, session_start, video_start,
+    file_download, form_start...); and each key event whose 28-day volume is more than `dwarf_ratio` times the
+    macro's. A key event whose strength the data cannot establish is not called weak."""
     ga4 = client.ga4
     assert ga4 is not None
     volumes = ga4.volumes()
-    tax = ctx.taxonomy
+    h = ctx.hierarchy
     key_names = sorted({k.event_name for k in ga4.key_events}, key=lambda n: (-volumes.get(n, 0), n))
+    by_name = {}
+    for k in ga4.key_events:
+        by_name.setdefault(k.event_name, k.name or k.event_name)
     limit = int(ctx.params["max_key_events"])
     if len(key_names) > limit:
         yield ctx.finding(
@@ -30,24 +35,27 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             remediation=(f"Keep at most {limit} key events, the business outcomes. In GA4 Admin > Data display > "
                          "Key events, unmark the rest; they stay tracked as events."),
         )
-    weak = [n for n in key_names if tax.event_kind(n) == "weak_micro"]
-    if weak:
+    evidence = {n: h.event(n) for n in key_names}
+    weak = [n for n in key_names if evidence[n].strength == "low"]
+    for n in weak:
         yield ctx.finding(
-            f"{len(weak)} key event(s) on weak micros or automatically collected events: "
-            f"{_listing(weak, volumes)}",
-            [k.name or k.event_name for k in ga4.key_events if k.event_name in weak],
+            f"key event {n} ({fmt_count(volumes.get(n, 0))} events in 28 days) is a weak micro, not a business "
+            f"outcome — {evidence[n].text()}",
+            [by_name[n]], evidence=evidence[n],
         )
-    macro = [n for n in key_names if tax.event_kind(n) == "macro"]
-    macro_volume = sum(volumes.get(n, 0) for n in macro)
+    macro = h.macro
+    macro_events = [n for n in (macro.events if macro else ()) if volumes.get(n, 0) > 0]
+    macro_volume = sum(volumes.get(n, 0) for n in macro_events)
     ratio = float(ctx.params["dwarf_ratio"])
     if macro_volume > 0:
-        dwarfs = [n for n in key_names if n not in macro and n not in weak and volumes.get(n, 0) > ratio * macro_volume]
-        if dwarfs:
+        for n in key_names:
+            if evidence[n].strength in ("macro", "low") or volumes.get(n, 0) <= ratio * macro_volume:
+                continue
             yield ctx.finding(
-                f"key event(s) {_listing(dwarfs, volumes)} exceed {fmt_count(ratio)}x the macro outcome volume "
-                f"({_listing(macro, volumes)}): the key event rate no longer tracks the business",
-                [k.name or k.event_name for k in ga4.key_events if k.event_name in dwarfs],
-                severity="medium" if ctx.severity in ("critical", "high") else ctx.severity,
+                f"key event {n} ({fmt_count(volumes.get(n, 0))} events in 28 days) exceeds {fmt_count(ratio)}x the "
+                f"macro outcome volume ({_listing(macro_events, volumes)}): the key event rate no longer tracks "
+                f"the business — {evidence[n].text()}",
+                [by_name[n]], severity=ctx.at_most("medium"), evidence=evidence[n],
             )
 
 
@@ -67,6 +75,8 @@ RULE = Rule(
     params={"max_key_events": Param("Most key events before the property is over-flagged."),
             "dwarf_ratio": Param("A key event above this multiple of the macro outcome's volume dwarfs it.")},
     requires=("ga4",),
-    example="12 key events (threshold 5); 28-day volumes: page_view (184,220), scroll (96,410), ...",
+    example="key event scroll (96,410 events in 28 days) is a weak micro, not a business outcome — low: ...",
+    evidence=("The count of key events; per key event, its measured strength toward the account's macro (weak "
+              "ones are flagged one by one) and its 28-day event count against the macro's. " + STRENGTH_EVIDENCE),
     check=check,
 )

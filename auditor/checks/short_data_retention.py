@@ -38,5 +38,6 @@ RULE = Rule(
     references=("Google Analytics Help: [GA4] Data retention",),
     requires=("ga4.retention",),
     example="event data retention is TWO_MONTHS: explorations and funnel analysis cannot look back further ...",
+    evidence=("The property's event data retention setting."),
     check=check,
 )

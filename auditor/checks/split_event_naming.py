@@ -70,5 +70,7 @@ RULE = Rule(
     params={"min_variants": Param("Spellings in a group before it is reported.")},
     requires=("ga4|ads",),
     example="3 spellings of one action: sign_up (1,204), signup (310), Sign_Up (12); keep 'sign_up'",
+    evidence=("The names of GA4 events, key events and Google Ads imports (case, separators and camelCase folded; "
+              "configured synonyms merged) and their 28-day event counts."),
     check=check,
 )

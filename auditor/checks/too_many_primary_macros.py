@@ -49,5 +49,7 @@ RULE = Rule(
     params={"max_primary_macros": Param("Most enabled primary macro actions before the account is flagged.")},
     requires=("ads",),
     example="7 primary macro actions (threshold 5): 'Purchase' (PURCHASE, 612 conv.), 'Phone lead' ...",
+    evidence=("The count of enabled primary actions that are macros, by their Ads category or their event's name "
+              "(the profile's, the taxonomy's or the config's lists)."),
     check=check,
 )

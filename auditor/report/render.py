@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any, TextIO
 
+from auditor.business_model import profile_label
 from auditor.engine import SEVERITIES
 
 FORMATS = ("table", "markdown", "json", "html", "csv")
@@ -62,7 +63,7 @@ class TableRenderer(Renderer):
         from tabulate import tabulate
 
         w = self.out.write
-        w(f"\n== {_plain(r['name'])} [{r.get('profile') or '-'}]  {_score_line(r)}\n")
+        w(f"\n== {_plain(r['name'])} [{_plain(profile_label(r))}]  {_score_line(r)}\n")
         for line in _change_lines(r):
             w(f"  {_plain(line)}\n")
         for e in r["errors"]:
@@ -83,15 +84,24 @@ class TableRenderer(Renderer):
             w(f"  ({suppressed} suppressed finding(s) not shown)\n")
         fun = r.get("funnel")  # absent from results saved before the funnel view existed
         if fun and fun.get("available"):
-            from auditor.funnel import funnel_rows
+            from auditor.funnel import funnel_caption, funnel_rows, funnel_unit
 
-            w(f"  funnel ({fun['source']} ladder, GA4 event counts, last {fun['period_days']} days):\n")
+            w(f"  funnel ({_plain(funnel_caption(fun))}):\n")
             rows = [[_plain(x) for x in row] for row in funnel_rows(fun)]
-            w(tabulate(rows, headers=["step", "events", "from previous", "from first", "note"], tablefmt="simple",
-                       colalign=("left", "right", "right", "right", "left")) + "\n")
+            w(tabulate(rows, headers=["step", funnel_unit(fun), "from previous", "from first", "note"],
+                       tablefmt="simple", colalign=("left", "right", "right", "right", "left")) + "\n")
             w(f"  {_plain(fun['summary'])}\n")
         elif fun:
             w(f"  funnel: not available: {_plain(fun['reason'])}\n")
+        hj = r.get("hierarchy")  # absent from results saved before the hierarchy existed
+        if hj and (hj.get("macro") or hj.get("events")):
+            from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
+
+            rows = [[_plain(x) for x in row] for row in hierarchy_rows(hj)]
+            w(f"  micro hierarchy ({_plain(macro_line(hj))}):\n")
+            if rows:
+                w(tabulate(rows, headers=HIERARCHY_HEADERS, tablefmt="simple",
+                           colalign=("left", "right", "right", "left", "left")) + "\n")
 
     def end(self, summary: dict[str, Any]) -> None:
         from tabulate import tabulate
@@ -126,7 +136,7 @@ class MarkdownRenderer(Renderer):
     def client(self, r: dict[str, Any]) -> None:
         w = self.out.write
         w(f"\n## {md_escape(r['name'])}\n\n")
-        w(f"Profile: {md_escape(r.get('profile') or '-')}. {md_escape(_score_line(r))}.\n\n")
+        w(f"Profile: {md_escape(profile_label(r))}. {md_escape(_score_line(r))}.\n\n")
         changes = _change_lines(r)
         if changes:
             head, items = changes[0], changes[1:]
@@ -149,15 +159,25 @@ class MarkdownRenderer(Renderer):
         w("\n")
         fun = r.get("funnel")
         if fun and fun.get("available"):
-            from auditor.funnel import funnel_rows
+            from auditor.funnel import funnel_caption, funnel_rows, funnel_unit
 
-            w(f"\n### Funnel\n\n{md_escape(fun['source'])} ladder, GA4 event counts, last {fun['period_days']} "
-              "days.\n\n| step | events | from previous | from first | note |\n| --- | ---: | ---: | ---: | --- |\n")
+            w(f"\n### Funnel\n\n{md_escape(funnel_caption(fun))}.\n\n| step | {funnel_unit(fun)} | from previous | "
+              "from first | note |\n| --- | ---: | ---: | ---: | --- |\n")
             for row in funnel_rows(fun):
                 w("| " + " | ".join(md_escape(x) for x in row) + " |\n")
             w(f"\n{md_escape(fun['summary'])}\n")
         elif fun:
             w(f"\n### Funnel\n\nNot available: {md_escape(fun['reason'])}.\n")
+        hj = r.get("hierarchy")
+        if hj and (hj.get("macro") or hj.get("events")):
+            from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
+
+            w(f"\n### Micro hierarchy\n\n{md_escape(macro_line(hj))}.\n")
+            rows = hierarchy_rows(hj, limit=None)
+            if rows:
+                w("\n| " + " | ".join(HIERARCHY_HEADERS) + " |\n| --- | ---: | ---: | --- | --- |\n")
+                for row in rows:
+                    w("| " + " | ".join(md_escape(x) for x in row) + " |\n")
 
     def end(self, summary: dict[str, Any]) -> None:
         w = self.out.write
