@@ -15,10 +15,10 @@ Built once per client from data already loaded (one pass), shared by the rules a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from auditor.evidence import Basis, Evidence, Metric, count, pct
+from auditor.evidence import Basis, Evidence, Metric, Position, count, pct
 from auditor.model import Client, ConversionAction, FunnelMeasure
 from auditor.taxonomy import STRENGTHS, NameVerdict, Strength, Taxonomy
 
@@ -74,8 +74,11 @@ class Proxy:
     action: ConversionAction | None = None
 
 
+_BASIS: dict[str, Basis] = {"config": "config", "category": "category", "none": "none"}
+
+
 def _basis(v: NameVerdict) -> Basis:
-    return {"config": "config", "category": "category", "none": "none"}.get(v.source, "name")  # type: ignore[return-value]
+    return _BASIS.get(v.source, "name")
 
 
 def _rank(s: str) -> int:
@@ -89,51 +92,44 @@ def judge(verdict: NameVerdict, *, event: str | None, action: str | None, metric
 
     `volume`/`macro_volume`: users over 28 days (GA4) or conversions over 30 days (Ads), for the position and
     the ratio; `funnel`: a recorded funnel report of the subject toward `funnel_macro`."""
-    funnel_rate = funnel.rate if funnel is not None else None
-    days = (USER_DAYS if metric == "users" else ADS_DAYS) if metric else None
-    base = dict(event=event, action=action, metric=metric, period_days=days, users=volume, macro=macro,
-                macro_users=macro_volume)
-    has_volume = bool(volume) and bool(macro_volume)
-    position = "unknown"
-    rate = None
-    if has_volume:
-        assert volume is not None and macro_volume is not None
+    base = Evidence(event=event, action=action, strength="unknown", basis="none", metric=metric,
+                    period_days=(USER_DAYS if metric == "users" else ADS_DAYS) if metric else None, users=volume,
+                    macro=macro, macro_users=macro_volume, detail=verdict.detail)
+    position: Position = "unknown"
+    if volume and macro_volume:
         position = "before" if volume >= macro_volume else "after"
-        rate = macro_volume / volume if position == "before" else None
-    measured = None
-    if funnel is not None and funnel_rate is not None:
-        measured = {**base, "users": funnel.users[0], "macro": funnel_macro or macro, "period_days": USER_DAYS,
-                    "macro_users": funnel.users[-1] if len(funnel.users) > 1 else 0, "rate": funnel_rate,
-                    "measure": "funnel"}
-    elif rate is not None:
-        measured = {**base, "rate": rate, "measure": "ratio"}
+    ratio = macro_volume / volume if position == "before" and volume and macro_volume else None
+    funnel_rate = funnel.rate if funnel is not None else None
+    if funnel is not None and funnel_rate is not None:  # the numbers shown are the report's own
+        measured = replace(base, users=funnel.users[0], macro=funnel_macro or macro, period_days=USER_DAYS,
+                           macro_users=funnel.users[-1] if len(funnel.users) > 1 else 0, rate=funnel_rate,
+                           measure="funnel", position=position)
+    elif ratio is not None:
+        measured = replace(base, rate=ratio, measure="ratio", position=position)
+    else:
+        measured = replace(base, position=position)
+    classify = tax.thresholds.classify
     if verdict.source == "config":
         cls: Strength = verdict.strength
-        best = funnel_rate if funnel_rate is not None else rate
-        if verdict.strength != "low" and best is not None and tax.thresholds.classify(best) != "low":
-            cls = tax.thresholds.classify(best)  # listed strong: at least medium, better if the data shows it
-        return Evidence(strength=cls, basis="config", position=position,  # type: ignore[arg-type]
-                        detail=verdict.detail, **(measured or base))
-    if funnel is not None and funnel_rate is not None:
-        return Evidence(strength=tax.thresholds.classify(funnel_rate), basis="funnel", position=position,  # type: ignore[arg-type]
-                        detail=verdict.detail, **(measured or base))
+        if cls != "low" and measured.rate is not None and classify(measured.rate) != "low":
+            cls = classify(measured.rate)  # listed strong: at least medium, better if the data shows it
+        return replace(measured, strength=cls, basis="config")
+    if funnel_rate is not None:
+        return replace(measured, strength=classify(funnel_rate), basis="funnel")
     if position == "after":
-        return Evidence(strength="low" if verdict.weak else "unknown", basis="ratio", position="after",
-                        detail=verdict.detail, **base)  # type: ignore[arg-type]
-    if rate is not None:
-        ceiling = tax.thresholds.classify(rate)
-        assert measured is not None
+        return replace(measured, strength="low" if verdict.weak else "unknown", basis="ratio")
+    if ratio is not None:
+        ceiling = classify(ratio)
         if ceiling == "low":  # the upper bound is low: so is the rate
-            return Evidence(strength="low", basis="ratio", position="before", detail=verdict.detail, **measured)
+            return replace(measured, strength="low", basis="ratio")
         if verdict.kind != "micro" or verdict.strength == "unknown":  # only a ceiling, and no name to go on
-            return Evidence(strength="unknown", basis="ratio", position="before", detail=verdict.detail, **measured)
+            return replace(measured, strength="unknown", basis="ratio")
         if _rank(ceiling) >= _rank(verdict.strength):  # the ceiling is the tighter bound
-            return Evidence(strength=ceiling, basis="ratio", position="before", detail=verdict.detail, **measured)
-        return Evidence(strength=verdict.strength, basis=_basis(verdict), position="before",  # the name caps it
-                        detail=verdict.detail, **measured)
+            return replace(measured, strength=ceiling, basis="ratio")
+        return replace(measured, strength=verdict.strength, basis=_basis(verdict))  # the name caps it
     strength: Strength = verdict.strength if verdict.kind == "micro" else "unknown"
-    return Evidence(strength=strength, basis=_basis(verdict) if strength != "unknown" or verdict.detail else "none",
-                    position="unknown", detail=verdict.detail, **base)  # type: ignore[arg-type]
+    return replace(measured, strength=strength,
+                   basis=_basis(verdict) if strength != "unknown" or verdict.detail else "none")
 
 
 class Hierarchy:
@@ -243,7 +239,8 @@ class Hierarchy:
 
     def considered(self, ladder: Iterable[str] = ()) -> list[Evidence]:
         """Evidence of every event a rule or the funnel looks at (key events, imported events, proxy
-        candidates, ladder steps), most users first: the account's hierarchy as the report shows it."""
+        candidates, ladder steps, then Google Ads actions no GA4 event stands for), most users first: the
+        account's hierarchy as the report shows it."""
         ga4, ads = self.client.ga4, self.client.ads
         names: set[str] = set()
         if ga4:
@@ -254,8 +251,12 @@ class Hierarchy:
         names.update(p.event for p in self.proxies(0) if p.event)
         if self.macro:
             names.update(self.macro.events)
-        out = [self.event(n) for n in names if n in self._users or ga4 is None]
-        return sorted(out, key=lambda e: (-(e.users or 0), e.event or ""))
+        out = sorted((self.event(n) for n in names if self._users.get(n)), key=lambda e: (-(e.users or 0), e.event))
+        if ads:  # tags, and imports of events GA4 did not report
+            rest = [self.action(a) for a in ads.enabled_actions
+                    if not (a.ga4_event_name and self._users.get(a.ga4_event_name))]
+            out += sorted(rest, key=lambda e: (-(e.users or 0), e.action or ""))
+        return out
 
     def proxies(self, min_volume: float) -> list[Proxy]:
         """Micros before the macro, of at least medium strength, with `min_volume` conversions (Ads, 30 days)
@@ -332,7 +333,7 @@ class Hierarchy:
 
 # --- display helpers shared by the renderers (they receive the JSON dict, possibly from a saved result) ------
 
-HIERARCHY_HEADERS = ["event", "users", "to macro", "class", "basis"]
+HIERARCHY_HEADERS = ["event", "users/conv.", "to macro", "class", "basis"]
 HIERARCHY_ROWS_SHOWN = 12
 
 
@@ -357,6 +358,7 @@ def hierarchy_rows(hj: dict[str, Any], limit: int | None = HIERARCHY_ROWS_SHOWN)
         if e.get("position") == "after":
             to_macro = "after macro"
         users = e.get("users")
-        rows.append([e.get("event") or e.get("action") or "?", "-" if users is None else count(users), to_macro,
+        label = f"'{e['action']}' (Ads)" if e.get("action") else e.get("event") or "?"
+        rows.append([label, "-" if users is None else count(users), to_macro,
                      str(e.get("class", "")).replace("_", " "), str(e.get("basis", ""))])
     return rows if limit is None else rows[:limit]

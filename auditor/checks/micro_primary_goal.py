@@ -78,8 +78,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             )
         else:
             yield ctx.finding(
-                f"{_label(a)} is a strong enough micro set as primary while macro primaries have only "
-                f"{fmt_count(macro_volume)} conv. in 30 days (below {fmt_count(threshold)}): a legitimate "
+                f"{_label(a)} is a proxy in place: a micro strong enough to bid on while macro primaries have "
+                f"only {fmt_count(macro_volume)} conv. in 30 days (below {fmt_count(threshold)}), a legitimate "
                 f"bidding proxy; check that it still predicts macro conversions{why}",
                 [a.resource_name], severity=str(ctx.params["strong_micro_low_volume_severity"]), evidence=ev,
                 remediation=("Keep it while macro volume stays low; review monthly whether it still correlates "

@@ -16,7 +16,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     ads = client.ads
     assert ads is not None
     limit = int(ctx.params["max_primary_macros"])
-    macros = [a for a in ads.primary_actions if ctx.taxonomy.action_kind(a) == "macro"]
+    macros = [a for a in ads.primary_actions if ctx.hierarchy.action(a).strength == "macro"]
     if len(macros) <= limit:
         return
     macros.sort(key=lambda a: (-a.stats.conversions, a.name))
