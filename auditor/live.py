@@ -1,9 +1,11 @@
 """Live audits: which clients to read (targets) and reading them concurrently through the connectors.
 
 A live run reads each client with a fixed number of calls (GA4: properties.get, keyEvents.list, runReport,
-getDataRetentionSettings, googleAdsLinks.list; Ads: three searchStream queries: 8 per client when nothing pages)
-on a bounded thread pool. Both connectors are built once and shared by every worker. The client libraries are
-imported only when a connector is built, so `audit --help` and offline runs never load them.
+getDataRetentionSettings, googleAdsLinks.list; Ads: three searchStream queries: 8 per client when nothing pages),
+plus up to 3 GA4 funnel reports (v1alpha runFunnelReport) for the micro events that decide a finding, planned from
+the bodies already read (`auditor.audit.plan_funnels`), on a bounded thread pool. Both connectors are built once
+and shared by every worker. The client libraries are imported only when a connector is built, so `audit --help`
+and offline runs never load them.
 """
 
 from __future__ import annotations
@@ -27,16 +29,21 @@ if TYPE_CHECKING:
 # Default --jobs. Each worker reads one client at a time, call after call, so 4 workers keep at most 4 requests in
 # flight. GA4 Admin allows 600 requests per minute per user (1,200 per project) and a client costs 4 Admin calls
 # of its 8: 4 workers at 0.25 s or more per call send at most ~480 Admin requests a minute. The Data API's 10
-# concurrent requests per property are never approached (one runReport per property at a time). Google Ads counts
-# operations per day (one per query, 3 per client), which concurrency does not change.
+# concurrent requests per property are never approached (one Data report per property at a time; funnel reports
+# have their own quota category). Google Ads counts operations per day (one per query, 3 per client), which
+# concurrency does not change.
 DEFAULT_JOBS = 4
-CALLS_PER_CLIENT = {"ga4": 5, "ads": 3}  # when nothing pages; see the module docstring
+# When nothing pages; see the module docstring. "ga4_funnels" is a maximum (auditor.hierarchy.MAX_FUNNEL_REPORTS):
+# none for a client whose plan is empty (no GA4, no macro with users, no micro worth measuring).
+CALLS_PER_CLIENT = {"ga4": 5, "ads": 3, "ga4_funnels": 3}
 
 _PROPERTY = re.compile(r"(?:properties/)?(\d+)")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _SERVICE_ACCOUNT = re.compile(r"@[A-Za-z0-9.-]*\.gserviceaccount\.com$")
 
 Warn = Callable[[str], None]
+# The (micro, macro) event pairs to read GA4 funnel reports for, from a client's GA4 and Ads bodies.
+Planner = Callable[[RawClient], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,15 @@ def slug(text: str) -> str:
 
 class Live:
     """Credentials and connectors of one live run. Each connector is built once, on first need, and shared by
-    every worker (both are thread-safe); `prepare` builds them and fetches tokens up front."""
+    every worker (both are thread-safe); `prepare` builds them and fetches tokens up front.
+
+    `planner` picks the funnel reports to read for a client (`funnel_planner(ruleset)`; `iter_live` sets it when
+    it is None). Without one, no funnel report is read."""
 
     def __init__(self, ga4_credentials: str | None = None, ads_config: str | None = None,
-                 jobs: int = DEFAULT_JOBS) -> None:
+                 jobs: int = DEFAULT_JOBS, planner: Planner | None = None) -> None:
         self.ga4_credentials, self.ads_config, self.jobs = ga4_credentials, ads_config, jobs
+        self.planner = planner
         self._lock = threading.Lock()
         self._ga4: GA4Connector | None = None
         self._ads: AdsConnector | None = None
@@ -156,6 +167,8 @@ class Live:
             from auditor.connectors.ga4 import API_VERSIONS
 
             out.update({"ga4_admin": API_VERSIONS["admin"], "ga4_data": API_VERSIONS["data"]})
+            if self._ga4.funnels_used():
+                out["ga4_data_funnels"] = API_VERSIONS["data_funnels"]
         if self._ads is not None:
             from auditor.connectors.ads import API_VERSION
 
@@ -169,7 +182,10 @@ class Live:
     # -- reading one target -------------------------------------------------------------------------------------
 
     def fetch(self, target: Target) -> Fetched:
-        """Every body of one target. Never raises: a source that fails is one line in `errors`."""
+        """Every body of one target. Never raises: a source that fails is one line in `errors`.
+
+        Once both sources are read, the planner (if any) picks the GA4 funnel reports worth reading from those
+        bodies; they land in ``ga4/funnels.json``, or, when the API refuses them, under `missing`."""
         bodies: dict[str, list[dict[str, Any]]] = {}
         missing: dict[str, str] = {}
         errors: list[str] = []
@@ -194,9 +210,30 @@ class Live:
         name = target.name or _name_from_bodies(bodies) or target.label()
         if errors:
             return Fetched(target, name, None, errors)
-        missing = {k: scrub(v) for k, v in missing.items()}
-        return Fetched(target, name, RawClient(name=name, bodies=bodies, profile=target.profile, origin=name,
-                                               missing=missing))
+        raw = RawClient(name=name, bodies=bodies, profile=target.profile, origin=name, missing=missing)
+        if target.property and self.planner is not None:
+            error = self._funnels(target.property, raw, self.planner)
+            if error:
+                return Fetched(target, name, None, [error])
+        raw.missing = {k: scrub(v) for k, v in raw.missing.items()}
+        return Fetched(target, name, raw)
+
+    def _funnels(self, property_id: str, raw: RawClient, planner: Planner) -> str | None:
+        """Read the funnel reports `planner` asks for into `raw`. Returns the line that makes the client errored,
+        if any: the same rules as the other GA4 calls (refused is missing, unreachable is an error)."""
+        from auditor.connectors.ga4 import OptionalMissing
+
+        try:
+            pairs = planner(raw)
+            if pairs:
+                raw.bodies["ga4/funnels.json"] = self.ga4().funnel_reports(property_id, pairs)
+        except OptionalMissing as e:
+            raw.missing["ga4/funnels.json"] = e.reason
+        except AuditorError as e:
+            return scrub(str(e))
+        except Exception as e:  # a bug in the planner or the call must cost this client, not the run
+            return f"GA4 property {property_id}: funnel reports: internal error: {type(e).__name__}: {e}"
+        return None
 
 
 def _name_from_bodies(bodies: dict[str, list[dict[str, Any]]]) -> str | None:
@@ -227,23 +264,23 @@ def resolve_targets(ruleset: Ruleset, property_arg: str | None, customer_arg: st
     manager = customer_id(manager_arg, "manager id") if manager_arg else None
     user = ruleset.user
     configured = list(user.clients) if user else []
-    default_profile = getattr(getattr(user, "defaults", None), "profile", None)
     if property_arg or customer_arg:
         if discover:
             raise ConfigError("give --property/--customer for one client, or --discover, not both")
         return [Target(None, property_id(property_arg) if property_arg else None,
                        customer_id(customer_arg) if customer_arg else None, None, manager)]
     if discover:
-        return _discover(live or Live(), manager, configured, default_profile, warn or (lambda _: None))
+        return _discover(live or Live(), manager, configured, warn or (lambda _: None))
     if not configured:
         hint = " (--manager needs --discover, --customer or config clients)" if manager else ""
         raise ConfigError(f"no clients to audit: give --property and/or --customer, --discover, or a config file "
                           f"with clients{hint}")
-    return [Target(c.name, c.property, c.customer, c.profile or default_profile, manager) for c in configured]
+    # A target's profile is the client's own; the run's (--profile, config profile/defaults.profile) lives in the
+    # ruleset, so the result can say which of the two it came from.
+    return [Target(c.name, c.property, c.customer, c.profile, manager) for c in configured]
 
 
-def _discover(live: Live, manager: str | None, configured: list[Any], default_profile: str | None,
-              warn: Warn) -> list[Target]:
+def _discover(live: Live, manager: str | None, configured: list[Any], warn: Warn) -> list[Target]:
     properties: list[dict[str, str]] = []
     accounts: list[dict[str, Any]] = []
     ga4_error: ConfigError | None = None
@@ -322,12 +359,19 @@ def _discover(live: Live, manager: str | None, configured: list[Any], default_pr
         if name in used:  # two accounts with one name: the id tells them apart
             name = f"{name}-{pid or cid}"
         used.add(name)
-        profile = (conf.profile if conf is not None else None) or default_profile
+        profile = conf.profile if conf is not None else None
         targets.append(Target(name, pid, cid, profile, ads_manager if cid else None))
     return sorted(targets, key=lambda t: t.name or "")
 
 
 # -- reading many targets -----------------------------------------------------------------------------------------
+
+def funnel_planner(ruleset: Ruleset) -> Planner:
+    """The run's funnel-report planner: the pairs the audit of a client's data under `ruleset` will judge."""
+    from auditor.audit import plan_funnels  # imported here, not at module level, like iter_live's audit imports
+
+    return lambda raw: plan_funnels(raw, ruleset)
+
 
 def iter_fetched(targets: Iterable[Target], jobs: int, live: Live) -> Iterator[Fetched]:
     """Fetch targets on `jobs` threads, yielded in target order. At most 2 x jobs are in flight or waiting to
@@ -359,6 +403,8 @@ def iter_live(targets: list[Target], ruleset: Ruleset, jobs: int = DEFAULT_JOBS,
     from auditor.audit import audit_raw, error_result
 
     live = live or Live(jobs=jobs)
+    if live.planner is None:
+        live.planner = funnel_planner(ruleset)
     if not targets:
         raise ConfigError("no clients to audit: discovery found no property or client account")
     live.prepare(targets)
@@ -367,7 +413,7 @@ def iter_live(targets: list[Target], ruleset: Ruleset, jobs: int = DEFAULT_JOBS,
         try:
             for f in iter_fetched(targets, jobs, live):
                 if f.raw is None:
-                    yield error_result(f.name, f.errors, f.target.profile or ruleset.default_profile)
+                    yield error_result(f.name, f.errors, f.target.profile or ruleset.configured_profile)
                 else:
                     yield audit_raw(f.raw, ruleset)
         finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,12 +14,13 @@ import google.oauth2.credentials
 import pytest
 
 from auditor.connectors import ga4
-from auditor.connectors.ga4 import API_VERSIONS, GA4Connector, GA4Settings
+from auditor.connectors.ga4 import API_VERSIONS, GA4Connector, GA4Settings, OptionalMissing
 from auditor.connectors.ga4_auth import GA4_SCOPES, load_ga4_credentials
 from auditor.connectors.offline import load_client
 from auditor.connectors.redact import REDACTED, redact
 from auditor.errors import ConfigError, SourceError
 from auditor.mapping import map_client
+from auditor.model import FunnelMeasure
 from auditor.raw import RawClient
 from tests.fakes.ga4_server import FakeGA4, iter_fixture_clients
 
@@ -49,6 +52,22 @@ def _report(names: list[str]) -> dict[str, Any]:
         "metadata": {"currencyCode": "EUR", "timeZone": "Europe/Berlin"},
         "kind": "analyticsData#runReport",
     }
+
+
+def _funnel_body(steps: list[tuple[str, int]]) -> dict[str, Any]:
+    """A runFunnelReport response as GA4 writes it: step values "N. name", rows only for steps users reached."""
+    rows = []
+    for i, (name, users) in enumerate(steps):
+        nxt = steps[i + 1][1] if i + 1 < len(steps) else users
+        rows.append({"dimensionValues": [{"value": f"{i + 1}. {name}"}],
+                     "metricValues": [{"value": str(users)}, {"value": str(nxt / users)},
+                                      {"value": str(users - nxt)}, {"value": str(1 - nxt / users)}]})
+    return {"funnelTable": {"dimensionHeaders": [{"name": "funnelStepName"}],
+                            "metricHeaders": [{"name": m, "type": "TYPE_INTEGER"} for m in (
+                                "activeUsers", "funnelStepCompletionRate", "funnelStepAbandonments",
+                                "funnelStepAbandonmentRate")],
+                            "rows": rows},
+            "kind": "analyticsData#runFunnelReport"}
 
 
 def _write(folder: Path, files: dict[str, Any]) -> Path:
@@ -94,6 +113,9 @@ def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "ga4/data_retention.json": {"name": f"properties/{LEADS}/dataRetentionSettings",
                                     "eventDataRetention": "FOURTEEN_MONTHS", "userDataRetention": "FOURTEEN_MONTHS"},
         "ga4/google_ads_links.json": {},
+        # recorded funnels: a full one, and one whose second step nobody reached (GA4 leaves its row out)
+        "ga4/funnels.json": [_funnel_body([("form_start", 120), ("generate_lead", 9)]),
+                             _funnel_body([("page_view", 400)])],
     })
     _write(root / "bare", {  # optional files not recorded: the fake answers NOT_FOUND for them
         "ga4/property.json": {"name": f"properties/{BARE}", "parent": "accounts/555", "displayName": "Bare",
@@ -139,7 +161,7 @@ def test_settings_from_env(fake: FakeGA4, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("AUDITOR_RETRY_ATTEMPTS", "7")
     s = GA4Settings.from_env()
     assert (s.credentials, s.admin_endpoint, s.data_endpoint, s.policy.attempts) == (None, fake.url, fake.url, 7)
-    assert API_VERSIONS == {"admin": "v1beta", "data": "v1beta"}
+    assert API_VERSIONS == {"admin": "v1beta", "data": "v1beta", "data_funnels": "v1alpha"}
 
 
 def test_fetch_maps_like_offline(fake: FakeGA4, fixture_root: Path) -> None:
@@ -187,6 +209,11 @@ def test_sample_fixtures_round_trip(client: Path) -> None:
         conn = GA4Connector(GA4Settings(credentials=_token_creds(), admin_endpoint=fake.url, data_endpoint=fake.url))
         pid = json.loads((client / "ga4/property.json").read_text())["name"].rsplit("/", 1)[-1]
         bodies, missing = conn.fetch(pid)
+        recorded = client / "ga4/funnels.json"
+        if recorded.is_file():  # the same funnels asked for: the fake serves the recorded answers
+            pairs = [tuple(str(r["dimensionValues"][0]["value"]).split(". ", 1)[1]
+                           for r in body["funnelTable"]["rows"]) for body in json.loads(recorded.read_text())]
+            bodies["ga4/funnels.json"] = conn.funnel_reports(pid, pairs)
     offline = map_client(load_client(client), "default")
     live = map_client(_live(bodies, missing, str(client)), "default")
     assert live.ga4 == offline.ga4
@@ -370,6 +397,99 @@ def test_one_connector_many_threads(fake: FakeGA4) -> None:
         f"properties/{SHOP}", f"properties/{LEADS}", f"properties/{BARE}"]
     assert conn.calls_made() == 15 == len(fake.calls())
     assert elapsed < 15 * 0.05  # the three properties ran concurrently
+
+
+# -- funnel reports (Data API v1alpha) ---------------------------------------------------------------------------
+
+def test_funnel_report_request_is_a_closed_two_step_event_funnel(fake: FakeGA4) -> None:
+    conn = _connector()
+    assert not conn.funnels_used()
+    bodies = conn.funnel_reports(SHOP, [("add_to_cart", "purchase"), ("begin_checkout", "purchase")])
+    assert conn.funnels_used() and len(bodies) == 2
+    calls = fake.calls("runFunnelReport")
+    assert [c.path for c in calls] == [f"/v1alpha/properties/{SHOP}:runFunnelReport"] * 2
+    assert {c.authorization for c in calls} == {"Bearer static-test-token"}
+    first = calls[0].body
+    # only what the auditor asks for: no breakdown, segment, next action or visualization type; closed funnel
+    # (is_open_funnel=False is proto3's default, so the JSON mapping leaves it out)
+    assert set(first) == {"dateRanges", "funnel"}
+    assert first["dateRanges"] == [{"startDate": "28daysAgo", "endDate": "yesterday"}]
+    assert first["funnel"].get("isOpenFunnel", False) is False
+    assert first["funnel"]["steps"] == [
+        {"name": "add_to_cart", "filterExpression": {"funnelEventFilter": {"eventName": "add_to_cart"}}},
+        {"name": "purchase", "filterExpression": {"funnelEventFilter": {"eventName": "purchase"}}}]
+    assert [s["name"] for s in calls[1].body["funnel"]["steps"]] == ["begin_checkout", "purchase"]
+    assert conn.calls_made(SHOP) == 2
+    # the fixture contract: the JSON mapping GA4 writes, which auditor.mapping reads into FunnelMeasure
+    table = bodies[0]["funnelTable"]
+    assert [h["name"] for h in table["dimensionHeaders"]] == ["funnelStepName"]
+    assert [h["name"] for h in table["metricHeaders"]] == [
+        "activeUsers", "funnelStepCompletionRate", "funnelStepAbandonments", "funnelStepAbandonmentRate"]
+    assert table["rows"][0]["dimensionValues"] == [{"value": "1. add_to_cart"}]
+    assert bodies[0]["kind"] == "analyticsData#runFunnelReport"
+
+
+def test_funnel_reports_map_to_funnel_measures(fake: FakeGA4, fixture_root: Path) -> None:
+    conn = _connector()
+    bodies, missing = conn.fetch(LEADS)
+    bodies["ga4/funnels.json"] = conn.funnel_reports(LEADS, [
+        ("form_start", "generate_lead"),  # recorded in the fixture: served as recorded
+        ("page_view", "generate_lead"),  # recorded with no step-2 row: nobody went on
+        ("generate_lead", "form_start"),  # not recorded: synthesized from the 28-day totalUsers
+        ("never_seen", "generate_lead"),  # nobody did the first step: no row at all
+    ])
+    client = map_client(_live(bodies, missing, str(fixture_root / "leads")), "lead-gen")
+    # events.json: page_view 400 users, generate_lead 399, form_start 398; the fake keeps 80% of the second
+    # event's users, at most 60% of the first step's
+    assert client.ga4.funnels == (
+        FunnelMeasure(steps=("form_start", "generate_lead"), users=(120, 9)),
+        FunnelMeasure(steps=("page_view",), users=(400,)),
+        FunnelMeasure(steps=("generate_lead", "form_start"), users=(399, 239)),
+    )
+    assert client.ga4.funnels[1].rate == 0.0 and client.ga4.funnels[0].rate == 9 / 120
+    # what a recording holds maps like what was fetched
+    recorded = map_client(load_client(fixture_root / "leads"), "lead-gen").ga4.funnels
+    assert recorded == client.ga4.funnels[:2]
+
+
+def test_no_pairs_no_call(fake: FakeGA4) -> None:
+    conn = _connector()
+    assert conn.funnel_reports(SHOP, []) == []
+    assert fake.calls() == [] and not conn.funnels_used()
+
+
+@pytest.mark.parametrize(("status", "said"), [("PERMISSION_DENIED", "permission denied"),
+                                             ("NOT_FOUND", "not found"),
+                                             ("INVALID_ARGUMENT", "request rejected")])
+def test_funnel_refused_is_optional_missing(fake: FakeGA4, status: str, said: str) -> None:
+    fake.fail("runFunnelReport", status, times=None, message="no funnels for you")
+    with pytest.raises(OptionalMissing) as err:
+        _connector().funnel_reports(SHOP, [("add_to_cart", "purchase"), ("begin_checkout", "purchase")])
+    assert err.value.reason.startswith(f"GA4 Data runFunnelReport: {said} (")
+    assert err.value.reason.endswith("no funnels for you)") and "\n" not in err.value.reason
+    assert len(fake.calls("runFunnelReport")) == 1  # not retried; the second pair is not asked for
+
+
+def test_funnel_unavailable_is_retried_then_fails_the_client(fake: FakeGA4, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.fail("runFunnelReport", "UNAVAILABLE", times=1)
+    conn = _connector()
+    [body] = conn.funnel_reports(SHOP, [("add_to_cart", "purchase")])
+    assert body["funnelTable"]["rows"][0]["dimensionValues"] == [{"value": "1. add_to_cart"}]
+    assert len(fake.calls("runFunnelReport")) == 2 and conn.calls_made(SHOP) == 2  # the failed attempt counts
+    monkeypatch.setenv("AUDITOR_RETRY_ATTEMPTS", "2")
+    fake.fail("runFunnelReport", "UNAVAILABLE", times=None)
+    with pytest.raises(SourceError, match=rf"^GA4 property {SHOP}: Data API unavailable on runFunnelReport after 2 "):
+        _connector().funnel_reports(SHOP, [("add_to_cart", "purchase")])
+
+
+def test_v1alpha_is_imported_only_for_a_funnel_report() -> None:
+    code = ("import sys, google.oauth2.credentials\n"
+            "from auditor.connectors.ga4 import GA4Connector, GA4Settings\n"
+            "c = GA4Connector(GA4Settings(credentials=google.oauth2.credentials.Credentials(token='t')))\n"
+            "c.funnel_reports('1', [])\n"
+            "print('google.analytics.data_v1alpha' in sys.modules)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_FIXTURES.parent)
+    assert (p.returncode, p.stdout.strip()) == (0, "False"), p.stderr
 
 
 def test_redact_removes_personal_data_and_secrets() -> None:

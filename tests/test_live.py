@@ -40,6 +40,14 @@ CLIENTS = {
     "harbor-dental": (None, "9134528670", "lead-gen"),
     "fieldnotes-media": ("287315904", None, "content"),
 }
+# The sample clients these tests serve: the expectations below (discovery, counts) are about exactly these.
+SERVED = [*CLIENTS, "brightcart-home"]
+# (micro, macro) pairs auditor.audit.plan_funnels picks from each client's data; fixtures/<client>/ga4/funnels.json
+# records the answers to exactly these (the others read none)
+FUNNELS = {
+    "keystone-legal": [("qualified_pricing_visit", "generate_lead"), ("video_start", "generate_lead")],
+    "brightcart-home": [("add_to_cart", "purchase")],
+}
 ACCOUNTS = [  # customer_client rows under MANAGER
     {"id": "4821937560", "descriptive_name": "Northwind Outfitters", "manager": False, "status": "ENABLED"},
     {"id": "2609718453", "descriptive_name": "Keystone Legal LLP", "manager": False, "status": "ENABLED"},
@@ -53,9 +61,10 @@ ACCOUNTS = [  # customer_client rows under MANAGER
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample fixtures, with a personal address where the API puts one (redaction must remove it)."""
+    """The SERVED sample clients, with a personal address where the API puts one (redaction must remove it)."""
     root = tmp_path_factory.mktemp("served")
-    shutil.copytree(FIXTURES, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("README.md"))
+    for name in SERVED:
+        shutil.copytree(FIXTURES / name, root / name)
     links = root / "northwind-outfitters/ga4/google_ads_links.json"
     links.write_text(links.read_text().replace('"[redacted]"', json.dumps(PERSONAL)))
     return root
@@ -138,12 +147,16 @@ def comparable(stdout: str) -> dict[str, Any]:
     return data
 
 
-def offline_json(root: Path, env: dict[str, str], names: list[str] | None = None) -> dict[str, Any]:
-    if names is not None:  # a folder holding just these clients
-        sub = root.parent / f"only-{'-'.join(sorted(n[:4] for n in names))}"
+def offline_json(root: Path, env: dict[str, str], names: list[str] | None = None,
+                 client_yaml: bool = True) -> dict[str, Any]:
+    """`audit --offline` of `root`, or of a folder holding just `names`; without their client.yaml (profile and
+    funnel ladder) when `client_yaml` is False, like a live client given by --property/--customer alone."""
+    if names is not None:
+        sub = root.parent / f"only-{'-'.join(sorted(n[:4] for n in names))}{'' if client_yaml else '-bare'}"
         if not sub.exists():
             for n in names:
-                shutil.copytree(root / n, sub / n)
+                shutil.copytree(root / n, sub / n,
+                                ignore=None if client_yaml else shutil.ignore_patterns("client.yaml"))
         root = sub
     p = audit("--offline", str(root), "--format", "json", "--fail-on", "never", env=env)
     assert p.returncode == 0, p.stderr
@@ -173,8 +186,11 @@ def test_single_client_from_the_command_line_equals_offline(env, keys, served, g
     assert p.returncode == 0, p.stderr
     live = comparable(p.stdout)
     assert [c["name"] for c in live["clients"]] == ["northwind-outfitters"]  # named after the Ads account
-    assert live == offline_json(served, env, ["northwind-outfitters"])
-    # 8 calls for a client with both sources: 5 GA4 + 3 Ads, each with the token from the key's token_uri
+    # no profile given on either side: both infer it from the data
+    assert live["clients"][0]["profile_source"] == "inferred"
+    assert live == offline_json(served, env, ["northwind-outfitters"], client_yaml=False)
+    # 8 calls for a client with both sources: 5 GA4 + 3 Ads, each with the token from the key's token_uri; no
+    # funnel report (no micro of this healthy account decides a finding)
     assert len(ga4.calls()) == 5 and ads.call_count == 3
     assert {t["claims"]["iss"] for t in ga4.tokens} == {SA_EMAIL, ADS_SA_EMAIL}
     assert {t["claims"]["scope"] for t in ga4.tokens if t["claims"]["iss"] == SA_EMAIL} == {
@@ -190,8 +206,9 @@ def test_config_clients_equal_offline(config_run, served, env) -> None:
     offline["clients"].sort(key=lambda c: list(CLIENTS).index(c["name"]))
     offline["summary"] = live["summary"]  # the summary is recomputed from the same rows; order differs
     assert live == offline
-    # a fixed number of calls per client whatever its size: 5 per property, 3 per customer
-    assert config_run["ga4_calls"] == 5 * 3 and config_run["ads_calls"] == 3 * 3
+    # a fixed number of calls per client whatever its size: 5 per property, 3 per customer, plus the funnel
+    # reports the plan picks (keystone-legal: 2; at most 3)
+    assert config_run["ga4_calls"] == 5 * 3 + 2 and config_run["ads_calls"] == 3 * 3
 
 
 def test_permission_denied_on_one_client_errors_it_alone(env, keys, ga4, ads, tmp_path: Path) -> None:
@@ -222,6 +239,27 @@ def test_optional_call_failing_is_incomplete_never_a_pass(env, keys, ga4) -> Non
     assert client["name"] == "fieldnotes-media" and client["status"] == "incomplete"
     assert client["errors"][0].startswith("fieldnotes-media: ga4/data_retention.json: not collected: GA4 Admin "
                                           "getDataRetentionSettings: permission denied")
+
+
+def test_funnel_reports_denied_is_incomplete_never_errored(env, keys, ga4, served, tmp_path: Path) -> None:
+    ga4.fail("runFunnelReport", "PERMISSION_DENIED", times=None)
+    p = audit("--property", "301772468", "--customer", "260-971-8453", "--format", "json", "--fail-on", "never",
+              "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 3, p.stderr
+    client = json.loads(p.stdout)["clients"][0]
+    assert client["name"] == "keystone-legal-llp" and client["status"] == "incomplete" and client["score"] is not None
+    assert len(client["errors"]) == 1
+    assert client["errors"][0].startswith("keystone-legal-llp: ga4/funnels.json: not collected: GA4 Data "
+                                          "runFunnelReport: permission denied")
+    assert len(ga4.calls("runFunnelReport")) == 1  # refused: not retried, the second pair not asked for
+    # judged like the same data recorded without funnels (and, as here, without a configured profile or ladder):
+    # the rates rest on the 28-day user counts
+    folder = tmp_path / "keystone-legal-llp"
+    shutil.copytree(served / "keystone-legal", folder, ignore=shutil.ignore_patterns("client.yaml", "funnels.json"))
+    [without] = offline_json(folder, env)["clients"]
+    assert without["status"] == "ok" and without["errors"] == []
+    assert {k: v for k, v in client.items() if k not in ("status", "errors")} == {
+        k: v for k, v in without.items() if k not in ("status", "errors")}
 
 
 def test_missing_and_rejected_credentials_are_one_line(env, keys, ga4, tmp_path: Path) -> None:
@@ -265,6 +303,14 @@ def test_record_then_offline_gives_the_same_result(recording, config_run, env) -
     assert sorted(p.name for p in (recording / "fieldnotes-media/ga4").iterdir()) == [
         "data_retention.json", "events.json", "google_ads_links.json", "key_events.json", "property.json"]
     assert not (recording / "fieldnotes-media/ads").exists()
+    for name in CLIENTS:  # the funnel reports read, one body per pair, always an array; none when none planned
+        path = recording / name / "ga4/funnels.json"
+        assert path.is_file() == (name in FUNNELS)
+        if name in FUNNELS:
+            bodies = json.loads(path.read_text())
+            assert isinstance(bodies, list)
+            assert [tuple(r["dimensionValues"][0]["value"] for r in b["funnelTable"]["rows"]) for b in bodies] == [
+                (f"1. {micro}", f"2. {macro}") for micro, macro in FUNNELS[name]]
     actions = json.loads((recording / "harbor-dental/ads/conversion_actions.json").read_text())
     assert isinstance(actions, list) and actions[0]["results"][0]["conversionAction"]["id"].isdigit()
 
@@ -272,10 +318,12 @@ def test_record_then_offline_gives_the_same_result(recording, config_run, env) -
 def test_manifest(recording) -> None:
     m = json.loads((recording / "manifest.json").read_text())
     assert m["recorded_at"] == "2026-01-01T00:00:00Z" and m["tool"]["name"] == "auditor"
-    assert m["api_versions"] == {"ga4_admin": "v1beta", "ga4_data": "v1beta", "google_ads": "v26"}
+    assert m["api_versions"] == {"ga4_admin": "v1beta", "ga4_data": "v1beta", "ga4_data_funnels": "v1alpha",
+                                 "google_ads": "v26"}
     assert [c["name"] for c in m["clients"]] == list(CLIENTS)
     assert {c["status"] for c in m["clients"]} == {"recorded"}
-    assert m["calls"] == {"ga4": 15, "ads": 9, "ads_retries": 0}
+    assert "ga4/funnels.json" in next(c for c in m["clients"] if c["name"] == "keystone-legal")["files"]
+    assert m["calls"] == {"ga4": 15 + 2, "ads": 9, "ads_retries": 0}
     assert not list(recording.rglob(".*"))  # no temporary file or folder left behind
 
 
@@ -289,6 +337,33 @@ def test_recording_holds_no_secret_token_key_or_email(recording, keys, fakes) ->
     assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text)
     links = json.loads((recording / "northwind-outfitters/ga4/google_ads_links.json").read_text())
     assert links["googleAdsLinks"][0]["creatorEmailAddress"] == "[redacted]"  # served with PERSONAL in it
+
+
+def test_record_with_funnels_denied_lists_them_missing_and_audits_the_same(env, keys, ga4, tmp_path: Path) -> None:
+    ga4.fail("runFunnelReport", "PERMISSION_DENIED", times=None)
+    cfg = write_config(tmp_path / "auditor.yaml", ["keystone-legal", "fieldnotes-media"])
+    args = ("--config", str(cfg), "--ga4-credentials", str(keys["ga4"]))
+    live = audit(*args, "--format", "json", "--fail-on", "never", env=env)
+    assert live.returncode == 3, live.stderr
+    out = tmp_path / "rec"
+    p = audit("record", "--out", str(out), *args, env=env)
+    assert p.returncode == 3, p.stderr
+    assert "audit: warning: client keystone-legal: ga4/funnels.json: not recorded: GA4 Data runFunnelReport: " \
+           "permission denied" in p.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    keystone = next(c for c in m["clients"] if c["name"] == "keystone-legal")
+    assert keystone["status"] == "incomplete" and list(keystone["missing"]) == ["ga4/funnels.json"]
+    assert "ga4/funnels.json" not in keystone["files"] and not (out / "keystone-legal/ga4/funnels.json").exists()
+    assert m["api_versions"]["ga4_data_funnels"] == "v1alpha"  # asked for, though refused
+    # the recording's manifest keeps the client partial offline: the same result as the live run
+    offline = audit("--offline", str(out), "--format", "json", "--fail-on", "never", env=env)
+    assert offline.returncode == 3
+    live_json = comparable(live.stdout)
+    # offline names a missing file by its folder, live by the client's name
+    recorded = comparable(offline.stdout.replace(f"{out}/", ""))
+    recorded["clients"].sort(key=lambda c: ["keystone-legal", "fieldnotes-media"].index(c["name"]))
+    recorded["summary"] = live_json["summary"]
+    assert recorded == live_json
 
 
 # -- discovery and auth check ---------------------------------------------------------------------------------
@@ -335,10 +410,11 @@ def test_discovery_pairs_properties_and_accounts_through_links(in_process, keys,
     assert by_name["keystone"]["profile"] == "lead-gen"
     assert by_name["brightcart-home-www"]["status"] == "incomplete"  # links not recorded: NOT_FOUND, partial
     assert by_name["northwind-outfitters"]["status"] == "ok"
-    # links read during discovery are not read again: still 5 GA4 calls per property, 3 Ads calls per account
+    # links read during discovery are not read again: still 5 GA4 calls per property, 3 Ads calls per account,
+    # plus keystone's 2 funnel reports (a property audited without its Ads account has no primary to measure)
     per_property = {pid: len(ga4.calls(property_id=pid)) for pid in ("352190847", "287315904", "301772468",
                                                                      "318406725")}
-    assert per_property == {"352190847": 5 + 1, "287315904": 5, "301772468": 5, "318406725": 5}  # +1: re-read
+    assert per_property == {"352190847": 5 + 1, "287315904": 5, "301772468": 5 + 2, "318406725": 5}  # +1: re-read
     assert {c.metadata["login-customer-id"] for c in ads.calls} == {MANAGER}
     assert ads.call_count == 1 + 3 * 4
 
@@ -405,6 +481,43 @@ def test_retry_after_unavailable_then_success(in_process, keys, ga4, ads) -> Non
     [result] = iter_live([Target("nw", "318406725", "4821937560")], _ruleset(), 1, live)
     assert result["status"] == "ok"
     assert live.calls() == {"ga4": 5 + 2, "ads": 3, "ads_retries": 1}
+
+
+def test_funnel_reports_follow_the_plan_and_are_retried(in_process, keys, ga4, ads) -> None:
+    from auditor.hierarchy import MAX_FUNNEL_REPORTS
+    from auditor.live import CALLS_PER_CLIENT, Live, Target, iter_live
+
+    assert CALLS_PER_CLIENT == {"ga4": 5, "ads": 3, "ga4_funnels": MAX_FUNNEL_REPORTS}
+    ga4.fail("runFunnelReport", "UNAVAILABLE", times=1)
+    live = Live(str(keys["ga4"]))
+    targets = [Target("keystone-legal", "301772468", "2609718453", "lead-gen"),
+               Target("brightcart-home", "352190847", "7356021984", "ecommerce"),
+               Target("fieldnotes-media", "287315904", None, "content")]
+    results = list(iter_live(targets, _ruleset(), 1, live))
+    assert [r["status"] for r in results] == ["ok", "incomplete", "ok"]  # brightcart: links/goals not recorded
+    assert not any("funnels" in e for r in results for e in r["errors"])
+    sent = [(c.property_id, tuple(s["name"] for s in c.body["funnel"]["steps"]))
+            for c in ga4.calls("runFunnelReport") if c.status == 200]
+    assert sent == [("301772468", pair) for pair in FUNNELS["keystone-legal"]] + [
+        ("352190847", pair) for pair in FUNNELS["brightcart-home"]]
+    # GA4 5 per property + the plan's funnel reports (2 + 1) + the attempt that failed; Ads 3 per customer
+    assert live.calls() == {"ga4": 5 * 3 + (2 + 1) + 1, "ads": 3 * 2, "ads_retries": 0}
+    assert live.api_versions()["ga4_data_funnels"] == "v1alpha"
+
+
+def test_a_planner_bug_costs_one_client_not_the_run(in_process, keys, ga4) -> None:
+    from auditor.live import Live, Target, iter_live
+
+    def planner(raw: Any) -> list[tuple[str, str]]:
+        if raw.name == "bad":
+            raise ValueError("planner bug")
+        return []
+
+    live = Live(str(keys["ga4"]), planner=planner)
+    results = list(iter_live([Target("bad", "287315904"), Target("good", "287315904")], _ruleset(), 2, live))
+    assert [r["status"] for r in results] == ["error", "ok"]
+    assert results[0]["errors"] == ["GA4 property 287315904: funnel reports: internal error: ValueError: planner bug"]
+    assert ga4.calls("runFunnelReport") == [] and "ga4_data_funnels" not in live.api_versions()
 
 
 def test_auth_check_names_credentials_and_what_they_reach(env, keys, ga4, ads, home) -> None:
@@ -474,3 +587,39 @@ def test_call_policy_bounds_attempts() -> None:
         policy.retry(attempts=shared)(fn)()
     assert len(calls) == 1 and shared.failed == 3
     assert 0 <= policy.backoff(3) <= 0.0 and CallPolicy().backoff(2) <= 2.0
+
+
+# -- an account that names its events freely and has no profile ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lumen(tmp_path_factory: pytest.TempPathFactory, home: Path):
+    """Fakes serving lumen-analytics alone (its own discovery-free world), with keys for their token endpoint."""
+    install_test_ca()
+    root = tmp_path_factory.mktemp("lumen")
+    shutil.copytree(FIXTURES / "lumen-analytics", root / "lumen-analytics")
+    with FakeGA4(root) as ga4, FakeAdsServer(root, developer_token=DEV_TOKEN) as ads:
+        folder = tmp_path_factory.mktemp("lumen-keys")
+        keys = {"ga4": ga4.service_account_key(folder / "ga4-sa.json", email=SA_EMAIL),
+                "ads": ga4.service_account_key(folder / "ads-sa.json", email=ADS_SA_EMAIL)}
+        yield root, ga4, ads, live_env((ga4, ads), keys, home), keys
+
+
+def test_free_names_no_profile_and_three_funnel_reports_live_equal_offline(lumen) -> None:
+    root, ga4, ads, env, keys = lumen
+    p = audit("--property", "334871920", "--customer", "560-271-8349", "--format", "json", "--fail-on", "never",
+              "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 0, p.stderr
+    live = comparable(p.stdout)
+    (client,) = live["clients"]
+    assert client["name"] == "lumen-analytics"
+    assert (client["profile"], client["profile_source"]) == ("lead-gen", "inferred")
+    # the micros that decide a finding, measured toward the account's own macro: the two primary micros, then
+    # the best proxy candidate; the fake answers from the recorded reports, so both sides judge the same numbers
+    sent = [tuple(s["name"] for s in c.body["funnel"]["steps"]) for c in ga4.calls("runFunnelReport")]
+    assert sent == [("hero_video_play", "demo_booked"), ("pricing_visit_qualified", "demo_booked"),
+                    ("quote_form_step_2", "demo_booked")]
+    assert len(ga4.calls()) == 5 + 3 and ads.call_count == 3
+    bases = {f["evidence"]["event"]: f["evidence"]["basis"] for f in client["findings"] if f["evidence"]}
+    assert bases["pricing_visit_qualified"] == bases["hero_video_play"] == "funnel"
+    assert live == offline_json(root, env)  # lumen has no client.yaml: both sides infer its profile

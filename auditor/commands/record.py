@@ -1,9 +1,10 @@
 """`audit record --out DIR`: save what a live run fetches as fixtures that `audit --offline DIR` audits identically.
 
-Layout: DIR/<client>/ga4/*.json, DIR/<client>/ads/*.json, DIR/<client>/client.yaml (profile, when known) and
-DIR/manifest.json (recorded_at, tool version, API versions, clients, calls). Every body is redacted first
-(`auditor.connectors.redact`): no e-mail address, token or secret reaches the disk. Each client folder is
-written beside its final place and swapped in, so a folder is always a complete recording, old or new.
+Layout: DIR/<client>/ga4/*.json (ga4/funnels.json when funnel reports were read), DIR/<client>/ads/*.json,
+DIR/<client>/client.yaml (profile, when known) and DIR/manifest.json (recorded_at, tool version, API versions,
+clients, calls). Every body is redacted first (`auditor.connectors.redact`): no e-mail address, token or secret
+reaches the disk. Each client folder is written beside its final place and swapped in, so a folder is always a
+complete recording, old or new.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import click
 
 from auditor.errors import ConfigError
 from auditor.files import write_text_atomic
+
+_ARRAY_FILES = frozenset({"ga4/funnels.json"})
 
 
 def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -68,11 +71,12 @@ def record_cmd(ctx: click.Context, out: Path, **given: Any) -> None:
     from auditor.audit import result_header
     from auditor.cli import EXIT_INCOMPLETE, EXIT_OK, load_ruleset
     from auditor.connectors.redact import redact
-    from auditor.live import Live, iter_fetched, resolve_targets
+    from auditor.live import Live, funnel_planner, iter_fetched, resolve_targets
 
     a = live_args(ctx, **given)
     ruleset = load_ruleset(a["config"], a["profile"])
-    live = Live(a["ga4_credentials"], a["ads_config"], a["jobs"])
+    # the same funnel reports as `audit` with these options reads, so the recording audits the same
+    live = Live(a["ga4_credentials"], a["ads_config"], a["jobs"], planner=funnel_planner(ruleset))
     targets = resolve_targets(ruleset, a["property_id"], a["customer_id"], bool(a["discover"]), a["manager_id"],
                               live, warn=lambda m: click.echo(f"audit: warning: {m}", err=True))
     if not targets:
@@ -136,8 +140,9 @@ def write_client(folder: Path, bodies: dict[str, list[dict[str, Any]]], profile:
         for key, pages in sorted(bodies.items()):
             path = tmp / key
             path.parent.mkdir(parents=True, exist_ok=True)
-            # searchStream batches stay an array (as in the sample fixtures); a single GA4 page stays one body
-            data: Any = pages if key.startswith("ads/") or len(pages) != 1 else pages[0]
+            # searchStream batches and funnel reports (one per pair, not pages) stay an array, as in the sample
+            # fixtures; a single GA4 page stays one body
+            data: Any = pages if key in _ARRAY_FILES or key.startswith("ads/") or len(pages) != 1 else pages[0]
             path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             files.append(key)
         settings = {k: v for k, v in (("profile", profile), ("funnel", funnel)) if v}

@@ -1,4 +1,5 @@
-"""Live GA4 connector: Admin v1beta + Data v1beta responses -> bodies keyed like the ``ga4/*.json`` fixtures.
+"""Live GA4 connector: Admin v1beta + Data v1beta (and v1alpha for funnel reports) responses -> bodies keyed
+like the ``ga4/*.json`` fixtures.
 
 Imported only on the live path (the Google libraries take ~0.6 s to import). Every call goes through the real
 client libraries with an explicit retry and timeout; responses are written back to the API's JSON mapping so
@@ -11,7 +12,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from auditor.connectors.ga4_auth import GA4_SCOPES, describe, load_ga4_credentia
 from auditor.connectors.retry import TRANSIENT, CallPolicy
 from auditor.errors import ConfigError, SourceError
 
-API_VERSIONS = {"admin": "v1beta", "data": "v1beta"}
+API_VERSIONS = {"admin": "v1beta", "data": "v1beta", "data_funnels": "v1alpha"}
 
 ENV_ADMIN_ENDPOINT = "AUDITOR_GA4_ADMIN_ENDPOINT"
 ENV_DATA_ENDPOINT = "AUDITOR_GA4_DATA_ENDPOINT"
@@ -37,6 +38,7 @@ REPORT_PAGE_ROWS = 10_000
 REPORT_MAX_PAGES = 100  # a runaway guard (1M event names); eventName cardinality is a few hundred at most
 REPORT_METRICS = ("eventCount", "totalUsers", "eventValue", "keyEvents")
 REPORT_DAYS = ("28daysAgo", "yesterday")  # full days only: today's partial data would skew volumes
+FUNNEL_CALL = "runFunnelReport"
 
 # A connection reset or read timeout over REST is what gRPC reports as UNAVAILABLE / DEADLINE_EXCEEDED, and
 # REST maps HTTP 504/502 to GatewayTimeout/BadGateway rather than DeadlineExceeded: retry them all alike.
@@ -65,7 +67,8 @@ class GA4Settings:
 
 
 class GA4Connector:
-    """Builds the Admin and Data clients once; `fetch` and `discover` are safe to call from several threads."""
+    """Builds the Admin and Data clients once (the v1alpha Data client on the first funnel report); `fetch`,
+    `funnel_reports` and `discover` are safe to call from several threads."""
 
     def __init__(self, settings: GA4Settings) -> None:
         self.settings = settings
@@ -82,6 +85,8 @@ class GA4Connector:
         self._data = data_v1beta.BetaAnalyticsDataClient(
             credentials=creds, transport=self._transport(data_v1beta.BetaAnalyticsDataClient),
             client_options=self._options(settings.data_endpoint))
+        self._alpha: Any = None  # the v1alpha Data client, built on the first funnel report (see _funnel_client)
+        self._alpha_lock = threading.Lock()
 
     # -- public -------------------------------------------------------------------------------------------
 
@@ -128,6 +133,36 @@ class GA4Connector:
         admin = self._admin
         return self._pages(pid, "googleAdsLinks.list", lambda r: admin.list_google_ads_links(
             parent=f"properties/{pid}", retry=r, timeout=self.settings.policy.timeout), optional=True)
+
+    def funnel_reports(self, property_id: str, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """One closed two-step funnel report per (micro, macro) event pair, over the 28 days of the event report:
+        how many users who did the micro went on to do the macro. Bodies in `pairs` order (`ga4/funnels.json`).
+
+        Each step is named after its event, so GA4's step values ("1. add_to_cart") explain themselves. Optional:
+        PERMISSION_DENIED, NOT_FOUND and INVALID_ARGUMENT (the API is an alpha; a property or request it will
+        not serve must not cost the audit) raise `OptionalMissing`; anything else raises SourceError.
+        """
+        pid = _property_id(property_id)
+        if not pairs:
+            return []
+        alpha, client = self._funnel_client()
+        out: list[dict[str, Any]] = []
+        for micro, macro in pairs:
+            request = alpha.RunFunnelReportRequest(
+                property=f"properties/{pid}",
+                date_ranges=[alpha.DateRange(start_date=REPORT_DAYS[0], end_date=REPORT_DAYS[1])],
+                funnel=alpha.Funnel(is_open_funnel=False, steps=[  # closed: users must enter at the micro
+                    alpha.FunnelStep(name=event, filter_expression=alpha.FunnelFilterExpression(
+                        funnel_event_filter=alpha.FunnelEventFilter(event_name=event)))
+                    for event in (micro, macro)]),
+            )
+            out.append(self._call(pid, FUNNEL_CALL, lambda r, q=request: client.run_funnel_report(
+                request=q, retry=r, timeout=self.settings.policy.timeout), optional=True))
+        return out
+
+    def funnels_used(self) -> bool:
+        """Whether a funnel report was asked for (the recording's manifest then names the v1alpha API)."""
+        return self._alpha is not None
 
     def ensure_token(self) -> None:
         """Fetch the access token once, up front: rejected credentials then fail once, as one line, before any
@@ -228,6 +263,19 @@ class GA4Connector:
                 break
         return pages
 
+    def _funnel_client(self) -> tuple[Any, Any]:
+        """(the data_v1alpha module, its client), imported and built once, on the first funnel report: most
+        clients never need one and the import is not free."""
+        with self._alpha_lock:
+            from google.analytics import data_v1alpha
+
+            if self._alpha is None:
+                self._alpha = data_v1alpha.AlphaAnalyticsDataClient(
+                    credentials=self._credentials,
+                    transport=self._transport(data_v1alpha.AlphaAnalyticsDataClient),
+                    client_options=self._options(self.settings.data_endpoint))
+            return data_v1alpha, self._alpha
+
     # -- errors ---------------------------------------------------------------------------------------------
 
     def _error(self, pid: str, call: str, e: Exception, optional: bool) -> Exception:
@@ -237,6 +285,8 @@ class GA4Connector:
         if optional and isinstance(e, (gexc.Forbidden, gexc.NotFound)):
             status = "permission denied" if isinstance(e, gexc.Forbidden) else "not found"
             return OptionalMissing(f"GA4 {_api(call)} {call}: {status} ({_msg(e)})")
+        if optional and call == FUNNEL_CALL and isinstance(e, gexc.BadRequest):
+            return OptionalMissing(f"GA4 {_api(call)} {call}: request rejected ({_msg(e)})")
         where = f"GA4 property {pid}" if pid else "GA4 account summaries"
         return SourceError(f"{where}: {self._explain(call, e)}")
 
@@ -326,7 +376,7 @@ def _property_id(value: str) -> str:
 
 
 def _api(call: str) -> str:
-    return "Data" if call == "runReport" else "Admin"
+    return "Data" if call in ("runReport", FUNNEL_CALL) else "Admin"
 
 
 def _msg(e: gexc.GoogleAPICallError) -> str:

@@ -1,4 +1,5 @@
-"""A loopback fake of GA4 Admin v1beta + Data v1beta over REST, and of Google's OAuth token endpoint.
+"""A loopback fake of GA4 Admin v1beta + Data v1beta (and v1alpha runFunnelReport) over REST, and of Google's OAuth
+token endpoint.
 
 Test aid only. It speaks the wire protocol the real google-analytics-admin / google-analytics-data REST
 transports send (paths, query parameters, JSON bodies, Google's JSON error bodies), so tests exercise the real
@@ -7,6 +8,9 @@ client libraries, their pagers and google-auth's token exchange. Data comes from
 
 Enums are served by name even though the clients ask for ``$alt=json;enum-encoding=int``: the clients' JSON
 parser accepts both, and names keep the served bodies identical to the fixtures.
+
+runFunnelReport answers with the folder's recorded ga4/funnels.json response for the requested steps when it
+holds one, else with a deterministic funnel synthesized from ga4/events.json (see `FakeGA4._funnel`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/v1beta/properties/(\d+)/dataRetentionSettings"), "getDataRetentionSettings"),
     ("GET", re.compile(r"/v1beta/properties/(\d+)/googleAdsLinks"), "listGoogleAdsLinks"),
     ("POST", re.compile(r"/v1beta/properties/(\d+):runReport"), "runReport"),
+    ("POST", re.compile(r"/v1alpha/properties/(\d+):runFunnelReport"), "runFunnelReport"),
     ("GET", re.compile(r"/v1beta/accountSummaries"), "listAccountSummaries"),
     ("POST", re.compile(r"/token"), "token"),
 ]
@@ -248,6 +253,7 @@ class FakeGA4:
             "listGoogleAdsLinks": lambda: self._list(prop, r, "ga4/google_ads_links.json", "googleAdsLinks",
                                                      200, 200),
             "runReport": lambda: self._report(prop, r),
+            "runFunnelReport": lambda: self._funnel(prop, r),
         }[r.method]
         return handler()
 
@@ -335,6 +341,53 @@ class FakeGA4:
         out["kind"] = "analyticsData#runReport"
         return 200, out
 
+    def _funnel(self, prop: _Property, r: Logged) -> tuple[int, Any]:
+        """A closed funnel of event steps: the recorded response for these steps, else one synthesized from the
+        28-day totalUsers of ga4/events.json. Step 1 = the first event's users; a later step = 80% of its event's
+        users (some reach it by another path), at most 60% of the step before (a closed funnel only loses users).
+        As GA4 does, a step nobody reached has no row."""
+        req = r.body if isinstance(r.body, dict) else {}
+        names: list[str] = []
+        events: list[str] = []
+        for step in (req.get("funnel") or {}).get("steps") or []:
+            event = ((step.get("filterExpression") or {}).get("funnelEventFilter") or {}).get("eventName")
+            if not step.get("name") or not event:  # the auditor only sends named single-event steps
+                return _error("INVALID_ARGUMENT", "funnel steps need a name and a funnelEventFilter.eventName")
+            names.append(step["name"])
+            events.append(event)
+        if "dateRanges" not in req or len(names) < 2:
+            return _error("INVALID_ARGUMENT", "runFunnelReport needs dateRanges and at least two funnel steps")
+        recorded = _recorded_funnel(prop.bodies.get("ga4/funnels.json") or [], names)
+        if recorded is not None:
+            return 200, recorded
+        users_of = _event_users(prop.bodies.get("ga4/events.json") or [])
+        users: list[int] = []
+        for i, event in enumerate(events):
+            own = users_of.get(event, 0)
+            users.append(own if i == 0 else min(int(own * 0.8), int(users[-1] * 0.6)))
+        rows, visual = [], []
+        for i, (name, n) in enumerate(zip(names, users, strict=True)):
+            if n <= 0:
+                break  # no row for a step nobody reached (nor for the ones after it)
+            nxt = users[i + 1] if i + 1 < len(users) else 0
+            last = i + 1 == len(users)
+            lost = 0 if last else n - nxt
+            step = {"value": f"{i + 1}. {name}"}
+            rows.append({"dimensionValues": [step], "metricValues": [  # the last step completes: rate 1
+                {"value": str(n)}, {"value": "1" if last else _rate(nxt, n)}, {"value": str(lost)},
+                {"value": "0" if last else _rate(lost, n)}]})
+            visual.append({"dimensionValues": [step], "metricValues": [{"value": str(n)}]})
+        table: dict[str, Any] = {  # typed as the sample fixtures record them (TYPE_INTEGER, rates included)
+            "dimensionHeaders": [{"name": "funnelStepName"}],
+            "metricHeaders": [{"name": m, "type": "TYPE_INTEGER"} for m in FUNNEL_METRICS],
+        }
+        visualization: dict[str, Any] = {"dimensionHeaders": [{"name": "funnelStepName"}],
+                                         "metricHeaders": [{"name": "activeUsers", "type": "TYPE_INTEGER"}]}
+        if rows:
+            table["rows"], visualization["rows"] = rows, visual
+        return 200, {"funnelTable": table, "funnelVisualization": visualization,
+                     "kind": "analyticsData#runFunnelReport"}
+
     def _account_summaries(self, r: Logged) -> dict[str, Any]:
         accounts: dict[str, dict[str, Any]] = {}
         for pid, prop in sorted(self.properties.items()):
@@ -375,6 +428,52 @@ def _metric_type(page: dict[str, Any], name: str) -> str:
         if m.get("name") == name and m.get("type"):
             return m["type"]
     return "TYPE_CURRENCY" if name == "eventValue" else "TYPE_INTEGER"
+
+
+FUNNEL_METRICS = ("activeUsers", "funnelStepCompletionRate", "funnelStepAbandonments", "funnelStepAbandonmentRate")
+_STEP = re.compile(r"^(\d+)\.\s?(.*)$")
+
+
+def _recorded_funnel(bodies: list[dict[str, Any]], names: list[str]) -> dict[str, Any] | None:
+    """The recorded response for these step names: each funnel-table row's "N. name" is the Nth requested step.
+    A response naming every step wins over one whose later steps have no row (nobody reached them)."""
+    partial = None
+    for body in bodies:
+        rows = (body.get("funnelTable") or {}).get("rows") or []
+        seen: set[int] = set()
+        for row in rows:
+            values = [v.get("value", "") for v in row.get("dimensionValues") or ()]
+            m = next((m for m in map(_STEP.match, values) if m), None)
+            if m is None or not 1 <= int(m.group(1)) <= len(names) or names[int(m.group(1)) - 1] != m.group(2):
+                break
+            seen.add(int(m.group(1)))
+        else:
+            if seen == set(range(1, len(names) + 1)):
+                return body
+            if seen and partial is None and seen == set(range(1, max(seen) + 1)):
+                partial = body
+    return partial
+
+
+def _event_users(pages: list[dict[str, Any]]) -> dict[str, int]:
+    """eventName -> totalUsers of a recorded runReport (0 when the metric was not recorded)."""
+    out: dict[str, int] = {}
+    for page in pages:
+        dims = [d.get("name") for d in page.get("dimensionHeaders", [])]
+        mets = [m.get("name") for m in page.get("metricHeaders", [])]
+        if "eventName" not in dims or "totalUsers" not in mets:
+            continue
+        di, mi = dims.index("eventName"), mets.index("totalUsers")
+        for row in page.get("rows", ()):
+            dv, mv = row.get("dimensionValues", []), row.get("metricValues", [])
+            if di < len(dv) and mi < len(mv):
+                name = dv[di].get("value", "")
+                out[name] = out.get(name, 0) + int(float(mv[mi].get("value") or 0))
+    return out
+
+
+def _rate(part: int, whole: int) -> str:
+    return repr(part / whole) if whole else "0"
 
 
 def _error(status: str, message: str) -> tuple[int, dict[str, Any]]:
