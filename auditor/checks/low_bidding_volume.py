@@ -37,8 +37,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         top = next(iter(h.proxies(min_proxy)), None)
         better = ""
         if top is not None and top.action is not best and (top.evidence.rate or 0) > (ev.rate or 0):
-            better = (f"; {top.label} measures higher ({fmt_count(top.volume)} in {top.period}): "
-                      f"{top.evidence.text()}")
+            how = "measures higher" if top.evidence.measure == "funnel" else "may do better (its ceiling is higher)"
+            better = f"; {top.label} {how} ({fmt_count(top.volume)} in {top.period}): {top.evidence.text()}"
         yield ctx.finding(
             f"{head}; a proxy is in place: '{best.name}' is primary with {fmt_count(best.stats.conversions)} conv. "
             f"in 30 days — {ev.text()}{better}",
