@@ -1,6 +1,6 @@
 """Benchmark: a live audit of many clients against the loopback fakes, and the CLI's start-up.
 
-    /work/venv/bin/python bench/bench_live.py [--clients 100] [--latency 0.05] [--jobs 4 8 16]
+    /work/venv/bin/python bench/bench_live.py [--clients 100] [--latency 0.05] [--jobs 4 8 16] [--sample NAME]
 
 Each client is one GA4 property and one Google Ads customer served by the fakes of tests/fakes with a fixed
 latency per API call. The fakes run in a child process, as Google does, so their own CPU does not compete with
@@ -25,15 +25,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SAMPLE = ROOT / "fixtures" / "northwind-outfitters"  # a client with both sources and every optional file
+# The client every served copy is made of: northwind-outfitters has both sources and every optional file and
+# needs no funnel report; lumen-analytics (--sample) adds the 3 funnel reports of a low-volume account.
+SAMPLE = ROOT / "fixtures" / "northwind-outfitters"
 
 
-def serve(kind: str, fake, clients: int) -> list[tuple[str, str]]:
+def serve(kind: str, fake, clients: int, sample: Path) -> list[tuple[str, str]]:
     """Register `clients` copies of the sample client under distinct ids; returns (property, customer) pairs."""
     from auditor.connectors.offline import read_body_file
     from auditor.raw import GA4_FILES
 
-    base = {k: read_body_file(SAMPLE / k, k) for k in GA4_FILES if (SAMPLE / k).is_file()}
+    base = {k: read_body_file(sample / k, k) for k in GA4_FILES if (sample / k).is_file()}
     pairs = []
     for i in range(clients):
         pid, cid = str(500000000 + i), str(5000000000 + i)
@@ -42,7 +44,7 @@ def serve(kind: str, fake, clients: int) -> list[tuple[str, str]]:
             bodies["ga4/property.json"][0]["name"] = f"properties/{pid}"
             fake.add_property(bodies)
         else:
-            fake.customers[cid] = SAMPLE
+            fake.customers[cid] = sample
         pairs.append((pid, cid))
     return pairs
 
@@ -83,7 +85,7 @@ def live_import_cost() -> float:
     return float(p.stdout)
 
 
-def serve_forever(kind: str, clients: int, latency: float) -> None:
+def serve_forever(kind: str, clients: int, latency: float, sample: Path) -> None:
     """Child process: start one fake, print where it is, serve until stdin closes. One process per API, as
     Google's servers are not one Python process: a fake's own CPU then slows the auditor as little as it can."""
     info: dict[str, object] = {}
@@ -100,7 +102,7 @@ def serve_forever(kind: str, clients: int, latency: float) -> None:
         install_test_ca()
         fake = FakeAdsServer(latency=latency).start()
         info = {"ads": fake.endpoint, "ca": os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]}
-    info["pairs"] = serve(kind, fake, clients)
+    info["pairs"] = serve(kind, fake, clients, sample)
     print(json.dumps(info), flush=True)
     sys.stdin.read()
     fake.stop()
@@ -111,15 +113,17 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
     ap.add_argument("--jobs", type=int, nargs="+", default=[4, 8, 16])
+    ap.add_argument("--sample", default=SAMPLE.name, help="sample client (fixtures/NAME) each served copy is made of")
     ap.add_argument("--serve", choices=["ga4", "ads"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    sample = ROOT / "fixtures" / args.sample
     if args.serve:
-        serve_forever(args.serve, args.clients, args.latency)
+        serve_forever(args.serve, args.clients, args.latency, sample)
         return
 
     children = [subprocess.Popen([sys.executable, __file__, "--serve", kind, "--clients", str(args.clients),
-                                  "--latency", str(args.latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 text=True, cwd=ROOT) for kind in ("ga4", "ads")]
+                                  "--latency", str(args.latency), "--sample", args.sample], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, cwd=ROOT) for kind in ("ga4", "ads")]
     try:
         info: dict = {}
         for child in children:
@@ -144,7 +148,7 @@ def main() -> None:
             child.stdin.close()
             child.wait(timeout=30)
 
-    print(f"\nlive audit: {args.clients} clients (GA4 property + Ads customer each), "
+    print(f"\nlive audit: {args.clients} copies of {args.sample} (GA4 property + Ads customer each), "
           f"{args.latency * 1000:.0f} ms per call\n")
     print(f"{'jobs':>4}  {'calls/client':>12}  {'calls':>6}  {'ideal s':>8}  {'wall s':>7}  {'wall/ideal':>10}  "
           f"{'CPU s':>6}  {'ok':>4}")
