@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
+from auditor.business_model import ProfileChoice
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.engine import SEVERITIES, run_rule
 from auditor.errors import AuditorError, FixtureError
 from auditor.funnel import account_ladder, build_funnel
 from auditor.hierarchy import Hierarchy
 from auditor.mapping import map_client
+from auditor.model import Client
 from auditor.raw import RawClient
 from auditor.ruleset import Ruleset
 from auditor.scoring import DEDUCTIONS, FORMULA, GRADES, score_client
@@ -89,19 +91,23 @@ def _funnel_ladder(name: str, ruleset: Ruleset, funnel: list[str] | None) -> lis
     return list(target.funnel) if target and target.funnel else None
 
 
+def _snapshot(raw: RawClient, ruleset: Ruleset) -> tuple[Client, ProfileChoice]:
+    """The client's snapshot under the profile it is audited with (its own, the run's, else its data's)."""
+    if raw.profile:
+        ruleset.check_profile(raw.profile, f"{raw.origin or raw.name}: profile")
+    client = map_client(raw, raw.profile or ruleset.default_profile)
+    choice = ruleset.choose_profile(client, raw.profile)
+    return replace(client, profile=choice.name), choice
+
+
 def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> dict[str, Any]:
     """Audit one client's raw responses. Never raises for bad data: errors land in the result.
 
     `funnel` is the client's own funnel ladder, if it has one; else the account's is built around its macro."""
-    provisional = raw.profile or ruleset.default_profile
     try:
-        if raw.profile:
-            ruleset.check_profile(raw.profile, f"{raw.origin or raw.name}: profile")
-        client = map_client(raw, provisional)
+        client, choice = _snapshot(raw, ruleset)
     except AuditorError as e:
         return error_result(raw.name, [str(e)], raw.profile or ruleset.configured_profile)
-    choice = ruleset.choose_profile(client, raw.profile)
-    client = replace(client, profile=choice.name)
     taxonomy, settings = ruleset.for_profile(choice.name)
     hierarchy = Hierarchy(client, taxonomy)
     rules: list[dict[str, Any]] = []
@@ -150,15 +156,13 @@ def plan_funnels(raw: RawClient, ruleset: Ruleset) -> list[tuple[str, str]]:
     """The (micro, macro) GA4 funnel reports a live run reads for this client, at most 3: the micros that decide
     a finding, chosen from the data already fetched, exactly as the audit of that data will judge them."""
     try:
-        client = map_client(raw, raw.profile or ruleset.default_profile)
+        client, choice = _snapshot(raw, ruleset)
     except AuditorError:
         return []  # the audit reports the bad data; no funnel can help it
-    choice = ruleset.choose_profile(client, raw.profile)
     taxonomy, settings = ruleset.for_profile(choice.name)
-    rule = settings.get("low-bidding-volume")
-    threshold = float(rule.params["low_volume_threshold"]) if rule else 30.0
-    min_volume = float(rule.params["proxy_min_volume"]) if rule else 30.0
-    return Hierarchy(replace(client, profile=choice.name), taxonomy).funnel_plan(threshold, min_volume)
+    params = settings["low-bidding-volume"].params  # its thresholds decide which micros are proxy candidates
+    return Hierarchy(client, taxonomy).funnel_plan(float(params["low_volume_threshold"]),
+                                                   float(params["proxy_min_volume"]))
 
 
 def iter_offline(root: Path, ruleset: Ruleset) -> Iterator[dict[str, Any]]:

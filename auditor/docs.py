@@ -83,7 +83,7 @@ def rules_markdown(rs: Ruleset | None = None) -> str:
                 f"`{default_severity(rs, r)}`. Needs: {needs(r)}.", "",
                 "**What it checks.** " + _flat(r.doc), "",
                 "**Why it matters.** " + _flat(r.rationale), "",
-                "**What it rests on.** " + _flat(r.evidence or "the snapshot's settings, as described above."), "",
+                "**What it rests on.** " + _flat(r.rests_on), "",
                 "**How to fix.** " + _flat(r.remediation)]
         if r.params:
             base = base_params(rs, r)

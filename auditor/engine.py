@@ -59,6 +59,10 @@ class Rule:
     def doc(self) -> str:
         return (self.check.__doc__ or "").strip()
 
+    @property
+    def rests_on(self) -> str:
+        return self.evidence or "the snapshot's settings, as described above."
+
 
 @dataclass(frozen=True)
 class Finding:

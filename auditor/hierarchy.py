@@ -139,7 +139,6 @@ class Hierarchy:
         self.client, self.taxonomy = client, tax
         ga4, ads = client.ga4, client.ads
         self._users = {e.event_name: e.total_users for e in ga4.events} if ga4 else {}
-        self._counts = {e.event_name: e.event_count for e in ga4.events} if ga4 else {}
         self.macro = self._find_macro()
         self._funnels: dict[str, FunnelMeasure] = {}
         if ga4 and self.macro:
@@ -248,7 +247,7 @@ class Hierarchy:
             names.update(n for n in ladder if n in self._users)
         if ads:
             names.update(a.ga4_event_name for a in ads.enabled_actions if a.ga4_event_name)
-        names.update(p.event for p in self.proxies(0) if p.event)
+        names.update(n for n, ev in self._events.items() if ev.proxy_grade)  # proxy candidates
         if self.macro:
             names.update(self.macro.events)
         out = sorted((self.event(n) for n in names if self._users.get(n)), key=lambda e: (-(e.users or 0), e.event))

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from auditor.model import ConversionAction
 
-Kind = Literal["macro", "strong_micro", "weak_micro", "unknown"]
 Strength = Literal["very_high", "high", "medium", "low", "unknown"]
 # Where a name verdict comes from, most authoritative first.
 Source = Literal["config", "profile", "taxonomy", "category", "tokens", "none"]
@@ -234,7 +233,8 @@ class Taxonomy:
 
     # -- names ------------------------------------------------------------------------------------------------
 
-    def _key(self, event_name: str) -> str:
+    def canonical(self, event_name: str) -> str:
+        """The key a name is known by: spelling folded, configured synonyms merged (also split naming's groups)."""
         k = name_key(event_name)
         return name_key(self.synonyms[k]) if k in self.synonyms else k
 
@@ -243,7 +243,7 @@ class Taxonomy:
         for n in names:
             if not n:
                 continue
-            k, raw = self._key(n), name_key(n)
+            k, raw = self.canonical(n), name_key(n)
             if k in self.config_macro or raw in self.config_macro:
                 return NameVerdict("macro", "unknown", "config", f"config lists {n} under taxonomy.macro_events")
             if k in self.config_weak or raw in self.config_weak:
@@ -259,7 +259,7 @@ class Taxonomy:
         cfg = self.config_verdict(event_name)
         if cfg is not None:
             return cfg
-        k = self._key(event_name)
+        k = self.canonical(event_name)
         if k in self.macro:
             src: Source = "profile" if k in self.profile_macro else "taxonomy"
             return NameVerdict("macro", "unknown", src, f"{src} lists {event_name} as a macro")
@@ -304,32 +304,3 @@ class Taxonomy:
                     return v if cat.kind != "micro" else NameVerdict("micro", v.strength, "tokens",
                                                                      f"{v.detail}; {cat.detail}")
         return cat
-
-    # -- the coarse kinds of earlier versions (plugins use them) ----------------------------------------------
-
-    @staticmethod
-    def _coarse(v: NameVerdict) -> Kind:
-        if v.kind == "macro":
-            return "macro"
-        if v.kind == "micro":
-            return "weak_micro" if v.strength == "low" else "strong_micro" if v.positive else "unknown"
-        return "unknown"
-
-    def event_kind(self, event_name: str) -> Kind:
-        return self._coarse(self.name_verdict(event_name))
-
-    def category_kind(self, category: str) -> Kind:
-        v = self.category_verdict(category)
-        if v.kind == "micro" and v.strength == "unknown":  # a micro category of unknown strength
-            return "weak_micro" if category in self.weak_categories else "strong_micro"
-        return self._coarse(v)
-
-    def action_kind(self, action: ConversionAction) -> Kind:
-        return self._coarse(self.action_verdict(action))
-
-    def canonical(self, event_name: str) -> str:
-        """The group key for split naming: spelling folded, configured synonyms merged."""
-        return self._key(event_name)
-
-    def names_in(self, names: Iterable[str]) -> frozenset[str]:
-        return frozenset(self._key(n) for n in names)

@@ -49,7 +49,7 @@ def explain_text(rule: Rule, severity: str, enabled: bool, params: dict[str, Any
     parts = [f"{rule.id}: {rule.title}",
              f"category {rule.category}; severity {severity}; {'enabled' if enabled else 'disabled'}",
              "", "What it checks:", wrap(rule.doc), "", "Why it matters:", wrap(rule.rationale), "",
-             "What it rests on:", wrap(rule.evidence or "the snapshot's settings, as described above."), "",
+             "What it rests on:", wrap(rule.rests_on), "",
              "How to fix:", wrap(rule.remediation)]
     if rule.requires:
         from auditor.docs import needs
