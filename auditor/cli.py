@@ -136,7 +136,7 @@ def load_ruleset(config: str | None, profile: str | None) -> Any:
               help="Live: Google Ads manager (MCC): discover clients under it; login customer id of the Ads calls.")
 @click.option("--config", "config", metavar="FILE", help="Config file: rule overrides, taxonomy, clients.")
 @click.option("--profile", metavar="NAME", help="Business model for clients without their own: ecommerce, "
-              "lead-gen, saas, content (default ecommerce).")
+              "lead-gen, saas, content (default: inferred from each client's data, said in the report).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Report format. JSON is the canonical result; the others render from it.")
 @click.option("--output", "-o", metavar="PATH", help="Write the report to PATH (atomically) instead of stdout.")
