@@ -38,7 +38,8 @@ def inherited(ctx: click.Context, name: str, value: object) -> object:
 @click.option("--fail-on", type=click.Choice(FAIL_LEVELS), help="Exit 1 when a finding at or above this severity "
               "remains (default: defaults.fail_on, else low).")
 @click.option("--min-score", type=click.IntRange(0, 100), metavar="N", help="Exit 1 when a client scores below N.")
-@click.option("--profile", metavar="NAME", help="Profile of clients without their own (default: inferred from each client's data).")
+@click.option("--profile", metavar="NAME",
+              help="Profile of clients without their own (default: inferred from each client's data).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Live: clients fetched concurrently (default 4).")
 @click.option("--ga4-credentials", metavar="FILE", help="Live: GA4 service-account key or OAuth user JSON.")
 @click.option("--ads-config", metavar="FILE", help="Live: google-ads.yaml.")
