@@ -34,7 +34,8 @@ _CLIENT_KEYS = {"profile", "recipients", "funnel"}
 
 def fingerprint(rule: str, client: str, resources: Iterable[str]) -> str:
     """Stable identity of a finding across runs: rule, client and resources, never the message text."""
-    h = hashlib.sha256("\x1f".join([rule, client, *sorted(resources)]).encode("utf-8"))
+    # surrogatepass: a folder name with undecodable bytes must still give a stable fingerprint
+    h = hashlib.sha256("\x1f".join([rule, client, *sorted(resources)]).encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:16]
 
 
@@ -66,8 +67,10 @@ def read_client_settings(folder: Path) -> dict[str, Any]:
         return {}
     import yaml
 
+    from auditor import yaml_strict
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml_strict.load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise FixtureError(str(path), f"cannot read: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -100,10 +103,25 @@ def _snapshot(raw: RawClient, ruleset: Ruleset) -> tuple[Client, ProfileChoice]:
     return replace(client, profile=choice.name), choice
 
 
+def unforeseen(where: str, e: BaseException) -> str:
+    """One line for an exception nobody foresaw: where, what kind, and the first line of what it said."""
+    text = " ".join(str(e).split())
+    return f"{where}: could not be audited: {type(e).__name__}" + (f": {text[:200]}" if text else "")
+
+
 def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> dict[str, Any]:
-    """Audit one client's raw responses. Never raises for bad data: errors land in the result.
+    """Audit one client's raw responses. Never raises: bad data, and any failure while auditing it, land in
+    that client's result as an error, so one client can never stop a run.
 
     `funnel` is the client's own funnel ladder, if it has one; else the account's is built around its macro."""
+    try:
+        return _audit_raw(raw, ruleset, funnel)
+    except Exception as e:  # a bug or an input nobody foresaw costs this client, never the run
+        return error_result(raw.name, [unforeseen(raw.origin or raw.name, e)],
+                            raw.profile or ruleset.configured_profile)
+
+
+def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> dict[str, Any]:
     try:
         client, choice = _snapshot(raw, ruleset)
     except AuditorError as e:
@@ -199,6 +217,8 @@ def audit_client_folder(folder: Path, ruleset: Ruleset, *, name: str | None = No
         raw = load_client(folder)
     except AuditorError as e:
         return error_result(name, [str(e)], profile), {}
+    except Exception as e:  # an unreadable folder or a file nobody foresaw costs this client only
+        return error_result(name, [unforeseen(str(folder), e)], profile), {}
     raw.name = name
     raw.profile = profile or settings.get("profile")
     raw.missing.update(missing or {})

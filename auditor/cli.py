@@ -10,17 +10,19 @@ wins over 1. `audit run` and `audit merge` add 4: every report written but e-mai
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from auditor import __version__
 from auditor.errors import AuditorError, ConfigError
 from auditor.files import output_stream
+from auditor.text import printable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 FAIL_LEVELS = ("critical", "high", "medium", "low", "info", "never")
@@ -69,28 +71,69 @@ def exit_code(summary_rows: list[dict[str, Any]], fail_on: str, min_score: int |
     return EXIT_OK
 
 
+class _Staged(io.TextIOBase):
+    """What a renderer writes for one client, held until the whole of it rendered: a client whose rendering
+    fails leaves no half-written text, and the document (JSON above all) stays whole."""
+
+    def __init__(self, target: TextIO) -> None:
+        self.target, self.parts = target, []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        self.parts.append(text)
+        return len(text)
+
+    def commit(self) -> None:
+        text, self.parts = "".join(self.parts), []
+        self.target.write(text)
+
+    def rollback(self) -> None:
+        self.parts = []
+
+
 def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, fail_on: str,
-              min_score: int | None, on_result: Callable[[dict[str, Any]], None] | None = None) -> int:
-    """Stream client results into the chosen renderer, report problems on stderr, return the exit code."""
-    from auditor.audit import result_header, summarise, summary_row
+              min_score: int | None) -> int:
+    """Stream client results into the chosen renderer, report problems on stderr, return the exit code.
+
+    Each client is rendered whole or not at all: one that cannot be rendered is reported as errored in its
+    place, and the others follow. Warnings are told once per file and field, with a count, at the end."""
+    from auditor.audit import error_result, result_header, summarise, summary_row, unforeseen
+    from auditor.notices import WarningTally
     from auditor.report.render import RENDERERS
+    from auditor.text import printable
 
     rows: list[dict[str, Any]] = []
+    tally = WarningTally()
     with output_stream(output) as out:
-        renderer = RENDERERS[fmt](out)
+        staged = _Staged(out)
+        renderer = RENDERERS[fmt](staged)
         renderer.begin(result_header())
+        staged.commit()
         for r in results:
+            state = dict(vars(renderer))  # a renderer's own flags (JSON's "first client") go back on failure
+            try:
+                renderer.client(r)
+                staged.commit()
+            except Exception as e:  # one client's report, never the run's
+                staged.rollback()
+                vars(renderer).clear()
+                vars(renderer).update(state)
+                r = error_result(printable(r.get("name") or "?"), [unforeseen(f"rendering {fmt}", e)])
+                renderer.client(r)
+                staged.commit()
             for w in r["warnings"]:
-                click.echo(f"audit: warning: {w}", err=True)
+                tally.add(str(r["name"]), w)
             for e in r["errors"]:
-                click.echo(f"audit: error: client {r['name']}: {e}", err=True)
-            renderer.client(r)
-            if on_result:
-                on_result(r)
+                click.echo(printable(f"audit: error: client {r['name']}: {e}"), err=True)
             rows.append(summary_row(r))
         renderer.end(summarise(rows))
+        staged.commit()
+    for line in tally.lines():
+        click.echo(printable(f"audit: warning: {line}"), err=True)
     if output and output != "-":
-        click.echo(f"audit: wrote {output} ({len(rows)} client(s))", err=True)
+        click.echo(printable(f"audit: wrote {output} ({len(rows)} client(s))"), err=True)
     return exit_code(rows, fail_on, min_score)
 
 
@@ -213,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(EXIT_OK)
+    except OSError as e:  # the run itself could not go on (disk full, an output folder not writable): say where
+        where = e.filename if e.filename is not None else "output"
+        fail(printable(f"{where}: {e.strerror or e}"), EXIT_INCOMPLETE)
     except KeyboardInterrupt:
         click.echo("audit: interrupted", err=True)
         sys.exit(130)

@@ -22,11 +22,13 @@ from pydantic import (
     model_validator,
 )
 
+from auditor import yaml_strict
 from auditor.errors import ConfigError, suggest
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 FailLevel = Literal["critical", "high", "medium", "low", "info", "never"]
 Format = Literal["table", "markdown", "json", "html", "csv"]
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
@@ -41,7 +43,8 @@ Address = Annotated[str, AfterValidator(check_address)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are never a threshold or a value anyone meant (YAML reads .nan and .inf as floats)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RuleOverride(_Strict):
@@ -131,13 +134,22 @@ class EmailSettings(_Strict):
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
-    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # env var NAME, not a secret
+    password_env: str | None = None  # the NAME of the environment variable holding the password, not the password
     ca_file: str | None = None  # extra CA bundle for a relay with a private certificate
     sender: Address
     summary_to: list[Address] = Field(default_factory=list)  # the agency lead: gets the summary of every client
     subject_prefix: str = "[auditor]"
     when: Literal["always", "change", "failure"] = "always"  # --email-on overrides
     timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("password_env", mode="before")
+    @classmethod
+    def _env_name(cls, v: Any) -> Any:
+        # A value that does not look like a variable name may be the password itself: never echo it back.
+        if v is not None and (not isinstance(v, str) or not _ENV_NAME.match(v)):
+            raise ValueError("expected the NAME of an environment variable (upper-case letters, digits and "
+                             "underscores, such as SMTP_PASSWORD), not the password; the value is not shown")
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -185,7 +197,7 @@ def read_yaml_mapping(path: Path, what: str, shape: str = "a mapping") -> tuple[
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read {what}: {e}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml_strict.load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""

@@ -32,6 +32,7 @@ from auditor.model import (
 from auditor.raw import ALL_FILES, RawClient
 
 _MISSING = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _camel(key: str) -> str:
@@ -80,6 +81,9 @@ class Obj:
             return default
         if not isinstance(v, str):
             raise FixtureError(self.file, f"expected a string, got {_kind(v)}", self._where(key))
+        if not v.isascii() and _SURROGATE.search(v):  # a JSON escape no API writes: not text any output can hold
+            self.warnings.append(f"{self.file}: {self._where(key)}: not valid Unicode (a lone surrogate); replaced")
+            return _SURROGATE.sub("\ufffd", v)
         return v
 
     def req(self, key: str) -> str:
@@ -106,18 +110,40 @@ class Obj:
         if v is None:
             return default
         n = _number(v, self.file, self._where(key))
-        if n != int(n):
-            raise FixtureError(self.file, f"expected a whole number, got {v!r}", self._where(key))
+        if n != int(n) or n < 0:
+            raise FixtureError(self.file, f"expected a whole number of at least 0, got {v!r}", self._where(key))
         return int(n)
+
+    def count(self, key: str, what: str = "") -> float:
+        """A count (events, users): never negative, so a negative one is an error naming file and field."""
+        n = self.num(key) or 0.0
+        if n < 0:
+            label = f" ({what})" if what else ""
+            raise FixtureError(self.file, f"expected a count of at least 0, got {self.data.get(key)!r}{label}",
+                               self._where(key))
+        return n
+
+    def amount(self, key: str, default: float | None = 0.0, what: str = "") -> float | None:
+        """A value or a conversion total: adjustments and refunds can make one negative, which no rule can
+        judge, so it is read as unknown (no value) with a warning naming file and field."""
+        n = self.num(key, default)
+        if n is not None and n < 0:
+            label = f" ({what})" if what else ""
+            self.warnings.append(f"{self.file}: {self._where(key)}{label}: negative value {self.data.get(key)!r}, "
+                                 "treated as unknown")
+            return default
+        return n
 
     def ident(self, key: str) -> str | None:
         """An int64 id: a string of digits as the JSON mapping writes it, or a plain number."""
         v = self.data.get(key)
         if v is None:
             return None
+        if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 20:
+            return str(int(v))  # kept exact: a double would round ids beyond 2**53
         n = _number(v, self.file, self._where(key))
-        if n != int(n) or n < 0:
-            raise FixtureError(self.file, f"expected an id, got {v!r}", self._where(key))
+        if n != int(n) or n < 0 or n >= 2**64:
+            raise FixtureError(self.file, f"expected an id, got {_short(v)}", self._where(key))
         return str(int(n))
 
     def enum(self, key: str, known: frozenset[str], default: str = UNKNOWN) -> str:
@@ -144,18 +170,24 @@ def _kind(v: Any) -> str:
 
 
 def _number(v: Any, file: str, where: str) -> float:
-    if isinstance(v, bool):
+    """A finite number: JSON numbers, or strings (int64 and special doubles travel as strings). NaN, the
+    infinities and numbers beyond a double (1e309) are errors: no report may print 'nan conv.'."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
         raise FixtureError(file, f"expected a number, got {_kind(v)}", where)
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):  # int64 and special doubles travel as strings
-        try:
-            n = float(v)
-        except ValueError:
-            raise FixtureError(file, f"expected a number, got {v!r}", where) from None
-        if math.isfinite(n):
-            return n
-    raise FixtureError(file, f"expected a number, got {_kind(v) if not isinstance(v, str) else repr(v)}", where)
+    try:
+        n = float(v)
+    except (ValueError, OverflowError):
+        raise FixtureError(file, f"expected a number, got {_short(v)}", where) from None
+    if not math.isfinite(n):
+        raise FixtureError(file, f"expected a finite number, got {_short(v)}", where)
+    return n
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float) and not math.isfinite(v):  # as the JSON had it (1e309 reads as Infinity)
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[str(v)]
+    text = repr(v) if isinstance(v, str) else str(v)
+    return text if len(text) <= 40 else f"{text[:37]}... ({len(text)} characters)"
 
 
 class _Source:
@@ -188,7 +220,7 @@ class _Source:
 
 def map_client(raw: RawClient, profile: str) -> Client:
     """Build the immutable snapshot of one client from its raw bodies."""
-    warnings: list[str] = []
+    warnings: list[str] = list(raw.warnings)
     for key, (required, _) in ALL_FILES.items():
         source = key.split("/", 1)[0]
         if required and raw.has_source(source) and key not in raw.bodies:
@@ -214,7 +246,7 @@ def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
         key_events.append(KeyEvent(
             name=k.str("name", "") or "", event_name=k.req("eventName"),
             counting_method=k.enum("countingMethod", enums.COUNTING_METHOD),
-            default_value=dv.num("numericValue", None) if dv else None,
+            default_value=dv.amount("numericValue", None) if dv else None,
             default_currency=dv.str("currencyCode") if dv else None,
             custom=bool(k.bool("custom")), deletable=bool(k.bool("deletable")),
         ))
@@ -274,7 +306,7 @@ def _map_funnels(src: _Source) -> tuple[FunnelMeasure, ...]:
             if not m:
                 raise FixtureError(src.file, f"expected a step name such as '1. add_to_cart', got {dvals[si]!r}",
                                    row.path)
-            steps[int(m.group(1))] = (m.group(2), int(mvals[ui].num("value") or 0))
+            steps[int(m.group(1))] = (m.group(2), int(mvals[ui].count("value", "activeUsers")))
         if steps:
             ordered = [steps[i] for i in sorted(steps)]
             out.append(FunnelMeasure(steps=tuple(n for n, _ in ordered), users=tuple(u for _, u in ordered)))
@@ -304,7 +336,9 @@ def _map_report(src: _Source) -> tuple[EventStat, ...]:
             for j, metric in enumerate(mets):
                 field = _REPORT_METRICS.get(metric or "")
                 if field and j < len(mvals):
-                    acc[field] = acc.get(field, 0.0) + (mvals[j].num("value") or 0.0)
+                    n = (mvals[j].amount("value", what=metric) if field == "event_value"
+                         else mvals[j].count("value", metric))
+                    acc[field] = acc.get(field, 0.0) + (n or 0.0)
     return tuple(
         EventStat(event_name=n, event_count=int(m.get("event_count", 0)), total_users=int(m.get("total_users", 0)),
                   event_value=m.get("event_value", 0.0), key_events=m.get("key_events", 0.0))
@@ -331,10 +365,10 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
             stats[action] = prev
             continue
         stats[action] = ActionStats(  # one action may span several rows (dates, devices): sum them
-            conversions=prev.conversions + (m.num("conversions") or 0.0),
-            conversions_value=prev.conversions_value + (m.num("conversionsValue") or 0.0),
-            all_conversions=prev.all_conversions + (m.num("allConversions") or 0.0),
-            all_conversions_value=prev.all_conversions_value + (m.num("allConversionsValue") or 0.0),
+            conversions=prev.conversions + (m.amount("conversions") or 0.0),
+            conversions_value=prev.conversions_value + (m.amount("conversionsValue") or 0.0),
+            all_conversions=prev.all_conversions + (m.amount("allConversions") or 0.0),
+            all_conversions_value=prev.all_conversions_value + (m.amount("allConversionsValue") or 0.0),
         )
     actions = []
     for row in _Source(raw, "ads/conversion_actions.json", warnings).items("results"):
@@ -352,7 +386,7 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
             primary_for_goal=bool(a.bool("primaryForGoal")),
             counting_type=a.enum("countingType", enums.COUNTING_TYPE),
             include_in_conversions_metric=a.bool("includeInConversionsMetric", None),
-            default_value=vs.num("defaultValue", None) if vs else None,
+            default_value=vs.amount("defaultValue", None) if vs else None,
             default_currency=vs.str("defaultCurrencyCode") if vs else None,
             always_use_default_value=bool(vs.bool("alwaysUseDefaultValue")) if vs else False,
             attribution_model=am.enum("attributionModel", enums.ATTRIBUTION_MODEL) if am else None,

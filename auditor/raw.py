@@ -39,6 +39,7 @@ class RawClient:
     origin: str = ""  # folder or "live", for messages
     # Files a source could not deliver (for example an API error on an optional call): key -> reason.
     missing: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what reading the files noticed (an unknown file name)
 
     def has_source(self, source: str) -> bool:
         return any(k.startswith(source + "/") for k in self.bodies)

@@ -5,6 +5,7 @@ Order of precedence: a rule's own defaults < rules/default.yaml < the client's p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,8 @@ class Ruleset:
         for k, v in params.items():
             if k not in rule.params:
                 raise ConfigError(f"{where}: params.{k}: unknown parameter of {rid}{suggest(k, list(rule.params))}")
+            if not _finite(v):  # YAML reads .nan and .inf as floats; no threshold means either
+                raise ConfigError(f"{where}: params.{k}: expected finite numbers, got {v!r}")
             default = self._base_param(rid, k)
             if default is not None and not _same_type(default, v):
                 raise ConfigError(f"{where}: params.{k}: expected {type(default).__name__}, got {v!r}")
@@ -172,6 +175,16 @@ class Ruleset:
             self._macro_names = frozenset().union(*(t.macro for t in tax), *(t.config_macro for t in tax))
             self._macro_categories = frozenset().union(*(t.macro_categories for t in tax))
         return infer_profile(client, self.profiles, self._macro_names, self._macro_categories, DEFAULT_PROFILE)
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 def _same_type(default: Any, value: Any) -> bool:

@@ -29,7 +29,10 @@ def client_dirs(root: Path) -> Iterator[Path]:
     if is_client_dir(root):
         yield root
         return
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    try:
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    except OSError as e:
+        raise ConfigError(f"{root}: cannot read: {e.strerror or e}") from None
     if not subdirs:
         raise ConfigError(f"{root}: holds no client folders (expected ga4/ and/or ads/ inside each)")
     yield from subdirs
@@ -51,6 +54,10 @@ def read_body_file(path: Path, display: str) -> list[dict]:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise FixtureError(display, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise FixtureError(display, "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # an integer too long to convert, for one
+        raise FixtureError(display, f"invalid JSON: {str(e).splitlines()[0][:120]}") from None
     bodies = value if isinstance(value, list) else [value]
     for i, b in enumerate(bodies):
         if not isinstance(b, dict):
@@ -59,14 +66,54 @@ def read_body_file(path: Path, display: str) -> list[dict]:
     return bodies
 
 
+def _inside(path: Path, folder: Path) -> None:
+    """Refuse a symbolic link that loops, or that leads out of the client folder: a recording holds its own
+    files, and a link back to its client would make a source look present but empty."""
+    if not path.is_symlink():
+        return
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise FixtureError(str(path), "a symbolic link that loops or leads nowhere; refused") from None
+    root = folder.resolve()
+    if target == root or root not in target.parents:
+        raise FixtureError(str(path), "a symbolic link that leads out of the client folder; refused")
+
+
 def load_client(folder: Path) -> RawClient:
-    """Read every fixture file of one client folder. Raises FixtureError on the first unreadable one."""
+    """Read every fixture file of one client folder. Raises FixtureError on the first unreadable one.
+
+    A source folder (ga4/, ads/) that exists is a promise: one that holds no file of the layout is an error for
+    that source, never a client without it (which would skip its rules and raise the score)."""
     raw = RawClient(name=folder.name, origin=str(folder))
-    for key in ALL_FILES:
-        path = folder / key
-        if path.is_file():
-            raw.bodies[key] = read_body_file(path, str(path))
+    try:
+        entries = {p.name for p in folder.iterdir()}
+    except OSError as e:
+        raise FixtureError(str(folder), f"cannot read: {e.strerror or e}") from None
+    for source in SOURCES:
+        src = folder / source
+        if source not in entries:
+            continue
+        _inside(src, folder)
+        if not src.is_dir():
+            raise FixtureError(str(src), "expected a folder of response files")
+        try:
+            present = {p.name for p in src.iterdir()}
+        except OSError as e:
+            raise FixtureError(str(src), f"cannot read: {e.strerror or e}") from None
+        expected = {k.split("/", 1)[1]: k for k in ALL_FILES if k.startswith(source + "/")}
+        for name in sorted(present & set(expected)):
+            path = src / name
+            _inside(path, folder)
+            raw.bodies[expected[name]] = read_body_file(path, str(path))
+        unknown = sorted(n for n in present - set(expected) if n.endswith(".json"))
+        if not present & set(expected):
+            found = f"only {', '.join(unknown[:3])}" if unknown else "no file" if not present else "no .json file"
+            raise FixtureError(str(src), f"holds no response file of the layout ({found}; expected "
+                                         f"{', '.join(sorted(expected))})")
+        for n in unknown:
+            raw.warnings.append(f"{src / n}: not a file of the layout; ignored")
     if not raw.bodies:
-        found = "empty folder" if not any(folder.iterdir()) else "no ga4/ or ads/ fixture files"
+        found = "empty folder" if not entries else "no ga4/ or ads/ fixture files"
         raise FixtureError(str(folder), f"not a client folder: {found}")
     return raw
