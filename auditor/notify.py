@@ -1,9 +1,12 @@
 """E-mail reports: render (HTML + plain text + JSON and CSV attachments) and deliver over SMTP.
 
 HTML bodies are Jinja templates with autoescaping (every API-sourced string is escaped), inline CSS on tables,
-no scripts, and charts made of table cells (many mail clients block SVG and images). Delivery uses one SMTP
-connection per run (STARTTLS, implicit TLS or plain), the password from the environment variable the config
-names, and turns every failure into one readable line with addresses redacted.
+no scripts, and charts made of table cells (many mail clients block SVG and images). Every value a template
+prints, in the HTML and the plain-text body alike, passes through `printable` (auditor/text.py) first, and so do
+the Subject and the attachment file names: no control character, bidirectional override or lone surrogate
+reaches a message. Delivery uses one SMTP connection per run (STARTTLS, implicit TLS or plain), the password from
+the environment variable the config names, and turns every failure into one readable line with addresses
+redacted.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from auditor.diff import changes_line
 from auditor.engine import SEVERITIES
 from auditor.errors import ConfigError
 from auditor.history import TREND_POINTS
+from auditor.text import printable
 
 SUMMARY_EMAIL_ROWS = 100  # rows in the summary e-mail body (the attachments hold all): big mails get clipped
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -38,9 +42,27 @@ class DeliveryError(Exception):
     """Mail could not be delivered; the message is one line without addresses or secrets."""
 
 
-def plain(text: Any) -> str:
-    """Plain-text body: no control characters (an API-sourced name could carry escape sequences)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+_FILE_UNSAFE = re.compile(r'[\\/:*?"<>|]')
+
+
+def _text_finalize(value: Any) -> Any:
+    """What the plain-text templates print: strings through `printable` (numbers and None as they are)."""
+    return printable(value) if isinstance(value, str) else value
+
+
+def attachment_name(name: str, default: str = "audit") -> str:
+    """An attachment file name from a client name: printable, none of / \\ : * ? " < > | (a mail client saves it
+    to disk under that name), no leading dot, at most 120 characters before the extension."""
+    stem, dot, ext = str(name).rpartition(".")
+    if not dot or not ext.isalnum() or len(ext) > 8:
+        stem, dot, ext = str(name), "", ""
+    stem = _FILE_UNSAFE.sub("_", printable(stem)).strip(" .")[:120].rstrip(" .") or default
+    return stem + dot + ext
+
+
+def _utf8(text: str) -> str:
+    """Text a UTF-8 message part can hold: a lone surrogate (which the renderers never write) becomes "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def sparkline(scores: Iterable[int | None]) -> str:
@@ -58,10 +80,10 @@ def _html_env() -> Environment:
 
 @functools.lru_cache(maxsize=1)
 def _text_env() -> Environment:
-    # Plain text is not HTML: no autoescaping here; `plain` drops control characters instead.
+    # Plain text is not HTML: no autoescaping here; every printed string goes through `printable` instead.
     env = Environment(loader=PackageLoader("auditor.report", "templates"), autoescape=False, trim_blocks=True,
-                      lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["plain"] = plain
+                      lstrip_blocks=True, keep_trailing_newline=True, finalize=_text_finalize)
+    env.filters["plain"] = printable
     env.globals["changes_line"] = changes_line
     env.globals["profile_label"] = profile_label
     return env
@@ -69,7 +91,7 @@ def _text_env() -> Environment:
 
 def _subject(settings: EmailSettings | None, text: str) -> str:
     prefix = settings.subject_prefix.strip() + " " if settings and settings.subject_prefix.strip() else ""
-    return plain(prefix + text)[:200]
+    return printable(prefix + text)[:200]
 
 
 # -- the agency lead's summary ----------------------------------------------------------------------------------
@@ -129,10 +151,12 @@ def owner_subject(settings: EmailSettings | None, clients: list[dict[str, Any]])
 
 
 def result_attachments(clients: list[dict[str, Any]], header: dict[str, Any], stem: str) -> list[tuple[str, bytes]]:
-    """The owner's clients as one JSON result (the `audit --format json` shape) and one CSV."""
+    """The owner's clients as one JSON result (the `audit --format json` shape) and one CSV, named STEM.json and
+    STEM.csv (STEM made safe as a file name: it is usually a client name)."""
     from auditor.audit import summarise, summary_row
     from auditor.report.render import RENDERERS
 
+    stem = attachment_name(stem)
     out = []
     for fmt in ("json", "csv"):
         buf = io.StringIO()
@@ -141,7 +165,7 @@ def result_attachments(clients: list[dict[str, Any]], header: dict[str, Any], st
         for c in clients:
             r.client(c)
         r.end(summarise([summary_row(c) for c in clients]))
-        out.append((f"{stem}.{fmt}", buf.getvalue().encode("utf-8")))
+        out.append((f"{stem}.{fmt}", buf.getvalue().encode("utf-8", "replace")))
     return out
 
 
@@ -149,20 +173,22 @@ def result_attachments(clients: list[dict[str, Any]], header: dict[str, Any], st
 
 def build_message(sender: str, to: list[str], subject: str, text: str, html: str,
                   attachments: Iterable[tuple[str, bytes]] = ()) -> EmailMessage:
-    """multipart/mixed: multipart/alternative (text/plain, text/html), then the attachments."""
+    """multipart/mixed: multipart/alternative (text/plain, text/html), then the attachments. The Subject and the
+    attachment names go through `printable` here too (a CR or LF would otherwise forge a header)."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(to)
-    msg["Subject"] = subject
+    msg["Subject"] = printable(subject)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies to a robot
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    msg.set_content(_utf8(text))
+    msg.add_alternative(_utf8(html), subtype="html")
     for name, data in attachments:
+        name = attachment_name(name, "attachment")
         maintype, subtype = ("application", "json") if name.endswith(".json") else ("text", "csv")
         if maintype == "text":
-            msg.add_attachment(data.decode("utf-8"), subtype=subtype, filename=name)
+            msg.add_attachment(data.decode("utf-8", "replace"), subtype=subtype, filename=name)
         else:
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg

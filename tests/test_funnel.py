@@ -153,7 +153,7 @@ def test_table_and_markdown_show_a_funnel_table():
     assert "biggest drop" in table and "funnel: not available: no GA4 data" in table
     md = render("markdown", _results())
     assert "### Funnel" in md and "| step | users | from previous | from first | note |" in md
-    assert "| add\\_to\\_cart | 9,416 | 28.5% | 7.8% | biggest drop |" in md
+    assert "| add_to_cart | 9,416 | 28.5% | 7.8% | biggest drop |" in md  # ordinary names read naturally
     assert "Not available: no GA4 data" in md
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +33,36 @@ def _from_files(old: Path, new: Path) -> Iterator[tuple[str, dict[str, Any] | No
         yield name, b
 
 
-def _from_history(path: Path, run_id: int | None, clients: list[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+def _from_history(path: Path, run_id: int | None, clients: list[str],
+                  warn: Callable[[str], None]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Results of `run_id` (default: the latest complete run), each compared with the client's previous result
+    in a complete run. A run that did not finish is never picked silently: reading one given by --run says so."""
     from auditor.diff import compute_changes
     from auditor.errors import ConfigError
-    from auditor.history import History
+    from auditor.history import COMPLETE, History
 
     if not path.is_file():
         raise ConfigError(f"{path}: no history database (run `audit run` first, or give two JSON results)")
     with History.open(path) as h:
-        rid = run_id or h.latest_run()
-        if rid is None:
-            raise ConfigError(f"{path}: the history holds no run yet")
+        if run_id is None:
+            rid = h.latest_run()
+            newest = h.latest_run(complete=False)
+            if rid is None and newest is None:
+                raise ConfigError(f"{path}: the history holds no run yet")
+            if rid is None:
+                raise ConfigError(f"{path}: the history holds no complete run yet (run {newest} is "
+                                  f"{h.run_status(newest)}); give --run {newest} to read it anyway")
+            if newest is not None and newest != rid:
+                warn(f"{path}: run {newest} is {h.run_status(newest)}, not complete; showing run {rid}, the latest "
+                     "complete run")
+        else:
+            rid = run_id
+            status = h.run_status(rid)
+            if status is None:
+                raise ConfigError(f"{path}: no run {rid} in the history")
+            if status != COMPLETE:
+                warn(f"{path}: run {rid} is {status}: it did not finish, so its results may be partial and were "
+                     "never a baseline; compared with each client's previous complete run")
         any_row = False
         for r in h.results(rid, clients or None):
             any_row = True
@@ -60,7 +79,7 @@ def _from_history(path: Path, run_id: int | None, clients: list[str]) -> Iterato
 @click.option("--config", "config", metavar="FILE", help="Agency config: where the history is.")
 @click.option("--history", metavar="PATH", type=click.Path(path_type=Path), help="History database to read.")
 @click.option("--run", "run_id", type=int, metavar="ID", help="Compare this run with the one before (default: "
-              "the latest run).")
+              "the latest complete run; a run that did not finish is read only when given, with a warning).")
 @click.option("--client", "clients", multiple=True, metavar="NAME", help="Only this client (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--persisting", is_flag=True, help="Also list the findings that persist.")
@@ -72,7 +91,7 @@ def diff_cmd(ctx: click.Context, results: tuple[Path, ...], config: str | None, 
     score change, for the latest run in the history or between two saved JSON results."""
     from auditor.diff import changes_line
     from auditor.errors import ConfigError
-    from auditor.notify import plain
+    from auditor.text import printable
 
     if results and len(results) != 2:
         raise ConfigError("give two JSON results (OLD.json NEW.json), or none to read the history")
@@ -86,7 +105,10 @@ def diff_cmd(ctx: click.Context, results: tuple[Path, ...], config: str | None, 
             if st.history_path is None:
                 raise ConfigError("history is disabled in the config; give --history PATH or two JSON results")
             history = st.history_path
-        items = _from_history(history, run_id, list(clients))
+        items = _from_history(history, run_id, list(clients),
+                              lambda m: click.echo(f"audit: warning: {printable(m)}", err=True))
+    from auditor.report.render import json_text
+
     new_total = 0
     out = click.get_text_stream("stdout")
     if fmt == "json":
@@ -98,23 +120,23 @@ def diff_cmd(ctx: click.Context, results: tuple[Path, ...], config: str | None, 
         if fmt == "json":
             body = {"name": name, "status": "removed"} if r is None else {
                 "name": name, "status": r["status"], "score": r["score"], "grade": r["grade"], "changes": r["changes"]}
-            out.write(("\n  " if first else ",\n  ") + json.dumps(body, ensure_ascii=False))
+            out.write(("\n  " if first else ",\n  ") + json_text(body))
             first = False
             new_total += len(r["changes"]["new"]) if r else 0
             continue
         if r is None:
-            out.write(f"{plain(name)}: only in the older result\n")
+            out.write(f"{printable(name)}: only in the older result\n")
             continue
         ch = r["changes"]
         new_total += len(ch["new"])
         score = "not audited" if r["score"] is None else f"{r['score']}/100 {r['grade']}"
-        out.write(f"{plain(name)}: {score}, {changes_line(ch)}\n")
+        out.write(f"{printable(name)}: {score}, {changes_line(ch)}\n")
         groups = [("+ new", ch["new"]), ("- resolved", ch["resolved"])]
         if persisting:
             groups.append(("= persisting", ch["persisting"]))
         for label, fs in groups:
             for f in fs:
-                out.write(f"  {label:<12} {f['severity'].upper():<8} {f['rule']}: {plain(f['message'])}\n")
+                out.write(f"  {label:<12} {f['severity'].upper():<8} {f['rule']}: {printable(f['message'])}\n")
     if fmt == "json":
         out.write("\n]}\n" if not first else "]}\n")
     ctx.exit(1 if fail_on_new and new_total else 0)

@@ -14,9 +14,12 @@ import click
 @click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")
 def render_cmd(result: str, fmt: str, output: str | None) -> None:
     """Render a saved JSON result (from --format json) as a table, Markdown, HTML or CSV."""
+    # A saved result is untrusted text like the API data it came from: every renderer neutralises it (control
+    # characters, bidirectional overrides and lone surrogates never reach the output), and so does this message.
     from auditor.errors import ConfigError
     from auditor.files import output_stream
     from auditor.report.render import RENDERERS
+    from auditor.text import printable
 
     try:
         with open(result, encoding="utf-8") as fh:
@@ -24,7 +27,7 @@ def render_cmd(result: str, fmt: str, output: str | None) -> None:
         header = {k: data[k] for k in ("tool", "generated_at", "scoring")}
         clients, summary = data["clients"], data["summary"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"{result}: not an auditor JSON result ({type(e).__name__}: {e})") from None
+        raise ConfigError(printable(f"{result}: not an auditor JSON result ({type(e).__name__}: {e})")) from None
     with output_stream(output) as out:
         r = RENDERERS[fmt](out)
         r.begin(header)
