@@ -6,19 +6,28 @@ summary row per client stays in memory; per-owner e-mails re-read each client's 
 
 `--shard K/N` audits the clients whose name hashes to shard K and writes `shard-K-of-N.json` instead of the
 summary; `audit merge` combines the shard files into one summary and sends the e-mails.
+
+Nothing one client does stops the run: reading and auditing it, its suppressions, the comparison with its
+history, rendering and writing its reports are one unit, and whatever that unit raises makes that client errored
+(one log line naming the client, the file and the cause) while the others go on. Only a failure of the run itself
+stops it (`RunFailed`: a full disk or read-only file system, the history database): one line naming the path and
+the cause, exit 3, and the history never marks such a run complete. A run is complete once every client's
+reports and the summary (or shard file) are on disk; only complete runs are baselines of later runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +36,10 @@ import click
 from auditor import __version__
 from auditor.config import ClientTarget, EmailSettings, UserConfig, load_config, resolve_path
 from auditor.engine import SEVERITIES
-from auditor.errors import ConfigError
+from auditor.errors import AuditorError, ConfigError
 from auditor.ruleset import Ruleset
 from auditor.suppressions import Suppressions, load_suppressions
+from auditor.text import printable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_EMAIL, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
 EMAIL_ON = ("always", "change", "failure")
@@ -37,8 +47,39 @@ EXTENSIONS = {"json": "json", "html": "html", "csv": "csv", "markdown": "md", "t
 CLIENTS_DIR = "clients"
 LOCK_FILE = ".audit-run.lock"
 SHARD_FILE = re.compile(r"^shard-(\d+)-of-(\d+)\.json$")
+MAX_STEM_BYTES = 100  # a client's file name (without extension) longer than this is shortened, see file_stem
+# errors of the file system, not of one client: every later write would fail the same way, so the run stops
+STOPS_RUN = frozenset(e for e in (errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", None)) if e is not None)
 SUMMARY_CSV_COLUMNS = ["rank", "client", "status", "score", "grade", "previous_score", "change", "new", "resolved",
                        "persisting", *SEVERITIES, "suppressed", "coverage", "errors", "report"]
+
+
+# -- errors --------------------------------------------------------------------------------------------------------
+
+class RunFailed(AuditorError):
+    """The run itself cannot go on (output folder, disk or history database unusable). One line naming the path
+    and the cause; the run exits 3 and is never marked complete in the history."""
+
+
+class ClientFileError(Exception):
+    """One of a client's reports could not be rendered or written: names the file and keeps the cause."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(f"{path}: {describe(cause)}")
+        self.path, self.cause = path, cause
+
+
+def describe(e: BaseException) -> str:
+    """The cause of an exception on one line: an OS error's own words (the caller names the file), else its
+    kind and the first 300 characters of its message."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:300]}" if text else type(e).__name__
+
+
+def stops_run(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in STOPS_RUN
 
 
 # -- settings: config file + command line -----------------------------------------------------------------------
@@ -143,13 +184,17 @@ def load_settings(config: str | None, *, offline: Path | None = None, output: st
 # -- logging -----------------------------------------------------------------------------------------------------
 
 class Log:
-    """Plain lines on stderr (cron mails or log files read them); `info` is silenced by --quiet."""
+    """Plain lines on stderr (cron mails or log files read them); `info` is silenced by --quiet.
+
+    Every message is one line, always: control characters (CR, LF, ESC...) in client names or messages become
+    "?" (`auditor.text.printable`), so no untrusted text can forge a line or drive the terminal."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self.held: list[str] | None = None  # while a progress bar is drawn, lines wait until it is done
 
     def _emit(self, line: str) -> None:
+        line = printable(line)
         if self.held is not None:
             self.held.append(line)
         else:
@@ -191,7 +236,7 @@ def offline_targets(st: Settings, log: Log) -> list[Target]:
     root = st.offline
     folders = list(client_dirs(root))  # ConfigError (exit 2) when DIR is missing or empty
     if not st.cfg.clients:
-        return [Target(f.name, folder=f) for f in folders]
+        return [Target(folder_client_name(f.name), folder=f) for f in folders]
     by_name = {f.name: f for f in folders}
     if is_client_dir(root):
         by_name = {root.name: root}
@@ -201,6 +246,17 @@ def offline_targets(st: Settings, log: Log) -> list[Target]:
     if extra:
         log.info(f"{extra} client folder(s) in {root} are not in the config and were skipped")
     return targets
+
+
+def folder_client_name(name: str) -> str:
+    """The client name of a folder: its name, unless that is not valid UTF-8 (undecodable bytes cannot be written
+    to a report): then the bytes become U+FFFD plus a short hash of them, so two such folders stay apart."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")
+        return f"{raw.decode('utf-8', 'replace')}-{hashlib.sha256(raw).hexdigest()[:8]}"
 
 
 def _audit_offline(t: Target, ruleset: Ruleset, missing: dict[str, str] | None) -> tuple[dict[str, Any], list[str]]:
@@ -216,14 +272,20 @@ def _audit_offline(t: Target, ruleset: Ruleset, missing: dict[str, str] | None) 
     return result, recipients if isinstance(recipients, list) else [recipients]
 
 
-def iter_results(st: Settings, targets: list[Target]) -> Iterator[tuple[Target, dict[str, Any], list[str]]]:
+Audited = tuple[Target, dict[str, Any], list[str]]  # (target, result, extra recipients)
+
+
+def iter_results(st: Settings, targets: list[Target]) -> Generator[Audited, None, None]:
     """(target, result, extra recipients), one client at a time."""
     if st.offline is not None:
         from auditor.audit import recorded_missing
 
         missing = recorded_missing(st.offline)  # a recording's partial clients stay partial
         for t in targets:
-            result, extra = _audit_offline(t, st.ruleset, missing.get(t.folder.name) if t.folder else None)
+            try:
+                result, extra = _audit_offline(t, st.ruleset, missing.get(t.folder.name) if t.folder else None)
+            except Exception as e:  # whatever reading or auditing one client raises costs that client only
+                result, extra = _not_audited(t, f"{t.folder or t.name}: cannot audit: {describe(e)}"), []
             yield t, result, extra
         return
     if not targets:
@@ -231,8 +293,34 @@ def iter_results(st: Settings, targets: list[Target]) -> Iterator[tuple[Target, 
     from auditor.live import iter_live
 
     # iter_live yields in target order; the name check guards against a connector renaming a client
-    for t, result in zip(targets, iter_live([t.spec for t in targets], st.ruleset, st.jobs, st.live), strict=True):
-        yield (t if result["name"] == t.name else Target(result["name"])), result, []
+    results = iter_live([t.spec for t in targets], st.ruleset, st.jobs, st.live)
+    stopped: str | None = None
+    try:
+        for t in targets:
+            if stopped is None:
+                try:
+                    result = next(results)
+                except StopIteration:
+                    stopped = "the live connector returned no result for it"
+                except Exception as e:  # a generator that raised is finished: the clients after it are not read
+                    stopped = f"live: {describe(e)}"
+                    yield t, _not_audited(t, f"cannot audit: {stopped}"), []
+                    stopped = f"not read: the live connector stopped at an earlier client ({stopped})"
+                    continue
+                else:
+                    yield (t if result["name"] == t.name else Target(result["name"])), result, []
+                    continue
+            yield t, _not_audited(t, stopped), []
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+
+
+def _not_audited(t: Target, message: str) -> dict[str, Any]:
+    from auditor.audit import error_result
+
+    return error_result(t.name, [message], t.profile)
 
 
 def live_targets(st: Settings, log: Log) -> list[Target]:
@@ -256,22 +344,63 @@ def live_targets(st: Settings, log: Log) -> list[Target]:
 
 # -- per-client outputs ------------------------------------------------------------------------------------------
 
-def write_client(out_dir: Path, result: dict[str, Any], header: dict[str, Any], formats: list[str]) -> dict[str, Path]:
-    """Each chosen rendering of one client (the same shapes as `audit --format X`), written atomically."""
+def file_stem(name: str, taken: set[str] | None = None) -> str:
+    """The file name (without extension) of a client's reports.
+
+    The client's name itself when it can safely be one: printable (no control, format or separator characters
+    but the space: no CR, LF or ESC), no `/` or `\\`, not starting with `.` (hidden files, and the temporary
+    files' pattern), at most MAX_STEM_BYTES bytes of UTF-8. Otherwise the name with each such character made
+    `_`, leading dots dropped, cut to 64 bytes, plus `-` and the first 10 hex digits of the SHA-256 of the full
+    name: stable from run to run, distinct for distinct names. `taken` (case-folded stems of this run) keeps two
+    clients from sharing a file, on case-insensitive file systems too: a later clash gets a longer hash."""
+    from auditor.files import clip_utf8
+
+    raw = name.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(raw).hexdigest()
+    safe = bool(name) and printable(name) == name and "/" not in name and "\\" not in name \
+        and not name.startswith(".") and len(raw) <= MAX_STEM_BYTES
+    base = clip_utf8("".join("_" if not ch.isprintable() or ch in "/\\" else ch for ch in name).lstrip("."), 64)
+    base = base or "client"
+    stem = name if safe else f"{base}-{digest[:10]}"
+    if taken is not None:
+        n = 1
+        while stem.casefold() in taken:
+            n += 1
+            stem = f"{base}-{digest[:16]}" + (f"-{n}" if n > 2 else "")
+        taken.add(stem.casefold())
+    return stem
+
+
+def write_client(out_dir: Path, result: dict[str, Any], header: dict[str, Any], formats: list[str],
+                 stem: str | None = None, *, strict: bool = True) -> dict[str, Path]:
+    """Each chosen rendering of one client (the same shapes as `audit --format X`), written atomically, as
+    clients/<stem>.<ext> (`file_stem`). A rendering or write that fails raises ClientFileError naming the file;
+    with strict=False it is skipped (the previous version of that file stays) and the others are written."""
     from auditor.audit import summarise, summary_row
-    from auditor.files import output_stream
+    from auditor.files import atomic_writer, fsync_dir
     from auditor.report.render import RENDERERS
 
+    stem = stem or file_stem(result["name"])
+    folder = out_dir / CLIENTS_DIR
     paths = {}
     summary = summarise([summary_row(result)])
-    for fmt in formats:
-        path = out_dir / CLIENTS_DIR / f"{result['name']}.{EXTENSIONS[fmt]}"
-        with output_stream(str(path)) as fh:
-            r = RENDERERS[fmt](fh)
-            r.begin(header)
-            r.client(result)
-            r.end(summary)
-        paths[fmt] = path
+    try:
+        for fmt in formats:
+            path = folder / f"{stem}.{EXTENSIONS[fmt]}"
+            try:
+                with atomic_writer(path, sync_dir=False) as fh:
+                    r = RENDERERS[fmt](fh)
+                    r.begin(header)
+                    r.client(result)
+                    r.end(summary)
+            except Exception as e:
+                if strict:
+                    raise ClientFileError(path, e) from e
+                continue
+            paths[fmt] = path
+    finally:
+        if paths:
+            fsync_dir(folder)  # once for the client's files: the renames are durable
     return paths
 
 
@@ -291,7 +420,7 @@ def agency_row(result: dict[str, Any], out_dir: Path, paths: dict[str, Path]) ->
         "changed": True if ch is None else bool(ch.get("changed")),
         "trend": [p["score"] for p in (ch or {}).get("trend") or []] or [result["score"]],
         "suppressed": sum(1 for f in result["findings"] if f.get("suppressed")),
-        "json": os.path.relpath(paths["json"], out_dir),
+        "json": os.path.relpath(paths["json"], out_dir) if "json" in paths else None,
         "html": os.path.relpath(paths["html"], out_dir) if "html" in paths else None,
     })
     return row
@@ -318,47 +447,62 @@ def _summary_doc(header: dict[str, Any], rows: list[dict[str, Any]], run: dict[s
     return {**header, "run": run, "summary": agency_summary(rows), "clients": rows}
 
 
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    from auditor.files import output_stream
+@contextlib.contextmanager
+def _run_file(path: Path, what: str) -> Iterator[Any]:
+    """Write one of the run's own files (summary, shard file) atomically; any failure stops the run: RunFailed
+    naming the file and the cause (the previous version of the file stays)."""
+    from auditor.files import atomic_writer
 
-    with output_stream(str(path)) as fh:
-        json.dump(doc, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
+    try:
+        with atomic_writer(path) as fh:
+            yield fh
+    except RunFailed:
+        raise
+    except Exception as e:
+        raise RunFailed(f"{path}: cannot write {what}: {describe(e)}") from None
+
+
+def _write_json(path: Path, doc: dict[str, Any], what: str = "the summary") -> None:
+    from auditor.report.render import json_text
+
+    with _run_file(path, what) as fh:
+        fh.write(json_text(doc, indent=2) + "\n")
 
 
 def write_summary(out_dir: Path, doc: dict[str, Any], formats: list[str]) -> list[Path]:
-    """summary.json and summary.csv always (they are the e-mail attachments), plus html/md/txt as chosen."""
+    """summary.json and summary.csv always (they are the e-mail attachments), plus html/md/txt as chosen.
+    Raises RunFailed naming the file that could not be written."""
     import csv
 
-    from auditor.files import output_stream
     from auditor.notify import stream_summary
-    from auditor.report.render import csv_safe, md_escape
+    from auditor.report.render import csv_cell, md_escape
 
     rows, summary = doc["clients"], doc["summary"]
     written = [out_dir / "summary.json", out_dir / "summary.csv"]
     _write_json(written[0], doc)
-    with output_stream(str(written[1])) as fh:
+    with _run_file(written[1], "the summary") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(SUMMARY_CSV_COLUMNS)
         for i, r in enumerate(rows, 1):
-            w.writerow([i, csv_safe(r["name"]), r["status"], _blank(r["score"]), r["grade"] or "",
-                        _blank(r["previous_score"]), _blank(r["delta"]), r["new"], r["resolved"], r["persisting"],
-                        *(r["counts"].get(s, 0) for s in SEVERITIES), r["suppressed"], r["coverage"], r["errors"],
-                        r["json"]])
+            w.writerow([csv_cell(x) for x in (
+                i, r["name"], r["status"], r["score"], r["grade"], r["previous_score"], r["delta"], r["new"],
+                r["resolved"], r["persisting"], *(r["counts"].get(s, 0) for s in SEVERITIES), r["suppressed"],
+                r["coverage"], r["errors"], r["json"])])
     for fmt, kind in (("html", "html"), ("table", "text")):
         if fmt in formats:
             path = out_dir / f"summary.{EXTENSIONS[fmt]}"
-            with output_stream(str(path)) as fh:
+            with _run_file(path, "the summary") as fh:
                 fh.writelines(stream_summary(kind, rows, summary, doc))
             written.append(path)
     if "markdown" in formats:
         path = out_dir / "summary.md"
-        with output_stream(str(path)) as fh:
+        with _run_file(path, "the summary") as fh:
             fh.write(f"# Agency summary\n\nGenerated {doc['generated_at']}. {summary['clients']} client(s), "
                      "worst first.\n\n| # | client | score | grade | change | new | resolved | "
                      + " | ".join(SEVERITIES) + " |\n|" + " --- |" * (7 + len(SEVERITIES)) + "\n")
             for i, r in enumerate(rows, 1):
-                fh.write(f"| {i} | {md_escape(r['name'])} | {_blank(r['score']) or '-'} | {r['grade'] or 'error'} | "
+                grade = md_escape(r["grade"] or "error")
+                fh.write(f"| {i} | {md_escape(r['name'])} | {_blank(r['score']) or '-'} | {grade} | "
                          f"{'-' if r['delta'] is None else format(r['delta'], '+d')} | {r['new']} | {r['resolved']} | "
                          + " | ".join(str(r["counts"].get(s, 0)) for s in SEVERITIES) + " |\n")
         written.append(path)
@@ -376,7 +520,10 @@ def lock_path(out_dir: Path, shard: tuple[int, int] | None) -> Path:
 
 
 def with_lock(out_dir: Path, shard: tuple[int, int] | None, log: Log, body: Callable[[], int]) -> int:
-    """Run `body` holding the run lock of the output folder; another holder means exit 5, nothing audited."""
+    """Run `body` holding the run lock of the output folder; another holder means exit 5, nothing audited.
+
+    An output folder that cannot be created or written is a usage error (exit 2, nothing audited); a RunFailed
+    raised by `body` is logged as one line and exits 3."""
     from filelock import FileLock, Timeout
 
     try:
@@ -389,10 +536,33 @@ def with_lock(out_dir: Path, shard: tuple[int, int] | None, log: Log, body: Call
     except Timeout:
         log.error(f"another run holds {lock.lock_file}; this run did nothing (exit {EXIT_LOCKED})")
         return EXIT_LOCKED
+    except OSError as e:  # a read-only folder, a lock file we may not open
+        raise ConfigError(f"{out_dir}: cannot write the output folder ({lock.lock_file}: "
+                          f"{e.strerror or e}); nothing was audited") from None
     try:
         return body()
+    except RunFailed as e:
+        log.error(f"{e} (exit {EXIT_INCOMPLETE})")
+        return EXIT_INCOMPLETE
     finally:
         lock.release()
+
+
+def prepare_output(folders: list[Path], log: Log) -> None:
+    """Before anything is audited: remove the temporary files that killed runs left in the output folders, and
+    prove each folder writable. A folder that cannot be written is a usage error (exit 2), nothing audited."""
+    from auditor.files import check_writable, remove_stale_temp_files
+
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            removed = remove_stale_temp_files(folder)
+            check_writable(folder)
+        except OSError as e:
+            raise ConfigError(f"{folder}: cannot write the output folder: {describe(e)}; nothing was audited") \
+                from None
+        if removed:
+            log.info(f"removed {len(removed)} temporary file(s) that an interrupted run left in {folder}")
 
 
 def run(st: Settings, log: Log) -> int:
@@ -404,85 +574,196 @@ def _client_line(i: int, n: int, row: dict[str, Any]) -> str:
     change = "" if row["delta"] is None else f", {row['delta']:+d} since last run"
     news = f", {row['new']} new, {row['resolved']} resolved" if row["previous_score"] is not None else ""
     status = "" if row["status"] == "ok" else f" ({row['status']})"
-    return f"[{i}/{n}] {row['name']}: {score}{change}{news}{status}"
+    return f"[{i}/{n}] {printable(row['name'])}: {score}{change}{news}{status}"
+
+
+@dataclasses.dataclass
+class _Clients:
+    """What the per-client units of one run share."""
+
+    st: Settings
+    header: dict[str, Any]
+    history: Any  # auditor.history.History | None
+    shard: str | None
+    run_id: int | None = None  # begun with the first result: a run that fails to start leaves no trace
+    taken: set[str] = dataclasses.field(default_factory=set)  # file stems of this run (case-folded)
+    unwritten: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # errored, no JSON on disk
+
+    @property
+    def generated_at(self) -> str:
+        return str(self.header["generated_at"])
+
+    def begin(self) -> None:
+        if self.history is not None and self.run_id is None:
+            self.run_id = self.history.begin_run(self.generated_at, self.shard, __version__)
+
+    def one(self, t: Target, result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Suppressions, history comparison, rendering and writing of one client: (summary row, result as
+        reported). Whatever fails makes the client errored; HistoryError and a full or read-only disk stop the
+        run (RunFailed)."""
+        from auditor.diff import compute_changes
+        from auditor.history import HistoryError
+
+        st, history = self.st, self.history
+        name = str(result.get("name") or t.name)
+        stem = file_stem(name, self.taken)
+        where, what = str(st.suppressions.path or "suppressions"), "cannot apply the suppressions"
+        try:
+            st.suppressions.apply(result)
+            if history is not None:
+                where, what = str(history.path), "cannot compare with the history"
+                result["changes"] = compute_changes(result, history.previous(name, self.run_id),
+                                                    history.trend(name, self.run_id), self.generated_at)
+            where, what = str(st.out_dir / CLIENTS_DIR / stem), "cannot write the report"
+            paths = write_client(st.out_dir, result, self.header, st.formats, stem)
+            if history is not None:
+                where, what = str(history.path), "cannot record the result in the history"
+                history.record(self.run_id, result, self.generated_at)
+            return agency_row(result, st.out_dir, paths), result
+        except HistoryError:
+            raise
+        except ClientFileError as e:
+            where, cause = str(e.path), e.cause
+        except Exception as e:
+            cause = e
+        if stops_run(cause):
+            raise RunFailed(f"{where}: {what} of client {name}: {describe(cause)}") from None
+        return self.errored(t, result, name, stem, f"{where}: {what}: {describe(cause)}")
+
+    def errored(self, t: Target, result: dict[str, Any], name: str, stem: str,
+                message: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The client as errored: its reports (whichever can be written) and history row say why."""
+        from auditor.audit import error_result
+        from auditor.diff import compute_changes
+        from auditor.history import HistoryError
+
+        st, history = self.st, self.history
+        err = error_result(name, [*(str(e) for e in result.get("errors") or []), message],
+                           result.get("profile") or t.profile, [str(w) for w in result.get("warnings") or []])
+        if history is not None:
+            try:
+                err["changes"] = compute_changes(err, history.previous(name, self.run_id),
+                                                 history.trend(name, self.run_id), self.generated_at)
+            except HistoryError:
+                raise
+            except Exception:  # the comparison is what failed: report without it
+                err.pop("changes", None)
+        paths = write_client(st.out_dir, err, self.header, st.formats, stem, strict=False)
+        if history is not None:
+            history.record(self.run_id, err, self.generated_at)
+        if "json" not in paths:
+            self.unwritten[name] = err  # owners' e-mails take it from memory
+        return agency_row(err, st.out_dir, paths), err
 
 
 def _run(st: Settings, log: Log) -> int:
     from auditor.audit import result_header
     from auditor.cli import exit_code
-    from auditor.diff import compute_changes
 
     started = time.monotonic()
     header = result_header()
-    generated_at = header["generated_at"]
+    prepare_output([st.out_dir, st.out_dir / CLIENTS_DIR], log)
     targets = offline_targets(st, log) if st.offline is not None else live_targets(st, log)
     if st.shard:
         k, n = st.shard
         targets = [t for t in targets if shard_index(t.name, n) == k]
+    shard = f"{st.shard[0]}/{st.shard[1]}" if st.shard else None
     history = None
     if st.history_path:
         from auditor.history import History
 
         history = History.open(st.history_path)
-    run_id: int | None = None  # begun with the first result: a run that fails to start leaves no trace
+    cl = _Clients(st, header, history, shard)
     rows: list[dict[str, Any]] = []
     owners: dict[str, list[str]] = {}
     bar = None
+    complete = summarised = False
+    failure: BaseException | None = None
     try:
-        if st.progress and targets:  # a terminal: a bar; log lines wait until it is done
-            log.held = []
-            bar = click.progressbar(length=len(targets), label="auditing", file=sys.stderr, show_pos=True)
-            bar.render_progress()
-        for i, (t, result, extra) in enumerate(iter_results(st, targets), 1):
-            st.suppressions.apply(result)
-            if history:
-                if run_id is None:
-                    run_id = history.begin_run(generated_at, f"{st.shard[0]}/{st.shard[1]}" if st.shard else None,
-                                               __version__)
-                name = result["name"]
-                result["changes"] = compute_changes(result, history.previous(name, run_id),
-                                                    history.trend(name, run_id), generated_at)
-            paths = write_client(st.out_dir, result, header, st.formats)
-            if history:
-                history.record(run_id, result, generated_at)
-            row = agency_row(result, st.out_dir, paths)
-            rows.append(row)
-            for w in result["warnings"]:
-                log.warn(f"{t.name}: {w}")
-            for e in result["errors"]:
-                log.error(f"client {t.name}: {e}")
-            for addr in _recipients(t, extra, log):
-                owners.setdefault(addr, []).append(t.name)
+        if history is not None:
+            stale = history.abort_stale(shard)  # under this shard's lock: their runs were killed
+            if stale:
+                log.warn(f"{history.path}: {stale} earlier run(s){f' of shard {shard}' if shard else ''} did not "
+                         "finish (killed or interrupted); marked aborted, never a baseline")
+        results = iter_results(st, targets)
+        try:
+            if st.progress and targets:  # a terminal: a bar; log lines wait until it is done
+                log.held = []
+                bar = click.progressbar(length=len(targets), label="auditing", file=sys.stderr, show_pos=True)
+                bar.render_progress()
+            for i, (t, result, extra) in enumerate(results, 1):
+                cl.begin()
+                row, result = cl.one(t, result)
+                rows.append(row)
+                for w in result["warnings"]:
+                    log.warn(f"{t.name}: {w}")
+                for e in result["errors"]:
+                    log.error(f"client {t.name}: {e}")
+                for addr in _recipients(t, extra, log):
+                    owners.setdefault(addr, []).append(t.name)
+                if bar is not None:
+                    bar.update(1)
+                else:
+                    log.info(_client_line(i, len(targets), row))
+        finally:
+            results.close()  # a live session stops fetching when the run stops early
             if bar is not None:
-                bar.update(1)
-            else:
-                log.info(_client_line(i, len(targets), row))
-    finally:
-        if bar is not None:
-            bar.render_finish()
-            log.flush()
-        if history:
-            if run_id is not None:
-                history.finish_run(run_id, result_header()["generated_at"], len(rows))
-            if st.keep_runs:
+                bar.render_finish()
+                log.flush()
+        for w in st.suppressions.warnings():
+            log.warn(w)
+        rows = rank(rows)
+        run_meta = {"shard": shard, "history": history is not None, "formats": st.formats}
+        doc = _summary_doc(header, rows, run_meta)
+        if st.shard:
+            path = st.out_dir / f"shard-{st.shard[0]}-of-{st.shard[1]}.json"
+            _write_json(path, doc, "the shard file")
+        else:
+            write_summary(st.out_dir, doc, st.formats)
+        summarised = True
+        if history is not None and cl.run_id is not None:  # every promised file is on disk: complete
+            history.finish_run(cl.run_id, result_header()["generated_at"], len(rows))
+        complete = True
+        if history is not None and st.keep_runs:
+            try:
                 history.prune(st.keep_runs)
+            except AuditorError as e:  # housekeeping: the run is complete all the same
+                log.warn(f"{e}; old runs not pruned")
+    except BaseException as e:
+        failure = e
+        if not isinstance(e, AuditorError) or isinstance(e, ConfigError):
+            raise
+        from auditor.history import HistoryError
+
+        if not isinstance(e, (RunFailed, HistoryError)):
+            raise
+        summary = "shard file" if st.shard else "summary"
+        if summarised:
+            state = f"every report and the {summary} are on disk, but"
+        else:
+            done = sum(1 for r in rows if r.get("json"))
+            state = (f"the run stopped after {len(rows)} of {len(targets)} client(s) ({done} report(s) on disk), "
+                     f"no {summary},")
+        raise RunFailed(f"{e}; {state} no e-mail sent, not marked complete in the history") from None
+    finally:
+        if history is not None:
+            if cl.run_id is not None and not complete:
+                from auditor.history import ABORTED, FAILED
+
+                status = FAILED if isinstance(failure, AuditorError) else ABORTED
+                try:
+                    history.end_unfinished(cl.run_id, status, len(rows))
+                except Exception:  # the database may be what failed; the run stays `running`, i.e. aborted
+                    pass
             history.close()
-    for w in st.suppressions.warnings():
-        log.warn(w)
-    rows = rank(rows)
-    run_meta = {"shard": f"{st.shard[0]}/{st.shard[1]}" if st.shard else None, "history": history is not None,
-                "formats": st.formats}
     took = f"{time.monotonic() - started:.1f} s"
     if st.shard:
-        path = st.out_dir / f"shard-{st.shard[0]}-of-{st.shard[1]}.json"
-        _write_json(path, _summary_doc(header, rows, run_meta))
-        log.info(f"shard {st.shard[0]}/{st.shard[1]}: {len(rows)} client(s) audited in {took}; wrote {path}; "
-                 "`audit merge` writes the summary and sends the e-mail")
+        log.info(f"shard {st.shard[0]}/{st.shard[1]}: {len(rows)} client(s) audited in {took}; wrote "
+                 f"{st.out_dir / f'shard-{st.shard[0]}-of-{st.shard[1]}.json'}; `audit merge` writes the summary "
+                 "and sends the e-mail")
         return exit_code(rows, st.fail_on, st.min_score)
-    doc = _summary_doc(header, rows, run_meta)
-    write_summary(st.out_dir, doc, st.formats)
     log.info(f"{len(rows)} client(s) audited in {took}; reports in {st.out_dir}")
-    return finish(st, doc, owners, log)
+    return finish(st, doc, owners, log, cl.unwritten)
 
 
 def _recipients(t: Target, extra: list[str], log: Log) -> list[str]:
@@ -499,7 +780,8 @@ def _recipients(t: Target, extra: list[str], log: Log) -> list[str]:
     return ok
 
 
-def finish(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]], log: Log) -> int:
+def finish(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]], log: Log,
+           unwritten: dict[str, dict[str, Any]] | None = None) -> int:
     """After the summary is on disk: e-mail, then the exit code (4 when mail failed, over 3 and 1)."""
     from auditor.cli import exit_code
 
@@ -507,15 +789,19 @@ def finish(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]], log:
     code = exit_code(rows, st.fail_on, st.min_score)
     if st.email is None or st.email_on is None:
         return code
-    ok = send_emails(st, doc, owners, log)
+    ok = send_emails(st, doc, owners, log, unwritten)
     return code if ok else EXIT_EMAIL
 
 
 # -- e-mail ------------------------------------------------------------------------------------------------------
 
-def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]], log: Log) -> bool:
+def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]], log: Log,
+                unwritten: dict[str, dict[str, Any]] | None = None) -> bool:
     """The summary to `email.summary_to`, then one e-mail per owner address covering that owner's clients that
-    meet --email-on. Returns False when any message could not be delivered (the reports stay on disk)."""
+    meet --email-on. Returns False when any message could not be delivered (the reports stay on disk).
+
+    An errored client whose JSON report could not be written is taken from `unwritten` (or, in a merge, told
+    as not reported) instead of being read from disk."""
     from auditor.cli import exit_code
     from auditor.notify import (
         DeliveryError,
@@ -527,6 +813,7 @@ def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]],
         result_attachments,
         summary_subject,
     )
+    from auditor.report.render import json_text
 
     assert st.email is not None
     email = st.email
@@ -547,7 +834,7 @@ def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]],
         def summary_msg() -> Any:
             text, html = render_summary(rows, summary, header)
             # compact JSON: the same document as summary.json without indentation (a third of the size)
-            files = [("summary.json", json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")),
+            files = [("summary.json", json_text(doc, separators=(",", ":")).encode("utf-8")),
                      ("summary.csv", (st.out_dir / "summary.csv").read_bytes())]
             return build_message(email.sender, email.summary_to, summary_subject(email, summary), text, html, files)
         outbox.append(("summary", list(email.summary_to), summary_msg))
@@ -557,7 +844,7 @@ def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]],
             continue
 
         def owner_msg(addr: str = addr, names: list[str] = names) -> Any:
-            clients = [_load_client(st.out_dir / by_name[n]["json"]) for n in names]
+            clients = [_client_of(st.out_dir, by_name[n], unwritten) for n in names]
             text, html = render_owner(clients, header)
             stem = names[0] if len(names) == 1 else f"audit-{header['generated_at'][:10]}"
             return build_message(email.sender, [addr], owner_subject(email, clients), text, html,
@@ -573,9 +860,9 @@ def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]],
         for i, (kind, to, make) in enumerate(outbox):
             try:
                 msg = make()
-            except (OSError, ValueError, KeyError) as e:  # a report vanished or is unreadable
+            except Exception as e:  # a report vanished or is unreadable, a rendering failed
                 failed += 1
-                first_error = first_error or f"cannot build the {kind} e-mail: {type(e).__name__}: {e}"
+                first_error = first_error or f"cannot build the {kind} e-mail: {describe(e)}"
                 continue
             try:
                 mailer.send(msg, to)
@@ -598,6 +885,16 @@ def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]],
 def _load_client(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)["clients"][0]
+
+
+def _client_of(out_dir: Path, row: dict[str, Any], unwritten: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    if row.get("json"):
+        return _load_client(out_dir / row["json"])
+    if unwritten and row["name"] in unwritten:
+        return unwritten[row["name"]]
+    from auditor.audit import error_result
+
+    return error_result(row["name"], ["its report could not be written; the run's log says why"])
 
 
 # -- merge -------------------------------------------------------------------------------------------------------
@@ -623,6 +920,10 @@ def find_shard_files(paths: list[Path]) -> list[Path]:
 
 def merge(st: Settings, inputs: list[Path], log: Log) -> int:
     return with_lock(st.out_dir, None, log, lambda: _merge(st, inputs, log))
+
+
+def _rebase(path: str | None, shard_dir: Path, out_dir: Path) -> str | None:
+    return os.path.relpath(shard_dir / path, out_dir) if path else None
 
 
 def _merge(st: Settings, inputs: list[Path], log: Log) -> int:
@@ -656,9 +957,8 @@ def _merge(st: Settings, inputs: list[Path], log: Log) -> int:
                               "different configs?")
         names |= {r["name"] for r in shard_rows}
         for r in shard_rows:
-            r["json"] = os.path.relpath(f.parent / r["json"], st.out_dir)
-            if r.get("html"):
-                r["html"] = os.path.relpath(f.parent / r["html"], st.out_dir)
+            r["json"] = _rebase(r.get("json"), f.parent, st.out_dir)
+            r["html"] = _rebase(r.get("html"), f.parent, st.out_dir)
         rows += shard_rows
     assert total is not None
     missing = sorted(set(range(1, total + 1)) - set(seen))
@@ -671,6 +971,7 @@ def _merge(st: Settings, inputs: list[Path], log: Log) -> int:
     if stale:
         raise ConfigError(f"shard {stale[0]}/{total} is from {stamps[stale[0]]}, more than {MERGE_WINDOW_HOURS} h "
                           f"before the newest shard ({seen[stale[0]]}); rerun it, then merge")
+    prepare_output([st.out_dir], log)
     header = result_header()
     rows = rank(rows)
     doc = _summary_doc(header, rows, {"shard": None, "merged_shards": total, "history": None,

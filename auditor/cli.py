@@ -99,13 +99,28 @@ def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, f
 
     Each client is rendered whole or not at all: one that cannot be rendered is reported as errored in its
     place, and the others follow. Warnings are told once per file and field, with a count, at the end."""
-    from auditor.audit import error_result, result_header, summarise, summary_row, unforeseen
     from auditor.notices import WarningTally
-    from auditor.report.render import RENDERERS
-    from auditor.text import printable
 
     rows: list[dict[str, Any]] = []
     tally = WarningTally()
+    try:
+        _render_all(results, fmt, output, rows, tally)
+    except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
+        raise
+    for line in tally.lines():
+        click.echo(printable(f"audit: warning: {line}"), err=True)
+    if output and output != "-":
+        click.echo(printable(f"audit: wrote {output} ({len(rows)} client(s))"), err=True)
+    return exit_code(rows, fail_on, min_score)
+
+
+def _render_all(results: Iterator[dict[str, Any]], fmt: str, output: str | None, rows: list[dict[str, Any]],
+                tally: Any) -> None:
+    from auditor.audit import error_result, result_header, summarise, summary_row, unforeseen
+    from auditor.report.render import RENDERERS
+
     with output_stream(output) as out:
         staged = _Staged(out)
         renderer = RENDERERS[fmt](staged)
@@ -130,11 +145,6 @@ def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, f
             rows.append(summary_row(r))
         renderer.end(summarise(rows))
         staged.commit()
-    for line in tally.lines():
-        click.echo(printable(f"audit: warning: {line}"), err=True)
-    if output and output != "-":
-        click.echo(printable(f"audit: wrote {output} ({len(rows)} client(s))"), err=True)
-    return exit_code(rows, fail_on, min_score)
 
 
 def suppressed(results: Iterator[dict[str, Any]], ruleset: Any) -> Iterator[dict[str, Any]]:

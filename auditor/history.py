@@ -3,6 +3,12 @@
 One row per client per run, written as the client is audited, so a run of any size keeps memory flat and a
 crash keeps what was audited before it. WAL mode lets `audit diff` read while a run writes; keep the file on a
 local disk (SQLite locking is unreliable on network file systems).
+
+A run is `running` until everything it promised (each client's reports, the summary or shard file) is on disk;
+then it is `complete`. A run that stopped on an error of its own (an unwritable output folder, a full disk, the
+database itself) is `failed`; one that was killed or interrupted is `aborted` (found `running` by the next run of
+the same shard). Only complete runs are baselines: `previous`, `trend` and `latest_run` never use the others, and
+`prune` keeps the newest complete runs and deletes the unfinished ones first.
 """
 
 from __future__ import annotations
@@ -10,39 +16,83 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditorError, ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.status
 TREND_POINTS = 8  # scores shown in the trend chart, the current run included
+RUNNING, COMPLETE, FAILED, ABORTED = "running", "complete", "failed", "aborted"
+UNFINISHED = (FAILED, ABORTED)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    shard TEXT,
-    tool_version TEXT,
-    clients INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS results (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    client TEXT NOT NULL,
-    generated_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    score INTEGER,
-    grade TEXT,
-    result TEXT NOT NULL,
-    PRIMARY KEY (run_id, client)
-);
-CREATE INDEX IF NOT EXISTS results_by_client ON results (client, run_id);
-"""
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        shard TEXT,
+        tool_version TEXT,
+        clients INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'running'
+    )""",
+    """CREATE TABLE IF NOT EXISTS results (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        client TEXT NOT NULL,
+        generated_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        score INTEGER,
+        grade TEXT,
+        result TEXT NOT NULL,
+        PRIMARY KEY (run_id, client)
+    )""",
+    "CREATE INDEX IF NOT EXISTS results_by_client ON results (client, run_id)",
+]
 
 
 class HistoryError(AuditorError):
     """The history database cannot be read or written."""
+
+
+def _key(client: str) -> str:
+    """A client name as stored: lone surrogates (undecodable bytes of a folder name) cannot be UTF-8 in SQLite,
+    so they are spelled out; every other name is itself."""
+    try:
+        client.encode("utf-8")
+        return client
+    except UnicodeEncodeError:
+        return client.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates in some string: JSON escapes keep them
+        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+    return text
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database of schema `version` to SCHEMA_VERSION, in place, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")  # two runs opening an old database at once: one migrates, one waits
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # again, under the write lock
+        if version < SCHEMA_VERSION:
+            had_runs = bool(conn.execute("PRAGMA table_info(runs)").fetchall())
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+            for stmt in _SCHEMA:
+                conn.execute(stmt)
+            if had_runs and "status" not in columns:  # schema 1: a finished_at meant complete
+                conn.execute("ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT 'running'")
+                conn.execute("UPDATE runs SET status = CASE WHEN finished_at IS NULL THEN ? ELSE ? END",
+                             (ABORTED, COMPLETE))
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class History:
@@ -55,22 +105,31 @@ class History:
     @classmethod
     def open(cls, path: str | Path) -> History:
         p = Path(path)
+        conn = None
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(p, timeout=30)
+            conn = sqlite3.connect(p, timeout=30, isolation_level=None)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise ConfigError(f"{p}: history written by a newer auditor (schema {version}); upgrade auditor")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash, fast
             conn.execute("PRAGMA foreign_keys=ON")
-            with conn:
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:
+                _migrate(conn, version)
+            conn.isolation_level = ""  # from here on: implicit transactions, committed by `with conn`
         except sqlite3.DatabaseError as e:
+            if conn is not None:
+                conn.close()
             raise ConfigError(f"{p}: cannot open the history database: {e}") from None
         except OSError as e:
+            if conn is not None:
+                conn.close()
             raise ConfigError(f"{p}: cannot create the history database: {e.strerror or e}") from None
+        except ConfigError:
+            if conn is not None:
+                conn.close()
+            raise
         return cls(p, conn)
 
     def close(self) -> None:
@@ -82,40 +141,72 @@ class History:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _error(self, e: sqlite3.Error) -> HistoryError:
+        return HistoryError(f"{self.path}: history database: {e}")
+
     def _run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, args)
         except sqlite3.Error as e:
-            raise HistoryError(f"{self.path}: history: {e}") from None
+            raise self._error(e) from None
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One transaction; a failed commit (a full disk, a lost lock) is a HistoryError too."""
+        try:
+            with self.conn:
+                yield
+        except sqlite3.Error as e:
+            raise self._error(e) from None
 
     def begin_run(self, started_at: str, shard: str | None, tool_version: str) -> int:
-        with self.conn:
-            cur = self._run("INSERT INTO runs (started_at, shard, tool_version) VALUES (?, ?, ?)",
-                            (started_at, shard, tool_version))
+        with self._tx():
+            cur = self._run("INSERT INTO runs (started_at, shard, tool_version, status) VALUES (?, ?, ?, ?)",
+                            (started_at, shard, tool_version, RUNNING))
         return int(cur.lastrowid or 0)
 
+    def abort_stale(self, shard: str | None) -> int:
+        """Mark `running` runs of this shard aborted: called by a run holding the shard's lock, so no other run of
+        that shard is alive; theirs was killed. Returns how many."""
+        with self._tx():
+            cur = self._run("UPDATE runs SET status = ? WHERE status = ? AND shard IS ?", (ABORTED, RUNNING, shard))
+        return cur.rowcount
+
     def finish_run(self, run_id: int, finished_at: str, clients: int) -> None:
-        with self.conn:
-            self._run("UPDATE runs SET finished_at = ?, clients = ? WHERE id = ?", (finished_at, clients, run_id))
+        """The run kept every promise (reports and summary on disk): complete, a baseline from now on."""
+        with self._tx():
+            self._run("UPDATE runs SET finished_at = ?, clients = ?, status = ? WHERE id = ?",
+                      (finished_at, clients, COMPLETE, run_id))
+
+    def end_unfinished(self, run_id: int, status: str, clients: int) -> None:
+        """A run that stopped before it was complete: `failed` (its own error) or `aborted` (interrupted)."""
+        assert status in UNFINISHED
+        with self._tx():
+            self._run("UPDATE runs SET status = ?, clients = ? WHERE id = ? AND status = ?",
+                      (status, clients, run_id, RUNNING))
 
     def record(self, run_id: int, result: dict[str, Any], generated_at: str) -> None:
         """Store one client's result (without its derived `changes`), committed at once."""
         body = {k: v for k, v in result.items() if k != "changes"}
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        with self.conn:
+        text = _dumps(body)
+        with self._tx():
             self._run("INSERT OR REPLACE INTO results (run_id, client, generated_at, status, score, grade, result) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (run_id, result["name"], generated_at, result["status"], result["score"], result["grade"],
+                      (run_id, _key(result["name"]), generated_at, result["status"], result["score"], result["grade"],
                        text))
 
     def previous(self, client: str, before_run: int | None = None) -> dict[str, Any] | None:
-        """The client's latest scored result before `before_run`: the baseline of "what changed".
+        """The client's latest scored result of a complete run before `before_run`: the baseline of "what
+        changed".
 
-        Errored results are skipped: a client that could not be read has no findings to compare with.
+        Errored results are skipped: a client that could not be read has no findings to compare with. So are
+        runs that did not finish: what they hold was never reported in full.
         """
         row = self._run(
-            "SELECT result, generated_at FROM results WHERE client = ? AND score IS NOT NULL AND run_id < ? "
-            "ORDER BY run_id DESC LIMIT 1", (client, before_run if before_run is not None else 2**62)).fetchone()
+            "SELECT r.result, r.generated_at FROM results r JOIN runs u ON u.id = r.run_id "
+            "WHERE r.client = ? AND r.score IS NOT NULL AND r.run_id < ? AND u.status = ? "
+            "ORDER BY r.run_id DESC LIMIT 1",
+            (_key(client), before_run if before_run is not None else 2**62, COMPLETE)).fetchone()
         if row is None:
             return None
         result = json.loads(row[0])
@@ -123,37 +214,49 @@ class History:
         return result
 
     def trend(self, client: str, before_run: int | None = None, points: int = TREND_POINTS - 1) -> list[dict[str, Any]]:
-        """The client's last `points` scores before `before_run`, oldest first (None where it errored)."""
+        """The client's last `points` scores of complete runs before `before_run`, oldest first (None where it
+        errored)."""
         rows = self._run(
-            "SELECT generated_at, score, grade FROM results WHERE client = ? AND run_id < ? "
-            "ORDER BY run_id DESC LIMIT ?", (client, before_run if before_run is not None else 2**62, points)
-        ).fetchall()
+            "SELECT r.generated_at, r.score, r.grade FROM results r JOIN runs u ON u.id = r.run_id "
+            "WHERE r.client = ? AND r.run_id < ? AND u.status = ? ORDER BY r.run_id DESC LIMIT ?",
+            (_key(client), before_run if before_run is not None else 2**62, COMPLETE, points)).fetchall()
         return [{"generated_at": g, "score": s, "grade": gr} for g, s, gr in reversed(rows)]
 
     def prune(self, keep_runs: int) -> int:
-        """Delete all but the newest `keep_runs` runs. Returns how many runs were deleted."""
-        with self.conn:
-            old = [r[0] for r in self._run("SELECT id FROM runs ORDER BY id DESC LIMIT -1 OFFSET ?",
-                                           (keep_runs,)).fetchall()]
+        """Keep the newest `keep_runs` complete runs; delete older complete runs and every failed or aborted
+        run (never a baseline). Runs still `running` (another shard's, now) are left. Returns how many runs were
+        deleted."""
+        with self._tx():
+            old = [r[0] for r in self._run(
+                "SELECT id FROM runs WHERE status IN (?, ?) UNION "
+                "SELECT id FROM (SELECT id FROM runs WHERE status = ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
+                (*UNFINISHED, COMPLETE, keep_runs)).fetchall()]
             for rid in old:
                 self._run("DELETE FROM results WHERE run_id = ?", (rid,))
                 self._run("DELETE FROM runs WHERE id = ?", (rid,))
         return len(old)
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self._run("SELECT id, started_at, finished_at, shard, clients FROM runs ORDER BY id DESC LIMIT ?",
-                         (limit,)).fetchall()
-        return [dict(zip(("id", "started_at", "finished_at", "shard", "clients"), r, strict=True)) for r in rows]
+        keys = ("id", "started_at", "finished_at", "shard", "clients", "status")
+        rows = self._run(f"SELECT {', '.join(keys)} FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def latest_run(self) -> int | None:
-        row = self._run("SELECT MAX(run_id) FROM results").fetchone()
+    def run_status(self, run_id: int) -> str | None:
+        """`running`, `complete`, `failed` or `aborted`; None for an unknown run."""
+        row = self._run("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def latest_run(self, complete: bool = True) -> int | None:
+        """The newest run holding results: complete runs only, unless `complete=False`."""
+        sql = "SELECT MAX(r.run_id) FROM results r JOIN runs u ON u.id = r.run_id"
+        row = self._run(sql + " WHERE u.status = ?", (COMPLETE,)).fetchone() if complete else self._run(sql).fetchone()
         return row[0] if row and row[0] is not None else None
 
     def results(self, run_id: int, clients: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """Every client result of one run, one at a time (sorted by client)."""
         rows = self._run("SELECT client FROM results WHERE run_id = ? ORDER BY client", (run_id,)).fetchall()
         for (name,) in rows:
-            if clients and name not in clients:
+            if clients and name not in {_key(c) for c in clients}:
                 continue
             row = self._run("SELECT result, generated_at FROM results WHERE run_id = ? AND client = ?",
                             (run_id, name)).fetchone()

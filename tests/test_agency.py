@@ -326,9 +326,11 @@ def test_a_crash_never_leaves_half_a_report(tmp_path, monkeypatch):
         return original(self, r)
 
     monkeypatch.setattr(render.HtmlRenderer, "client", crash_on_third)
-    with pytest.raises(RuntimeError):
-        agency.run(st, agency.Log(quiet=True))
-    assert (tmp_path / "out/clients/harbor-dental.html").read_text() == before  # third client: untouched
+    # the crash costs the third client only (it used to stop the run): errored, exit 3, the others written
+    assert agency.run(st, agency.Log(quiet=True)) == 3
+    after = (tmp_path / "out/clients/harbor-dental.html").read_text()
+    assert "<section>half" not in after and after != before  # never half a report: the error report instead
+    assert "disk on fire" in after and after.rstrip().endswith("</html>")
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
 
@@ -444,3 +446,317 @@ def test_offline_run_of_a_partial_recording_reports_it_incomplete(tmp_path):
     (result,) = json.loads((tmp_path / "out/clients/northwind-outfitters.json").read_text())["clients"]
     assert result["status"] == "incomplete"
     assert any("data_retention.json" in e for e in result["errors"])
+
+
+# -- nothing one client does stops the run; a run that cannot finish never claims it did ---------------------------
+
+def many_clients(tmp_path: Path, n: int) -> Path:
+    fx = tmp_path / "many"
+    for i in range(n):
+        shutil.copytree(ROOT / "fixtures" / "northwind-outfitters", fx / f"client-{i:03d}")
+    return fx
+
+
+def runs_of(db: Path) -> list[tuple[int, str, str | None]]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id, status, finished_at FROM runs ORDER BY id").fetchall()
+
+
+def test_a_killed_run_is_cleaned_up_and_never_a_baseline(tmp_path):
+    import signal
+
+    n = 30
+    fx = many_clients(tmp_path, n)
+    cfg = tmp_path / "agency.yaml"
+    cfg.write_text("output:\n  dir: out\n  formats: [json, html]\n", encoding="utf-8")
+    out, db = tmp_path / "out", tmp_path / "out/history.sqlite"
+    p = audit("run", "--config", str(cfg), "--offline", str(fx), "-q", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr  # a healthy shop, 30 times
+    # run 2: client-000 gained a finding; the run is killed while it writes client-012's HTML
+    add_weak_key_event(fx / "client-000")
+    signal_file = tmp_path / "writing"
+    hook = (
+        "import sys, time\nfrom auditor.report import render\norig = render.HtmlRenderer.client\n"
+        "def slow(self, r):\n"
+        "    if r['name'] == 'client-012':\n"
+        "        self.out.write('<section>half'); self.out.flush()\n"
+        f"        open({str(signal_file)!r}, 'w').close()\n"
+        "        time.sleep(120)\n"
+        "    return orig(self, r)\n"
+        "render.HtmlRenderer.client = slow\n"
+        "from auditor.cli import main\n"
+        "main(sys.argv[1:])\n")
+    victim = subprocess.Popen([sys.executable, "-c", hook, "run", "--config", str(cfg), "--offline", str(fx), "-q"],
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not signal_file.exists():
+            assert victim.poll() is None and time.monotonic() < deadline, "the run never reached client-012"
+            time.sleep(0.05)
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    (left,) = [f for f in (out / "clients").iterdir() if f.name.endswith(".tmp")]
+    assert left.name.startswith(".client-012.html.audit-") and "<section>half" in left.read_text()
+    assert [s for _, s, _ in runs_of(db)] == ["complete", "running"]
+    # a week later (a leftover this old is nobody's: the grace period protects a writer on another host)
+    old = time.time() - 7 * 24 * 3600
+    os.utime(left, (old, old))
+    p = audit("run", "--config", str(cfg), "--offline", str(fx), cwd=tmp_path)
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    assert f"removed 1 temporary file(s) that an interrupted run left in {out / 'clients'}" in p.stderr
+    assert "1 earlier run(s) did not finish (killed or interrupted); marked aborted" in p.stderr
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.tmp"))
+    assert [(i, s, f is not None) for i, s, f in runs_of(db)] == [(1, "complete", True),
+                                                                  (2, "aborted", False), (3, "complete", True)]
+    # run 3 compares with run 1, not with the half run 2 (which already saw client-000's new finding)
+    rows = {c["name"]: c for c in json.loads((out / "summary.json").read_text())["clients"]}
+    assert rows["client-000"]["new"] == 1 and rows["client-000"]["delta"] < 0
+    assert all(len(r["trend"]) == 2 for r in rows.values())  # runs 1 and 3: the aborted run is no trend point
+    d = audit("diff", "--config", str(cfg), "--client", "client-000", cwd=tmp_path)
+    assert d.returncode == 0 and "1 new" in d.stdout and "aborted" not in d.stderr, d.stderr
+    d = audit("diff", "--config", str(cfg), "--run", "2", "--client", "client-000", cwd=tmp_path)
+    assert d.returncode == 0 and "run 2 is aborted: it did not finish" in d.stderr
+    # keep_runs counts complete runs only, and the aborted run goes first
+    cfg.write_text("output:\n  dir: out\n  formats: [json, html]\nhistory:\n  keep_runs: 3\n", encoding="utf-8")
+    assert audit("run", "--config", str(cfg), "--offline", str(fx), "-q", cwd=tmp_path).returncode == 1
+    assert [(i, s) for i, s, _ in runs_of(db)] == [(1, "complete"), (3, "complete"), (4, "complete")]
+
+
+def _unprivileged() -> list[str]:
+    """A prefix that runs a command without root's power to write anywhere: none when not root."""
+    if os.geteuid() != 0:
+        return []
+    unshare = shutil.which("unshare")
+    if not unshare or subprocess.run([unshare, "--user", "true"], capture_output=True).returncode != 0:
+        pytest.skip("running as root without user namespaces: a read-only folder cannot be made")
+    return [unshare, "--user"]
+
+
+@pytest.mark.parametrize("readonly", ["out", "out/clients"])
+def test_a_read_only_output_folder_is_one_line_naming_it(readonly):
+    import tempfile
+
+    prefix = _unprivileged()
+    base = Path(tempfile.mkdtemp(prefix="auditor-ro-"))
+    try:
+        base.chmod(0o755)
+        shutil.copytree(ROOT / "fixtures" / "harbor-dental", base / "fx" / "harbor-dental")
+        (base / "out" / "clients").mkdir(parents=True)
+        (base / readonly).chmod(0o555)
+        p = subprocess.run([*prefix, sys.executable, "-m", "auditor", "run", "--offline", str(base / "fx"), "-o",
+                            str(base / "out")], capture_output=True, text=True, cwd=base, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert p.returncode == 2, p.stderr
+        (line,) = p.stderr.splitlines()
+        assert line.startswith(f"audit: error: {base / readonly}: cannot write the output folder")
+        assert "Permission denied" in line and "nothing was audited" in line and "internal error" not in line
+        assert not (base / "out" / "summary.json").exists()
+    finally:
+        for d in (base / "out", base / "out" / "clients"):
+            d.chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_a_client_name_too_long_for_a_file_name_gets_a_safe_one(tmp_path, monkeypatch, capsys):
+    from auditor import agency
+
+    fx = tmp_path / "fx"
+    long_name = "a-very-long-client-name-" + "x" * 230  # 254 bytes: a fine folder name, too long with ".json"
+    for name in ("harbor-dental", long_name, "keystone-legal"):
+        shutil.copytree(ROOT / "fixtures" / "harbor-dental", fx / name)
+    st = agency.load_settings(None, offline=fx, output=str(tmp_path / "out"), no_history=True)
+    assert agency.run(st, agency.Log()) == 1  # all three audited
+    rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
+    stem = agency.file_stem(long_name)
+    assert rows[long_name]["json"] == f"clients/{stem}.json" and rows[long_name]["status"] == "ok"
+    assert stem.startswith("a-very-long-client-name-xxx") and len(stem.encode()) == 64 + 11
+    assert json.loads((tmp_path / "out" / rows[long_name]["json"]).read_text())["clients"][0]["name"] == long_name
+    # and were a file name still refused (ENAMETOOLONG), it costs that client only
+    monkeypatch.setattr(agency, "file_stem", lambda name, taken=None: name)
+    capsys.readouterr()
+    assert agency.run(st, agency.Log()) == 3
+    err = capsys.readouterr().err
+    rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
+    assert rows[long_name]["status"] == "error" and rows[long_name]["json"] is None
+    assert rows["harbor-dental"]["status"] == rows["keystone-legal"]["status"] == "ok"
+    (line,) = [x for x in err.splitlines() if x.startswith("audit: error:")]
+    assert line.startswith(f"audit: error: client {long_name}: {tmp_path / 'out/clients' / long_name}.json: "
+                           "cannot write the report: File name too long")
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_a_client_whose_rendering_raises_costs_that_client_only(tmp_path, monkeypatch, capsys):
+    from auditor import agency
+    from auditor.report import render
+
+    fx = fixtures_copy(tmp_path)
+    original = render.CsvRenderer.client
+
+    def crash(self, r):
+        if r["name"] == "harbor-dental" and r["status"] == "ok":
+            raise ZeroDivisionError("renderer bug")
+        return original(self, r)
+
+    monkeypatch.setattr(render.CsvRenderer, "client", crash)
+    st = agency.load_settings(None, offline=fx, output=str(tmp_path / "out"))
+    st.formats = ["json", "csv", "html"]
+    assert agency.run(st, agency.Log()) == 3
+    err = capsys.readouterr().err
+    rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
+    assert len(rows) == SAMPLES and [n for n, r in rows.items() if r["status"] != "ok"] == ["harbor-dental"]
+    assert list(rows)[0] == "harbor-dental"  # errored: ranked first
+    (line,) = [x for x in err.splitlines() if x.startswith("audit: error:")]
+    assert line == (f"audit: error: client harbor-dental: {tmp_path / 'out/clients/harbor-dental.csv'}: "
+                    "cannot write the report: ZeroDivisionError: renderer bug")
+    saved = json.loads((tmp_path / "out/clients/harbor-dental.json").read_text())["clients"][0]
+    assert saved["status"] == "error" and "renderer bug" in saved["errors"][-1]
+    assert "renderer bug" in (tmp_path / "out/clients/harbor-dental.csv").read_text()  # the error report
+    from auditor.history import History
+
+    with History.open(tmp_path / "out/history.sqlite") as h:
+        (run,) = h.runs()
+        assert run["status"] == "complete"
+        (stored,) = h.results(run["id"], ["harbor-dental"])
+        assert stored["status"] == "error"  # as reported, so next week's diff compares with what owners saw
+
+
+def test_control_characters_in_a_client_name_stay_on_one_log_line(tmp_path):
+    fx = tmp_path / "fx"
+    evil = "evil\r\naudit: [9 of 9] forged-client: 100 of 100 A\x1b[2J\x1b]0;pwned\x07\u202e"
+    shutil.copytree(ROOT / "fixtures" / "harbor-dental", fx / evil)
+    (fx / f"{evil}-empty").mkdir()  # an errored client: its error line names it too
+    shutil.copytree(ROOT / "fixtures" / "keystone-legal", fx / "keystone-legal")
+    p = audit("run", "--offline", str(fx), "-o", str(tmp_path / "out"), "--no-history", cwd=tmp_path)
+    assert p.returncode == 3, p.stderr
+    lines = p.stderr.splitlines()
+    assert not any(c in p.stderr for c in "\r\x1b\x07\u202e")
+    assert all(x.startswith("audit: ") for x in lines), lines
+    assert [x for x in lines if "forged-client" in x and "[9 of 9]" in x and x.startswith("audit: [")] \
+        and sum(1 for x in lines if x.startswith("audit: [")) == 3
+    assert not any(x.startswith("audit: [9 of 9]") for x in lines)
+    assert sum(1 for x in lines if x.startswith("audit: error: client evil??audit: ")) == 1
+    names = {c["name"] for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
+    assert names == {evil, f"{evil}-empty", "keystone-legal"}  # the reports keep the name as it is
+    assert all("\n" not in f.name and "\x1b" not in f.name for f in (tmp_path / "out/clients").iterdir())
+
+
+def _history_run(tmp_path: Path) -> Any:
+    from auditor import agency
+
+    fx = fixtures_copy(tmp_path)
+    return agency, agency.load_settings(None, offline=fx, output=str(tmp_path / "out"))
+
+
+def test_a_history_that_fails_mid_run_stops_the_run_in_one_line(tmp_path, monkeypatch, capsys):
+    from auditor.history import History, HistoryError
+
+    agency, st = _history_run(tmp_path)
+    calls = {"n": 0}
+    original = History.record
+
+    def full_disk(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise HistoryError(f"{self.path}: history database: database or disk is full")
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(History, "record", full_disk)
+    assert agency.run(st, agency.Log(quiet=True)) == 3
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"audit: error: {tmp_path / 'out/history.sqlite'}: history database: database or "
+                           "disk is full; the run stopped after 2 of ")
+    assert "not marked complete in the history" in line and line.endswith("(exit 3)")
+    assert not (tmp_path / "out/summary.json").exists()
+    assert runs_of(tmp_path / "out/history.sqlite") == [(1, "failed", None)]
+
+
+def test_a_full_disk_while_writing_the_summary_stops_the_run_unfinished(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from auditor import files
+
+    agency, st = _history_run(tmp_path)
+    assert agency.run(st, agency.Log(quiet=True)) == 1
+    before = (tmp_path / "out/summary.csv").read_text()
+    original = files.atomic_writer
+
+    def enospc(path, **kw):
+        if Path(path).name == "summary.csv":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return original(path, **kw)
+
+    monkeypatch.setattr(files, "atomic_writer", enospc)
+    assert agency.run(st, agency.Log(quiet=True)) == 3
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"audit: error: {tmp_path / 'out/summary.csv'}: cannot write the summary: No space "
+                           f"left on device; the run stopped after {SAMPLES} of {SAMPLES} client(s)")
+    assert (tmp_path / "out/summary.csv").read_text() == before
+    assert [s for _, s, _ in runs_of(tmp_path / "out/history.sqlite")] == ["complete", "failed"]
+
+
+def test_a_full_disk_while_writing_a_client_stops_the_run(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from auditor import files
+
+    agency, st = _history_run(tmp_path)
+    original = files.atomic_writer
+
+    def enospc(path, **kw):
+        if Path(path).name == "fieldnotes-media.html":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return original(path, **kw)
+
+    monkeypatch.setattr(files, "atomic_writer", enospc)
+    assert agency.run(st, agency.Log(quiet=True)) == 3
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"audit: error: {tmp_path / 'out/clients/fieldnotes-media.html'}: cannot write the "
+                           "report of client fieldnotes-media: No space left on device; the run stopped after 1 of ")
+    assert runs_of(tmp_path / "out/history.sqlite") == [(1, "failed", None)]
+    assert not (tmp_path / "out/summary.json").exists()
+
+
+def test_a_live_connector_that_raises_costs_the_clients_it_did_not_deliver(monkeypatch):
+    from auditor import agency, live
+
+    def broken(specs, ruleset, jobs, session):
+        def gen():
+            yield {"name": "one"}
+            raise RuntimeError("socket exploded")
+        return gen()
+
+    monkeypatch.setattr(live, "iter_live", broken)
+    st = agency.load_settings(None, output="unused", no_history=True)
+    targets = [agency.Target(n) for n in ("one", "two", "three")]
+    got = [(t.name, r) for t, r, _ in agency.iter_results(st, targets)]
+    assert [n for n, _ in got] == ["one", "two", "three"] and got[0][1] == {"name": "one"}
+    assert got[1][1]["status"] == "error"
+    assert got[1][1]["errors"] == ["cannot audit: live: RuntimeError: socket exploded"]
+    assert "stopped at an earlier client" in got[2][1]["errors"][0]
+
+
+def test_a_run_that_cannot_mark_itself_complete_says_so_and_sends_nothing(tmp_path, monkeypatch, capsys):
+    from auditor.history import History, HistoryError
+
+    fx = fixtures_copy(tmp_path)
+    with smtp_server() as (ctl, sink):
+        cfg = write_config(tmp_path, ctl.port)
+
+        def broken(self, *a, **kw):
+            raise HistoryError(f"{self.path}: history database: disk I/O error")
+
+        monkeypatch.setattr(History, "finish_run", broken)
+        from auditor import agency
+
+        st = agency.load_settings(str(cfg), offline=fx)
+        assert agency.run(st, agency.Log(quiet=True)) == 3
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"audit: error: {tmp_path / 'out/history.sqlite'}: history database: disk I/O error; "
+                           "every report and the summary are on disk, but no e-mail sent, not marked complete")
+    assert (tmp_path / "out/summary.json").is_file() and sink.messages == []
+    assert runs_of(tmp_path / "out/history.sqlite") == [(1, "failed", None)]

@@ -124,3 +124,131 @@ def test_audit_diff_of_two_saved_results(tmp_path):
     assert c["name"] == "northwind-outfitters" and len(c["changes"]["new"]) == 1
     p = _audit("diff", str(tmp_path / "old.json"))
     assert p.returncode == 2 and "give two JSON results" in p.stderr
+
+
+# -- runs that did not finish ------------------------------------------------------------------------------------
+
+def _runs(h: History, plan: list[tuple[int | None, str]]) -> list[int]:
+    """One client result per run; status `complete`, `aborted`, `failed` or `running`."""
+    from auditor.history import ABORTED, FAILED
+
+    ids = []
+    for i, (score, status) in enumerate(plan):
+        stamp = f"2025-02-{i + 1:02d}T07:00:00Z"
+        rid = h.begin_run(stamp, None, "t")
+        h.record(rid, result([finding("a", f"x/{i}")], score=score, status="ok" if score is not None else "error"),
+                 stamp)
+        if status == "complete":
+            h.finish_run(rid, stamp, 1)
+        elif status in (ABORTED, FAILED):
+            h.end_unfinished(rid, status, 1)
+        ids.append(rid)
+    return ids
+
+
+def test_unfinished_runs_are_never_a_baseline(tmp_path):
+    with History.open(tmp_path / "h.sqlite") as h:
+        ids = _runs(h, [(80, "complete"), (10, "aborted"), (20, "failed"), (70, "complete"), (30, "running")])
+        now = h.begin_run("2025-03-01T07:00:00Z", None, "t")
+        assert h.previous("acme", now)["score"] == 70
+        assert [p["score"] for p in h.trend("acme", now)] == [80, 70]  # 10, 20 and 30 never reported in full
+        assert h.previous("acme", ids[3])["score"] == 80  # the aborted and failed runs between: skipped
+        assert h.latest_run() == ids[3] and h.latest_run(complete=False) == ids[4]
+        assert [h.run_status(i) for i in ids] == ["complete", "aborted", "failed", "complete", "running"]
+        assert h.run_status(999) is None
+
+
+def test_a_killed_run_is_marked_aborted_by_the_next_run_of_its_shard(tmp_path):
+    with History.open(tmp_path / "h.sqlite") as h:
+        mine = h.begin_run("2025-02-01T07:00:00Z", None, "t")  # then kill -9: it stays `running`
+        other = h.begin_run("2025-02-01T07:00:00Z", "2/4", "t")  # another shard, still running
+        assert h.abort_stale(None) == 1
+        assert h.run_status(mine) == "aborted" and h.run_status(other) == "running"
+        assert [r["status"] for r in h.runs()] == ["running", "aborted"]
+        h.finish_run(other, "2025-02-01T08:00:00Z", 3)
+        assert h.run_status(other) == "complete"
+        h.end_unfinished(other, "aborted", 3)  # only a running run can end unfinished
+        assert h.run_status(other) == "complete"
+
+
+def test_keep_runs_counts_complete_runs_and_prunes_unfinished_ones_first(tmp_path):
+    with History.open(tmp_path / "h.sqlite") as h:
+        ids = _runs(h, [(80, "complete"), (10, "aborted"), (70, "complete"), (20, "failed"), (60, "complete"),
+                        (None, "running")])
+        assert h.prune(2) == 3  # the oldest complete run, the aborted and the failed one
+        assert [(r["id"], r["status"]) for r in h.runs()] == [(ids[5], "running"), (ids[4], "complete"),
+                                                              (ids[2], "complete")]
+        assert h.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 3
+        assert h.prune(2) == 0
+
+
+def test_a_schema_1_history_is_migrated_in_place(tmp_path):
+    db = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript("""
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, finished_at TEXT,
+                           shard TEXT, tool_version TEXT, clients INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE results (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, client TEXT NOT NULL,
+                              generated_at TEXT NOT NULL, status TEXT NOT NULL, score INTEGER, grade TEXT,
+                              result TEXT NOT NULL, PRIMARY KEY (run_id, client));
+        CREATE INDEX results_by_client ON results (client, run_id);
+        PRAGMA user_version=1;
+    """)
+    for rid, finished, score in ((1, "2025-01-06T07:01:00Z", 80), (2, None, 10), (3, "2025-01-20T07:01:00Z", 70)):
+        conn.execute("INSERT INTO runs (id, started_at, finished_at, clients) VALUES (?, ?, ?, 1)",
+                     (rid, f"2025-01-0{rid}T07:00:00Z", finished))
+        conn.execute("INSERT INTO results VALUES (?, 'acme', ?, 'ok', ?, 'C', ?)",
+                     (rid, f"2025-01-0{rid}T07:00:00Z", score, json.dumps(result([], score=score))))
+    conn.commit()
+    conn.close()
+    with History.open(db) as h:
+        assert h.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert [r["status"] for r in h.runs()] == ["complete", "aborted", "complete"]
+        assert [p["score"] for p in h.trend("acme")] == [80, 70]
+        assert h.previous("acme", 3)["score"] == 80
+        rid = h.begin_run("2025-01-27T07:00:00Z", None, "t")
+        assert rid == 4 and h.run_status(rid) == "running"
+    with History.open(db) as h:  # opening again changes nothing
+        assert [r["status"] for r in h.runs()] == ["running", "complete", "aborted", "complete"]
+
+
+def test_database_failures_are_history_errors_naming_the_file(tmp_path):
+    from auditor.history import HistoryError
+
+    h = History.open(tmp_path / "h.sqlite")
+    h.conn.close()  # a database gone bad under a running run
+    with pytest.raises(HistoryError, match=r"h\.sqlite: history database: "):
+        h.begin_run("2025-02-01T07:00:00Z", None, "t")
+    with pytest.raises(HistoryError):
+        h.finish_run(1, "x", 1)
+
+
+def test_undecodable_client_names_are_stored_and_found(tmp_path):
+    name = "bad\udcff\udcfename"  # a folder name that is not UTF-8, as os.listdir gives it
+    with History.open(tmp_path / "h.sqlite") as h:
+        rid = h.begin_run("2025-02-01T07:00:00Z", None, "t")
+        h.record(rid, {**result([finding("a", "x/\udcff")]), "name": name}, "2025-02-01T07:00:00Z")
+        h.finish_run(rid, "2025-02-01T07:01:00Z", 1)
+        assert h.previous(name)["findings"][0]["resources"] == ["x/\udcff"]
+        assert len(list(h.results(rid, [name]))) == 1
+
+
+def test_audit_diff_skips_a_run_that_did_not_finish_and_says_so(tmp_path):
+    db = tmp_path / "h.sqlite"
+    with History.open(db) as h:
+        ids = _runs(h, [(80, "complete"), (70, "complete"), (10, "aborted")])
+    p = _audit("diff", "--history", str(db))
+    assert p.returncode == 0, p.stderr
+    assert "acme: 70/100 C" in p.stdout and "score -10 (80 -> 70)" in p.stdout  # run 2 against run 1
+    assert f"run {ids[2]} is aborted, not complete; showing run {ids[1]}" in p.stderr
+    p = _audit("diff", "--history", str(db), "--run", str(ids[2]))
+    assert p.returncode == 0, p.stderr
+    assert f"run {ids[2]} is aborted: it did not finish" in p.stderr
+    assert "score -60 (70 -> 10)" in p.stdout  # compared with the latest complete run before it
+    p = _audit("diff", "--history", str(db), "--run", "99")
+    assert p.returncode == 2 and "no run 99" in p.stderr
+    only = tmp_path / "only.sqlite"
+    with History.open(only) as h:
+        _runs(h, [(50, "aborted")])
+    p = _audit("diff", "--history", str(only))
+    assert p.returncode == 2 and "no complete run yet" in p.stderr and "--run 1" in p.stderr

@@ -54,8 +54,10 @@ def run_cmd(ctx: click.Context, config: str | None, offline: Path | None, output
     \b
     Output folder: clients/<name>.json (+ .html .csv ...), summary.json, summary.csv, summary.html,
     history.sqlite. Exit codes: 0 ok, 1 findings at/above --fail-on or a score below --min-score,
-    2 usage or config error, 3 a client could not be audited, 4 reports written but e-mail failed,
-    5 another run holds the lock (nothing done). 4 wins over 3, which wins over 1.
+    2 usage or config error (an output folder that cannot be written: nothing audited), 3 a client
+    could not be audited or reported (the others are), or the run stopped on a full disk or an
+    unusable history (one line names the file), 4 reports written but e-mail failed, 5 another run
+    holds the lock (nothing done). 4 wins over 3, which wins over 1.
 
     \b
     Cron:     audit run --config agency.yaml
