@@ -37,6 +37,7 @@ from auditor import __version__
 from auditor.config import ClientTarget, EmailSettings, UserConfig, load_config, resolve_path
 from auditor.engine import SEVERITIES
 from auditor.errors import AuditorError, ConfigError
+from auditor.notices import WarningTally
 from auditor.ruleset import Ruleset
 from auditor.suppressions import Suppressions, load_suppressions
 from auditor.text import printable
@@ -184,7 +185,7 @@ def load_settings(config: str | None, *, offline: Path | None = None, output: st
 # -- logging -----------------------------------------------------------------------------------------------------
 
 class Log:
-    """Plain lines on stderr (cron mails or log files read them); `info` is silenced by --quiet.
+    """Plain lines on stderr (cron mails or log files read them); --quiet leaves the errors only.
 
     Every message is one line, always: control characters (CR, LF, ESC...) in client names or messages become
     "?" (`auditor.text.printable`), so no untrusted text can forge a line or drive the terminal."""
@@ -205,7 +206,8 @@ class Log:
             self._emit(f"audit: {msg}")
 
     def warn(self, msg: str) -> None:
-        self._emit(f"audit: warning: {msg}")
+        if not self.quiet:
+            self._emit(f"audit: warning: {msg}")
 
     def error(self, msg: str) -> None:
         self._emit(f"audit: error: {msg}")
@@ -686,6 +688,7 @@ def _run(st: Settings, log: Log) -> int:
                 log.warn(f"{history.path}: {stale} earlier run(s){f' of shard {shard}' if shard else ''} did not "
                          "finish (killed or interrupted); marked aborted, never a baseline")
         results = iter_results(st, targets)
+        tally = WarningTally()
         try:
             if st.progress and targets:  # a terminal: a bar; log lines wait until it is done
                 log.held = []
@@ -696,7 +699,7 @@ def _run(st: Settings, log: Log) -> int:
                 row, result = cl.one(t, result)
                 rows.append(row)
                 for w in result["warnings"]:
-                    log.warn(f"{t.name}: {w}")
+                    tally.add(t.name, w)
                 for e in result["errors"]:
                     log.error(f"client {t.name}: {e}")
                 for addr in _recipients(t, extra, log):
@@ -710,6 +713,8 @@ def _run(st: Settings, log: Log) -> int:
             if bar is not None:
                 bar.render_finish()
                 log.flush()
+        for line in tally.lines():  # once per file and field, with a count: not a line per action per client
+            log.warn(line)
         for w in st.suppressions.warnings():
             log.warn(w)
         rows = rank(rows)

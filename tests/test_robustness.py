@@ -217,3 +217,29 @@ def test_a_run_over_broken_and_hostile_clients_keeps_the_others_and_a_whole_docu
     assert "\x1b" not in stderr and "\u202e" not in stderr
     for line in stderr.splitlines():
         assert line.startswith("audit: "), line
+
+
+# --- warnings: once per file and field, with a count ------------------------------------------------------------
+
+
+def test_an_unknown_enum_value_everywhere_is_one_warning_line_with_a_count(tmp_path: Path) -> None:
+    root = tmp_path / "clients"
+    for i in range(4):
+        folder = root / f"harbor-{i}"
+        shutil.copytree(FIXTURES / "harbor-dental", folder)
+        path = folder / "ads/conversion_actions.json"
+        path.write_text(path.read_text(encoding="utf-8").replace('"origin": "WEBSITE"', '"origin": "HOLOGRAM"'),
+                        encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "auditor", "--offline", str(root), "--format", "json"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 1, p.stderr
+    warnings = [line for line in p.stderr.splitlines() if line.startswith("audit: warning:")]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("audit: warning: ads/conversion_actions.json: results[*].conversionAction.origin: "
+                                  "unknown value 'HOLOGRAM', treated as unknown (")
+    assert "in 4 clients)" in warnings[0]
+    doc = json.loads(p.stdout)  # each client's JSON keeps its own warnings in full
+    assert all(any("HOLOGRAM" in w for w in c["warnings"]) for c in doc["clients"])
+    p = subprocess.run([sys.executable, "-m", "auditor", "run", "--offline", str(root), "-o", str(tmp_path / "out"),
+                        "--no-history", "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 1 and p.stderr == ""  # --quiet: errors only, and there are none
