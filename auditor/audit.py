@@ -103,10 +103,10 @@ def _snapshot(raw: RawClient, ruleset: Ruleset) -> tuple[Client, ProfileChoice]:
     return replace(client, profile=choice.name), choice
 
 
-def unforeseen(where: str, e: BaseException) -> str:
-    """One line for an exception nobody foresaw: where, what kind, and the first line of what it said."""
+def unforeseen(where: str, e: BaseException, what: str = "could not be audited") -> str:
+    """One line for an exception nobody foresaw: where, what failed, what kind, and what it said."""
     text = " ".join(str(e).split())
-    return f"{where}: could not be audited: {type(e).__name__}" + (f": {text[:200]}" if text else "")
+    return f"{where}: {what}: {type(e).__name__}" + (f": {text[:200]}" if text else "")
 
 
 def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> dict[str, Any]:

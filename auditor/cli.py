@@ -13,7 +13,7 @@ import importlib
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -97,18 +97,12 @@ def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, f
               min_score: int | None) -> int:
     """Stream client results into the chosen renderer, report problems on stderr, return the exit code.
 
-    Each client is rendered whole or not at all: one that cannot be rendered is reported as errored in its
-    place, and the others follow. Warnings are told once per file and field, with a count, at the end."""
+    Warnings are told once per file and field, with a count, at the end."""
+    from auditor.audit import result_header, summarise
     from auditor.notices import WarningTally
 
-    rows: list[dict[str, Any]] = []
     tally = WarningTally()
-    try:
-        _render_all(results, fmt, output, rows, tally)
-    except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
-        if e.filename is None:
-            raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
-        raise
+    rows = render_documents(result_header(), results, fmt, output, summarise, tally)
     for line in tally.lines():
         click.echo(printable(f"audit: warning: {line}"), err=True)
     if output and output != "-":
@@ -116,35 +110,56 @@ def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, f
     return exit_code(rows, fail_on, min_score)
 
 
-def _render_all(results: Iterator[dict[str, Any]], fmt: str, output: str | None, rows: list[dict[str, Any]],
-                tally: Any) -> None:
-    from auditor.audit import error_result, result_header, summarise, summary_row, unforeseen
+def render_documents(header: dict[str, Any], results: Iterable[Any], fmt: str, output: str | None,
+                     summary: Callable[[list[dict[str, Any]]], dict[str, Any]],
+                     tally: Any = None) -> list[dict[str, Any]]:
+    """Render client results as one document; returns their summary rows.
+
+    Each client is rendered whole or not at all: one that cannot be rendered (or is not a result at all, in a
+    saved file) is reported as errored in its place, with one line on stderr, and the others follow. A report
+    that cannot be written is one OSError naming the output."""
+    try:
+        return _render_all(header, results, fmt, output, summary, tally)
+    except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
+        raise
+
+
+def _render_all(header: dict[str, Any], results: Iterable[Any], fmt: str, output: str | None,
+                summary: Callable[[list[dict[str, Any]]], dict[str, Any]], tally: Any) -> list[dict[str, Any]]:
+    from auditor.audit import error_result, summary_row, unforeseen
     from auditor.report.render import RENDERERS
 
+    rows: list[dict[str, Any]] = []
     with output_stream(output) as out:
         staged = _Staged(out)
         renderer = RENDERERS[fmt](staged)
-        renderer.begin(result_header())
+        renderer.begin(header)
         staged.commit()
         for r in results:
             state = dict(vars(renderer))  # a renderer's own flags (JSON's "first client") go back on failure
             try:
+                row = summary_row(r)
                 renderer.client(r)
                 staged.commit()
             except Exception as e:  # one client's report, never the run's
                 staged.rollback()
                 vars(renderer).clear()
                 vars(renderer).update(state)
-                r = error_result(printable(r.get("name") or "?"), [unforeseen(f"rendering {fmt}", e)])
+                name = r.get("name") if isinstance(r, dict) else None
+                r = error_result(printable(name or "?"), [unforeseen(fmt, e, "could not be rendered")])
+                row = summary_row(r)
                 renderer.client(r)
                 staged.commit()
-            for w in r["warnings"]:
+            for w in r["warnings"] if tally is not None else ():
                 tally.add(str(r["name"]), w)
             for e in r["errors"]:
                 click.echo(printable(f"audit: error: client {r['name']}: {e}"), err=True)
-            rows.append(summary_row(r))
-        renderer.end(summarise(rows))
+            rows.append(row)
+        renderer.end(summary(rows))
         staged.commit()
+    return rows
 
 
 def suppressed(results: Iterator[dict[str, Any]], ruleset: Any) -> Iterator[dict[str, Any]]:

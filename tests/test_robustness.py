@@ -243,3 +243,26 @@ def test_an_unknown_enum_value_everywhere_is_one_warning_line_with_a_count(tmp_p
     p = subprocess.run([sys.executable, "-m", "auditor", "run", "--offline", str(root), "-o", str(tmp_path / "out"),
                         "--no-history", "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 1 and p.stderr == ""  # --quiet: errors only, and there are none
+
+
+def test_audit_render_of_a_damaged_result_renders_the_rest(tmp_path: Path) -> None:
+    saved = tmp_path / "result.json"
+    p = subprocess.run([sys.executable, "-m", "auditor", "--offline", "fixtures", "--format", "json", "-o",
+                        str(saved)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    doc = json.loads(saved.read_text(encoding="utf-8"))
+    doc["clients"][1] = {"name": "broken\x1b[2J"}
+    doc["clients"].append(5)
+    saved.write_text(json.dumps(doc), encoding="utf-8")
+    for fmt in ("json", "table", "markdown", "html", "csv"):
+        p = subprocess.run([sys.executable, "-m", "auditor", "render", str(saved), "--format", fmt],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert p.stderr.count("could not be rendered") == 2 and "\x1b" not in p.stderr + p.stdout
+        assert "northwind-outfitters" in p.stdout
+        if fmt == "json":
+            assert len(json.loads(p.stdout)["clients"]) == len(doc["clients"])
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "auditor", "render", str(deep)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert p.returncode == 2 and p.stderr == f"audit: error: {deep}: not an auditor JSON result (nested too deeply)\n"
