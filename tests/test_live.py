@@ -623,3 +623,101 @@ def test_free_names_no_profile_and_three_funnel_reports_live_equal_offline(lumen
     bases = {f["evidence"]["event"]: f["evidence"]["basis"] for f in client["findings"] if f["evidence"]}
     assert bases["pricing_visit_qualified"] == bases["hero_video_play"] == "funnel"
     assert live == offline_json(root, env)  # lumen has no client.yaml: both sides infer its profile
+
+
+# -- recording again into the same folder -----------------------------------------------------------------------
+
+
+def test_recording_again_merges_the_manifest_and_partial_clients_stay_partial(env, keys, ga4, ads,
+                                                                               tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    creds = ("--ga4-credentials", str(keys["ga4"]))
+
+    def record(names: list[str], config: str) -> subprocess.CompletedProcess[str]:
+        return audit("record", "--out", str(out), "--config", str(write_config(tmp_path / config, names)), *creds,
+                     env=env)
+
+    def offline() -> dict[str, dict[str, Any]]:
+        p = audit("--offline", str(out), "--format", "json", "--fail-on", "never", env=env)
+        assert p.returncode == 3, p.stderr  # a partial client is never a pass
+        return {c["name"]: c for c in json.loads(p.stdout)["clients"]}
+
+    # run 1: fieldnotes-media partial (data retention refused), keystone-legal complete
+    ga4.fail("getDataRetentionSettings", "PERMISSION_DENIED", times=None, property_id="287315904")
+    assert record(["fieldnotes-media", "keystone-legal"], "first.yaml").returncode == 3
+    ga4.reset()
+    # run 2: keystone-legal again and northwind-outfitters, complete; fieldnotes-media not recorded again
+    p = record(["keystone-legal", "northwind-outfitters"], "second.yaml")
+    assert p.returncode == 0, p.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    by_name = {c["name"]: c for c in m["clients"]}
+    assert list(by_name) == ["fieldnotes-media", "keystone-legal", "northwind-outfitters"]
+    assert by_name["fieldnotes-media"]["status"] == "incomplete"
+    assert list(by_name["fieldnotes-media"]["missing"]) == ["ga4/data_retention.json"]
+    assert [c["run"] for c in m["clients"]] == [1, 2, 2] and [r["run"] for r in m["runs"]] == [1, 2]
+    # the top level describes the latest run: keystone 5 GA4 + 2 funnel reports + 3 Ads, northwind 5 + 3
+    assert m["calls"] == {"ga4": 5 + 2 + 5, "ads": 3 + 3, "ads_retries": 0}
+    clients = offline()
+    assert {n: c["status"] for n, c in clients.items()} == {
+        "fieldnotes-media": "incomplete", "keystone-legal": "ok", "northwind-outfitters": "ok"}
+    assert "ga4/data_retention.json: not collected" in clients["fieldnotes-media"]["errors"][0]
+    # run 3: fieldnotes-media cannot be read at all: its earlier partial recording stays on disk, and partial
+    ga4.fail("getProperty", "PERMISSION_DENIED", times=None, property_id="287315904")
+    assert record(["fieldnotes-media"], "third.yaml").returncode == 3
+    m = json.loads((out / "manifest.json").read_text())
+    fieldnotes = m["clients"][0]
+    assert (fieldnotes["status"], fieldnotes["run"], fieldnotes["latest_attempt"]["status"]) == ("incomplete", 1,
+                                                                                                  "error")
+    assert [r["run"] for r in m["runs"]] == [1, 2, 3]
+    assert offline()["fieldnotes-media"]["status"] == "incomplete"
+    assert not list(out.rglob(".*"))  # no temporary file or folder left behind
+
+
+def test_recording_interrupted_after_a_partial_client_leaves_it_partial(in_process, keys, ga4, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest lists what a partial client lacks before its folder is swapped in: a run stopped between the
+    two leaves a client audited as incomplete, never as a pass on the earlier manifest's word."""
+    from auditor.audit import recorded_missing
+    from auditor.cli import main
+    from auditor.commands import record
+
+    out = tmp_path / "rec"
+    argv = ["record", "--out", str(out), "--property", "287315904", "--ga4-credentials", str(keys["ga4"])]
+    with pytest.raises(SystemExit) as done:
+        main(argv)  # complete: the manifest says so
+    assert done.value.code == 0
+    (name,) = [c["name"] for c in json.loads((out / "manifest.json").read_text())["clients"]]
+    assert recorded_missing(out) == {}
+    ga4.fail("getDataRetentionSettings", "PERMISSION_DENIED", times=None)
+    swap = record.write_client
+
+    def swap_then_stop(*args: Any, **kwargs: Any) -> list[str]:
+        swap(*args, **kwargs)
+        raise KeyboardInterrupt  # after the partial folder is in place, before the run's manifest is written
+
+    monkeypatch.setattr(record, "write_client", swap_then_stop)
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 130
+    assert not (out / name / "ga4/data_retention.json").exists()
+    assert list(recorded_missing(out)[name]) == ["ga4/data_retention.json"]
+    entry = json.loads((out / "manifest.json").read_text())["clients"][0]
+    assert entry["status"] == "incomplete" and "unconfirmed" in entry
+
+
+def test_a_client_whose_folder_cannot_be_written_costs_only_that_client(env, keys, ga4, ads, tmp_path: Path) -> None:
+    long_name = "k" + "-legal" * 60  # a valid config name, too long for a folder name on common file systems
+    cfg = tmp_path / "auditor.yaml"
+    cfg.write_text(yaml.safe_dump({"clients": [
+        {"name": long_name, "property": "301772468", "customer": "2609718453", "profile": "lead-gen"},
+        {"name": "harbor-dental", "customer": "9134528670", "profile": "lead-gen"}]}), encoding="utf-8")
+    out = tmp_path / "rec"
+    p = audit("record", "--config", str(cfg), "--out", str(out), "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 3, p.stderr
+    assert "internal error" not in p.stderr and "could not be written" in p.stderr
+    assert p.stderr.strip().endswith(f"audit: recorded 1 of 2 client(s) in {out}")
+    manifest = json.loads((out / "manifest.json").read_text())
+    status = {c["name"]: c["status"] for c in manifest["clients"]}
+    assert status == {long_name: "error", "harbor-dental": "recorded"}
+    assert (out / "harbor-dental/ads/conversion_actions.json").is_file()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no half-written folder left behind
