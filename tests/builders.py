@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pty
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from auditor.model import (
     KeyEvent,
     Property,
 )
+from auditor.report.render import RENDERERS
 from auditor.ruleset import Ruleset
 
 _RULESET: Ruleset | None = None
@@ -107,4 +112,36 @@ def add_weak_key_event(folder: Path) -> None:
     p.write_text(json.dumps(body))
 
 
-__all__ = ["action", "add_weak_key_event", "ads", "client", "findings", "ga4", "outcome", "ruleset", "RuleSetting"]
+def render(fmt: str, results: list[dict[str, Any]]) -> str:
+    """One document of `results` in format `fmt`, as `audit --format FMT` writes it."""
+    from auditor.audit import result_header, summarise, summary_row
+
+    out = io.StringIO()
+    r = RENDERERS[fmt](out)
+    r.begin(result_header())
+    for c in results:
+        r.client(c)
+    r.end(summarise([summary_row(c) for c in results]))
+    return out.getvalue()
+
+
+def run_on_terminal(args: list[str], *, stdout_too: bool = True, **popen: Any) -> tuple[int, bytes]:
+    """Run a command with stderr (and stdout) on a pseudo-terminal: (exit code, every byte the screen got)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen(args, stdout=slave if stdout_too else subprocess.DEVNULL, stderr=slave, **popen)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the other side closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return p.wait(timeout=60), b"".join(chunks)
+
+
+__all__ = ["action", "add_weak_key_event", "ads", "client", "findings", "ga4", "outcome", "render", "ruleset",
+           "run_on_terminal", "RuleSetting"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import add_weak_key_event
+from builders import add_weak_key_event, run_on_terminal
 
 from auditor.agency import parse_shard, shard_index
 from auditor.errors import ConfigError
@@ -410,25 +410,12 @@ def test_reports_render_in_headless_chromium(tmp_path):
 
 
 def test_progress_bar_on_a_terminal(tmp_path):
-    import pty
 
-    master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "auditor", "run", "--offline", str(ROOT / "fixtures"), "-o",
-                          str(tmp_path / "o"), "--no-history"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                         stderr=slave, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # the other side closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert p.wait(timeout=60) == 1
-    screen = b"".join(chunks).decode("utf-8", "replace")
+    code, out = run_on_terminal([sys.executable, "-m", "auditor", "run", "--offline", str(ROOT / "fixtures"), "-o",
+                                 str(tmp_path / "o"), "--no-history"], stdout_too=False, cwd=tmp_path,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"})
+    assert code == 1
+    screen = out.decode("utf-8", "replace")
     assert "auditing" in screen and f"{SAMPLES}/{SAMPLES}" in screen  # the bar, with its position
     assert f"audit: [1/{SAMPLES}]" not in screen  # no per-client lines on a terminal
     assert f"{SAMPLES} client(s) audited" in screen  # the closing line is still printed

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
+from builders import render
 
-from auditor.audit import audit_folder, audit_raw, read_client_settings, result_header, summarise, summary_row
+from auditor.audit import audit_folder, audit_raw, read_client_settings
 from auditor.config import ClientTarget, UserConfig
 from auditor.connectors.offline import load_client
 from auditor.errors import FixtureError
 from auditor.funnel import build_funnel, funnel_rows
 from auditor.model import GA4, Client, EventStat, Property
-from auditor.report.render import RENDERERS
 from auditor.ruleset import Ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,16 +130,6 @@ def test_config_client_funnel_is_used_when_the_folder_has_none():
 
 
 # --- rendering ----------------------------------------------------------------------------------------------
-
-def render(fmt: str, results: list[dict]) -> str:
-    out = io.StringIO()
-    r = RENDERERS[fmt](out)
-    r.begin(result_header())
-    for x in results:
-        r.client(x)
-    r.end(summarise([summary_row(x) for x in results]))
-    return out.getvalue()
-
 
 def _results() -> list[dict]:
     rs = Ruleset.load()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import render, run_on_terminal
 
 from auditor.audit import audit_folder, result_header, summarise, summary_row
 from auditor.diff import compute_changes
@@ -93,14 +94,6 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return [r, lone]
 
 
-def render(fmt: str, results: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    r = RENDERERS[fmt](out)
-    r.begin(result_header())
-    for c in results:
-        r.client(c)
-    r.end(summarise([summary_row(c) for c in results]))
-    return out.getvalue()
 
 
 def assert_clean(text: str, json_escaped: bool = False, also: frozenset[str] = frozenset()) -> None:
@@ -334,27 +327,13 @@ def test_audit_render_error_line_is_printable(tmp_path):
 
 def test_terminal_shows_no_escape_from_data(tmp_path):
     """A real pseudo-terminal: stdout and stderr of `audit --offline` on hostile folder and event names."""
-    import pty
 
     fx = tmp_path / "fx"
     hostile_fixture(fx)
     shutil.copytree(os.fsencode(ROOT / "fixtures" / "harbor-dental"), os.fsencode(fx) + b"/osc\xff\x1b]8;;e\x1b\\x")
-    master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "auditor", "--offline", str(fx)], cwd=tmp_path, stdout=slave,
-                         stderr=slave, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # the other side closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert p.wait(timeout=60) in (0, 1)
-    screen = b"".join(chunks)
+    code, screen = run_on_terminal([sys.executable, "-m", "auditor", "--offline", str(fx)], cwd=tmp_path,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+    assert code in (0, 1)
     for seq in (b"\x1b", b"\x07", b"\x9b", b"\xc2\x9b", RLO.encode(), b"\xff"):
         assert seq not in screen, seq
     assert b"\r" not in screen.replace(b"\r\n", b"")  # the terminal turns \n into \r\n; no other CR

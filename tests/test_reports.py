@@ -9,8 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from builders import render
 
-from auditor.audit import audit_folder, result_header, summarise, summary_row
+from auditor.audit import audit_folder, result_header, summarise
 from auditor.report.render import RENDERERS, md_escape
 from auditor.ruleset import Ruleset
 
@@ -46,14 +47,6 @@ def results(tmp_path_factory) -> list[dict]:
     return [r, audit_folder(FIXTURES / "northwind-outfitters", Ruleset.load())]
 
 
-def render(fmt: str, results: list[dict]) -> str:
-    out = io.StringIO()
-    r = RENDERERS[fmt](out)
-    r.begin(result_header())
-    for c in results:
-        r.client(c)
-    r.end(summarise([summary_row(c) for c in results]))
-    return out.getvalue()
 
 
 def test_html_escapes_api_strings(results):

@@ -10,7 +10,6 @@ run over a folder of them must keep the healthy clients and print a whole JSON d
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -21,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import render
 
-from auditor.audit import audit_client_folder, result_header, summarise, summary_row
+from auditor.audit import audit_client_folder
 from auditor.report.render import RENDERERS
 from auditor.ruleset import Ruleset
 
@@ -69,14 +69,10 @@ def ruleset() -> Ruleset:
 def _check(result: dict[str, Any]) -> None:
     assert result["status"] in ("ok", "incomplete", "error"), result["status"]
     json.dumps(result)  # serialisable as the canonical result
-    for fmt, cls in RENDERERS.items():
-        out = io.StringIO()
-        r = cls(out)
-        r.begin(result_header())
-        r.client(result)
-        r.end(summarise([summary_row(result)]))
+    for fmt in RENDERERS:
+        text = render(fmt, [result])
         if fmt == "json":
-            json.loads(out.getvalue())
+            json.loads(text)
     assert "nan" not in " ".join(f["message"] for f in result["findings"]).split()
 
 
