@@ -662,22 +662,27 @@ def test_a_history_that_fails_mid_run_stops_the_run_in_one_line(tmp_path, monkey
     assert runs_of(tmp_path / "out/history.sqlite") == [(1, "failed", None)]
 
 
-def test_a_full_disk_while_writing_the_summary_stops_the_run_unfinished(tmp_path, monkeypatch, capsys):
+def disk_full_at(monkeypatch, file_name: str) -> None:
+    """From now on, writing a file named `file_name` fails as on a full disk (ENOSPC)."""
     import errno
 
     from auditor import files
 
-    agency, st = _history_run(tmp_path)
-    assert agency.run(st, agency.Log(quiet=True)) == 1
-    before = (tmp_path / "out/summary.csv").read_text()
     original = files.atomic_writer
 
     def enospc(path, **kw):
-        if Path(path).name == "summary.csv":
+        if Path(path).name == file_name:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return original(path, **kw)
 
     monkeypatch.setattr(files, "atomic_writer", enospc)
+
+
+def test_a_full_disk_while_writing_the_summary_stops_the_run_unfinished(tmp_path, monkeypatch, capsys):
+    agency, st = _history_run(tmp_path)
+    assert agency.run(st, agency.Log(quiet=True)) == 1
+    before = (tmp_path / "out/summary.csv").read_text()
+    disk_full_at(monkeypatch, "summary.csv")
     assert agency.run(st, agency.Log(quiet=True)) == 3
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"audit: error: {tmp_path / 'out/summary.csv'}: cannot write the summary: No space "
@@ -687,19 +692,8 @@ def test_a_full_disk_while_writing_the_summary_stops_the_run_unfinished(tmp_path
 
 
 def test_a_full_disk_while_writing_a_client_stops_the_run(tmp_path, monkeypatch, capsys):
-    import errno
-
-    from auditor import files
-
     agency, st = _history_run(tmp_path)
-    original = files.atomic_writer
-
-    def enospc(path, **kw):
-        if Path(path).name == "fieldnotes-media.html":
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return original(path, **kw)
-
-    monkeypatch.setattr(files, "atomic_writer", enospc)
+    disk_full_at(monkeypatch, "fieldnotes-media.html")
     assert agency.run(st, agency.Log(quiet=True)) == 3
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"audit: error: {tmp_path / 'out/clients/fieldnotes-media.html'}: cannot write the "
