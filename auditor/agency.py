@@ -465,7 +465,7 @@ def _run_file(path: Path, what: str) -> Iterator[Any]:
 
 
 def _write_json(path: Path, doc: dict[str, Any], what: str = "the summary") -> None:
-    from auditor.report.render import json_text
+    from auditor.text import json_text
 
     with _run_file(path, what) as fh:
         fh.write(json_text(doc, indent=2) + "\n")
@@ -818,7 +818,7 @@ def send_emails(st: Settings, doc: dict[str, Any], owners: dict[str, list[str]],
         result_attachments,
         summary_subject,
     )
-    from auditor.report.render import json_text
+    from auditor.text import json_text
 
     assert st.email is not None
     email = st.email

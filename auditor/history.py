@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditorError, ConfigError
+from auditor.text import json_text
 
 SCHEMA_VERSION = 2  # 2: runs.status
 TREND_POINTS = 8  # scores shown in the trend chart, the current run included
@@ -65,13 +66,6 @@ def _key(client: str) -> str:
         return client.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
 
 
-def _dumps(body: dict[str, Any]) -> str:
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates in some string: JSON escapes keep them
-        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
-    return text
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -188,7 +182,7 @@ class History:
     def record(self, run_id: int, result: dict[str, Any], generated_at: str) -> None:
         """Store one client's result (without its derived `changes`), committed at once."""
         body = {k: v for k, v in result.items() if k != "changes"}
-        text = _dumps(body)
+        text = json_text(body, separators=(",", ":"))  # compact; escapes keep any lone surrogate
         with self._tx():
             self._run("INSERT OR REPLACE INTO results (run_id, client, generated_at, status, score, grade, result) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -3,11 +3,12 @@
 Event names, action names and client folder names are untrusted: an escape sequence could clear a terminal or
 retitle its window, a CR or LF could forge a line in a cron log, a bidirectional override could reverse what a
 reader sees. Every output channel passes such text through `printable` (or a channel-specific escaper built on
-it) before writing it.
+it) before writing it; JSON, which must keep the data, goes through `json_text`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 REPLACEMENT = "?"
@@ -18,3 +19,22 @@ def printable(text: Any) -> str:
     ESC, BEL, CR, LF and DEL, bidirectional overrides and isolates, zero-width format characters, line and
     paragraph separators, lone surrogates) becomes "?"; the ASCII space stays."""
     return "".join(ch if ch.isprintable() else REPLACEMENT for ch in str(text))
+
+
+def _json_escape(ch: str) -> str:
+    n = ord(ch)
+    if n > 0xFFFF:  # JSON escapes name UTF-16 code units: a surrogate pair
+        n -= 0x10000
+        return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
+    return f"\\u{n:04x}"
+
+
+def json_text(obj: Any, **dumps: Any) -> str:
+    """`json.dumps(obj, ensure_ascii=False, **dumps)` whose text holds no non-printable character: the data is
+    kept (json.loads gives it back unchanged), but a control character, a bidirectional override or a lone
+    surrogate (which UTF-8 cannot encode) is written as its \\uXXXX escape. Outside strings JSON text has only
+    printable characters and the line breaks of `indent`, so only characters inside strings are escaped."""
+    text = json.dumps(obj, ensure_ascii=False, **dumps)
+    if text.replace("\n", " ").isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == "\n" else _json_escape(ch) for ch in text)

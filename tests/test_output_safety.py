@@ -35,9 +35,9 @@ from auditor.notify import (
     summary_subject,
 )
 from auditor.report.html import url_path
-from auditor.report.render import RENDERERS, csv_safe, json_text, md_escape
+from auditor.report.render import RENDERERS, csv_safe, md_escape
 from auditor.ruleset import Ruleset
-from auditor.text import printable
+from auditor.text import json_text, printable
 
 ROOT = Path(__file__).resolve().parent.parent
 ESC, BEL, RLO, LONE = "\x1b", "\x07", "\u202e", "\ud800"

@@ -107,7 +107,7 @@ def diff_cmd(ctx: click.Context, results: tuple[Path, ...], config: str | None, 
             history = st.history_path
         items = _from_history(history, run_id, list(clients),
                               lambda m: click.echo(f"audit: warning: {printable(m)}", err=True))
-    from auditor.report.render import json_text
+    from auditor.text import json_text
 
     new_total = 0
     out = click.get_text_stream("stdout")

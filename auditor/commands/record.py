@@ -234,7 +234,7 @@ def write_client(folder: Path, bodies: dict[str, list[dict[str, Any]]], profile:
 
     client.yaml carries what the offline audit needs to match the live one: the profile and the client's own
     funnel ladder (from the config). Recipients are not written: addresses stay out of recordings."""
-    from auditor.report.render import json_text
+    from auditor.text import json_text
 
     tmp = folder.with_name(f".{folder.name}.recording-{os.getpid()}")
     old = folder.with_name(f".{folder.name}.replaced-{os.getpid()}")

@@ -12,13 +12,12 @@ them), so every format neutralises it on the way out: the table through `printab
 from __future__ import annotations
 
 import csv
-import json
 import re
 from typing import Any, TextIO
 
 from auditor.business_model import profile_label
 from auditor.engine import SEVERITIES
-from auditor.text import printable
+from auditor.text import json_text, printable
 
 FORMATS = ("table", "markdown", "json", "html", "csv")
 
@@ -35,25 +34,6 @@ class Renderer:
 
     def end(self, summary: dict[str, Any]) -> None:
         pass
-
-
-def _json_escape(ch: str) -> str:
-    n = ord(ch)
-    if n > 0xFFFF:  # JSON escapes name UTF-16 code units: a surrogate pair
-        n -= 0x10000
-        return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
-    return f"\\u{n:04x}"
-
-
-def json_text(obj: Any, **dumps: Any) -> str:
-    """`json.dumps(obj, ensure_ascii=False, **dumps)` whose text holds no non-printable character: the data is
-    kept (json.loads gives it back unchanged), but a control character, a bidirectional override or a lone
-    surrogate (which UTF-8 cannot encode) is written as its \\uXXXX escape. Outside strings JSON text has only
-    printable characters and the line breaks of `indent`, so only characters inside strings are escaped."""
-    text = json.dumps(obj, ensure_ascii=False, **dumps)
-    if text.replace("\n", " ").isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == "\n" else _json_escape(ch) for ch in text)
 
 
 class JsonRenderer(Renderer):
