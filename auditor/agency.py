@@ -37,6 +37,7 @@ from auditor import __version__
 from auditor.config import ClientTarget, EmailSettings, UserConfig, load_config, resolve_path
 from auditor.engine import SEVERITIES
 from auditor.errors import AuditorError, ConfigError
+from auditor.files import file_stem
 from auditor.notices import WarningTally
 from auditor.ruleset import Ruleset
 from auditor.suppressions import Suppressions, load_suppressions
@@ -48,7 +49,6 @@ EXTENSIONS = {"json": "json", "html": "html", "csv": "csv", "markdown": "md", "t
 CLIENTS_DIR = "clients"
 LOCK_FILE = ".audit-run.lock"
 SHARD_FILE = re.compile(r"^shard-(\d+)-of-(\d+)\.json$")
-MAX_STEM_BYTES = 100  # a client's file name (without extension) longer than this is shortened, see file_stem
 # errors of the file system, not of one client: every later write would fail the same way, so the run stops
 STOPS_RUN = frozenset(e for e in (errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", None)) if e is not None)
 SUMMARY_CSV_COLUMNS = ["rank", "client", "status", "score", "grade", "previous_score", "change", "new", "resolved",
@@ -345,33 +345,6 @@ def live_targets(st: Settings, log: Log) -> list[Target]:
 
 
 # -- per-client outputs ------------------------------------------------------------------------------------------
-
-def file_stem(name: str, taken: set[str] | None = None) -> str:
-    """The file name (without extension) of a client's reports.
-
-    The client's name itself when it can safely be one: printable (no control, format or separator characters
-    but the space: no CR, LF or ESC), no `/` or `\\`, not starting with `.` (hidden files, and the temporary
-    files' pattern), at most MAX_STEM_BYTES bytes of UTF-8. Otherwise the name with each such character made
-    `_`, leading dots dropped, cut to 64 bytes, plus `-` and the first 10 hex digits of the SHA-256 of the full
-    name: stable from run to run, distinct for distinct names. `taken` (case-folded stems of this run) keeps two
-    clients from sharing a file, on case-insensitive file systems too: a later clash gets a longer hash."""
-    from auditor.files import clip_utf8
-
-    raw = name.encode("utf-8", "surrogatepass")
-    digest = hashlib.sha256(raw).hexdigest()
-    safe = bool(name) and printable(name) == name and "/" not in name and "\\" not in name \
-        and not name.startswith(".") and len(raw) <= MAX_STEM_BYTES
-    base = clip_utf8("".join("_" if not ch.isprintable() or ch in "/\\" else ch for ch in name).lstrip("."), 64)
-    base = base or "client"
-    stem = name if safe else f"{base}-{digest[:10]}"
-    if taken is not None:
-        n = 1
-        while stem.casefold() in taken:
-            n += 1
-            stem = f"{base}-{digest[:16]}" + (f"-{n}" if n > 2 else "")
-        taken.add(stem.casefold())
-    return stem
-
 
 def write_client(out_dir: Path, result: dict[str, Any], header: dict[str, Any], formats: list[str],
                  stem: str | None = None, *, strict: bool = True) -> dict[str, Path]:

@@ -12,6 +12,7 @@ holds (a concurrent `audit run --shard` writing into the same folder).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -37,6 +38,11 @@ STALE_AFTER_UNLOCKABLE = 3600.0  # where locks are unavailable (some network fil
 _MAX_TEMP_STEM = 200  # bytes of the target's name kept in the temporary name (NAME_MAX is 255 on common systems)
 _CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
                  | getattr(os, "O_BINARY", 0))
+
+
+MAX_STEM_BYTES = 100  # a client's file name (without extension) longer than this is shortened, see file_stem
+_UNSAFE_CHARS = '/\\:*?"<>|'  # a path separator, or refused by Windows file systems and mail clients
+_UNSAFE_IN_NAMES = re.compile(f"[{re.escape(_UNSAFE_CHARS)}]")
 
 
 def _token() -> str:
@@ -219,3 +225,30 @@ def remove_stale_temp_files(folder: str | Path, *, now: float | None = None) -> 
         finally:
             os.close(fd)
     return removed
+
+
+def file_stem(name: str, taken: set[str] | None = None) -> str:
+    """The file name (without extension) of a client's reports.
+
+    The client's name itself when it can safely be one on any common file system and as an e-mail attachment:
+    printable (no control, format or separator characters but the space: no CR, LF or ESC), none of
+    `/ \\ : * ? " < > |`, not starting with `.` (hidden files, and the temporary files' pattern), at most
+    MAX_STEM_BYTES bytes of UTF-8. Otherwise the name with each such character made `_`, leading dots dropped,
+    cut to 64 bytes, plus `-` and the first 10 hex digits of the SHA-256 of the full name: stable from run to
+    run, distinct for distinct names. `taken` (case-folded stems of this run) keeps two
+    clients from sharing a file, on case-insensitive file systems too: a later clash gets a longer hash."""
+    raw = name.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(raw).hexdigest()
+    safe = bool(name) and name.isprintable() and not _UNSAFE_IN_NAMES.search(name) \
+        and not name.startswith(".") and len(raw) <= MAX_STEM_BYTES
+    base = clip_utf8("".join("_" if not ch.isprintable() or ch in _UNSAFE_CHARS else ch for ch in name).lstrip("."),
+                     64)
+    base = base or "client"
+    stem = name if safe else f"{base}-{digest[:10]}"
+    if taken is not None:
+        n = 1
+        while stem.casefold() in taken:
+            n += 1
+            stem = f"{base}-{digest[:16]}" + (f"-{n}" if n > 2 else "")
+        taken.add(stem.casefold())
+    return stem

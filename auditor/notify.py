@@ -42,7 +42,6 @@ class DeliveryError(Exception):
     """Mail could not be delivered; the message is one line without addresses or secrets."""
 
 
-_FILE_UNSAFE = re.compile(r'[\\/:*?"<>|]')
 
 
 def _text_finalize(value: Any) -> Any:
@@ -50,14 +49,15 @@ def _text_finalize(value: Any) -> Any:
     return printable(value) if isinstance(value, str) else value
 
 
-def attachment_name(name: str, default: str = "audit") -> str:
-    """An attachment file name from a client name: printable, none of / \\ : * ? " < > | (a mail client saves it
-    to disk under that name), no leading dot, at most 120 characters before the extension."""
+def attachment_name(name: str) -> str:
+    """An attachment file name from a client name (a mail client saves it to disk under that name): its stem made
+    safe as the client's report files are (`auditor.files.file_stem`), its short extension kept."""
+    from auditor.files import file_stem
+
     stem, dot, ext = str(name).rpartition(".")
-    if not dot or not ext.isalnum() or len(ext) > 8:
+    if not dot or not ext.isascii() or not ext.isalnum() or len(ext) > 8:
         stem, dot, ext = str(name), "", ""
-    stem = _FILE_UNSAFE.sub("_", printable(stem)).strip(" .")[:120].rstrip(" .") or default
-    return stem + dot + ext
+    return file_stem(stem) + dot + ext
 
 
 def _utf8(text: str) -> str:
@@ -185,7 +185,7 @@ def build_message(sender: str, to: list[str], subject: str, text: str, html: str
     msg.set_content(_utf8(text))
     msg.add_alternative(_utf8(html), subtype="html")
     for name, data in attachments:
-        name = attachment_name(name, "attachment")
+        name = attachment_name(name)
         maintype, subtype = ("application", "json") if name.endswith(".json") else ("text", "csv")
         if maintype == "text":
             msg.add_attachment(data.decode("utf-8", "replace"), subtype=subtype, filename=name)

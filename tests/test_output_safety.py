@@ -273,7 +273,9 @@ def test_owner_email_bodies_subject_and_attachments(results):
     parsed = email.message_from_bytes(msg.as_bytes(), policy=policy.default)
     assert parsed["Subject"].isprintable() and printable(CLIENT) in parsed["Subject"]
     got = {p.get_filename(): p.get_content() for p in parsed.iter_attachments()}
-    assert set(got) == {*names, "__]0;x___evil.csv"}
+    hostile = attachment_name(f"../{ESC}]0;x{BEL}\r\nevil.csv")  # neutralised like a report file name
+    assert hostile.startswith("__]0;x___evil-") and hostile.endswith(".csv") and hostile.isprintable()
+    assert set(got) == {*names, hostile}
     body = parsed.get_body(preferencelist=("plain",)).get_content()
     assert ESC not in body and RLO not in body and "??FORGED" in body
 
