@@ -351,23 +351,18 @@ def write_client(out_dir: Path, result: dict[str, Any], header: dict[str, Any], 
     """Each chosen rendering of one client (the same shapes as `audit --format X`), written atomically, as
     clients/<stem>.<ext> (`file_stem`). A rendering or write that fails raises ClientFileError naming the file;
     with strict=False it is skipped (the previous version of that file stays) and the others are written."""
-    from auditor.audit import summarise, summary_row
     from auditor.files import atomic_writer, fsync_dir
-    from auditor.report.render import RENDERERS
+    from auditor.report.render import write_document
 
     stem = stem or file_stem(result["name"])
     folder = out_dir / CLIENTS_DIR
     paths = {}
-    summary = summarise([summary_row(result)])
     try:
         for fmt in formats:
             path = folder / f"{stem}.{EXTENSIONS[fmt]}"
             try:
                 with atomic_writer(path, sync_dir=False) as fh:
-                    r = RENDERERS[fmt](fh)
-                    r.begin(header)
-                    r.client(result)
-                    r.end(summary)
+                    write_document(fh, fmt, header, [result])
             except Exception as e:
                 if strict:
                     raise ClientFileError(path, e) from e

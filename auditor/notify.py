@@ -153,18 +153,13 @@ def owner_subject(settings: EmailSettings | None, clients: list[dict[str, Any]])
 def result_attachments(clients: list[dict[str, Any]], header: dict[str, Any], stem: str) -> list[tuple[str, bytes]]:
     """The owner's clients as one JSON result (the `audit --format json` shape) and one CSV, named STEM.json and
     STEM.csv (STEM made safe as a file name: it is usually a client name)."""
-    from auditor.audit import summarise, summary_row
-    from auditor.report.render import RENDERERS
+    from auditor.report.render import write_document
 
     stem = attachment_name(stem)
     out = []
     for fmt in ("json", "csv"):
         buf = io.StringIO()
-        r = RENDERERS[fmt](buf)
-        r.begin(header)
-        for c in clients:
-            r.client(c)
-        r.end(summarise([summary_row(c) for c in clients]))
+        write_document(buf, fmt, header, clients)
         out.append((f"{stem}.{fmt}", buf.getvalue().encode("utf-8", "replace")))
     return out
 

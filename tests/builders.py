@@ -24,7 +24,7 @@ from auditor.model import (
     KeyEvent,
     Property,
 )
-from auditor.report.render import RENDERERS
+from auditor.report.render import write_document
 from auditor.ruleset import Ruleset
 
 _RULESET: Ruleset | None = None
@@ -114,14 +114,10 @@ def add_weak_key_event(folder: Path) -> None:
 
 def render(fmt: str, results: list[dict[str, Any]]) -> str:
     """One document of `results` in format `fmt`, as `audit --format FMT` writes it."""
-    from auditor.audit import result_header, summarise, summary_row
+    from auditor.audit import result_header
 
     out = io.StringIO()
-    r = RENDERERS[fmt](out)
-    r.begin(result_header())
-    for c in results:
-        r.client(c)
-    r.end(summarise([summary_row(c) for c in results]))
+    write_document(out, fmt, result_header(), results)
     return out.getvalue()
 
 

@@ -361,3 +361,14 @@ RENDERERS: dict[str, type[Renderer]] = {
     "json": JsonRenderer, "table": TableRenderer, "markdown": MarkdownRenderer, "csv": CsvRenderer,
     "html": HtmlRenderer,
 }
+
+
+def write_document(out: TextIO, fmt: str, header: dict[str, Any], clients: list[dict[str, Any]]) -> None:
+    """A whole report of `clients` in format `fmt`, as `audit --format FMT` writes it, with their summary."""
+    from auditor.audit import summarise, summary_row
+
+    r = RENDERERS[fmt](out)
+    r.begin(header)
+    for c in clients:
+        r.client(c)
+    r.end(summarise([summary_row(c) for c in clients]))
