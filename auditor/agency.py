@@ -36,7 +36,7 @@ import click
 from auditor import __version__
 from auditor.config import ClientTarget, EmailSettings, UserConfig, load_config, resolve_path
 from auditor.engine import SEVERITIES
-from auditor.errors import AuditorError, ConfigError
+from auditor.errors import AuditorError, ConfigError, describe
 from auditor.files import file_stem
 from auditor.notices import WarningTally
 from auditor.ruleset import Ruleset
@@ -68,15 +68,6 @@ class ClientFileError(Exception):
     def __init__(self, path: Path, cause: BaseException) -> None:
         super().__init__(f"{path}: {describe(cause)}")
         self.path, self.cause = path, cause
-
-
-def describe(e: BaseException) -> str:
-    """The cause of an exception on one line: an OS error's own words (the caller names the file), else its
-    kind and the first 300 characters of its message."""
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    text = " ".join(str(e).split())
-    return f"{type(e).__name__}: {text[:300]}" if text else type(e).__name__
 
 
 def stops_run(e: BaseException) -> bool:

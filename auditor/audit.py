@@ -19,7 +19,7 @@ from auditor import __version__
 from auditor.business_model import ProfileChoice
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.engine import SEVERITIES, run_rule
-from auditor.errors import AuditorError, FixtureError
+from auditor.errors import AuditorError, FixtureError, describe
 from auditor.funnel import account_ladder, build_funnel
 from auditor.hierarchy import Hierarchy
 from auditor.mapping import map_client
@@ -104,9 +104,8 @@ def _snapshot(raw: RawClient, ruleset: Ruleset) -> tuple[Client, ProfileChoice]:
 
 
 def unforeseen(where: str, e: BaseException, what: str = "could not be audited") -> str:
-    """One line for an exception nobody foresaw: where, what failed, what kind, and what it said."""
-    text = " ".join(str(e).split())
-    return f"{where}: {what}: {type(e).__name__}" + (f": {text[:200]}" if text else "")
+    """One line for an exception nobody foresaw: where, what failed, and why (`errors.describe`)."""
+    return f"{where}: {what}: {describe(e)}"
 
 
 def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> dict[str, Any]:

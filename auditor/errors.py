@@ -30,3 +30,12 @@ def suggest(name: str, choices: list[str]) -> str:
     """' (did you mean 'x'?)' for the closest known name, or ''."""
     close = difflib.get_close_matches(name, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def describe(e: BaseException) -> str:
+    """The cause of an exception nobody foresaw, on one line: an OS error's own words (the caller names the
+    file), else its kind and the first 300 characters of what it said."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:300]}" if text else type(e).__name__
