@@ -38,7 +38,6 @@ DEFAULT_JOBS = 4
 CALLS_PER_CLIENT = {"ga4": 5, "ads": 3, "ga4_funnels": 3}
 
 _PROPERTY = re.compile(r"(?:properties/)?(\d+)")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _SERVICE_ACCOUNT = re.compile(r"@[A-Za-z0-9.-]*\.gserviceaccount\.com$")
 
 Warn = Callable[[str], None]
@@ -91,13 +90,18 @@ def customer_id(value: str, what: str = "customer id") -> str:
 
 
 def scrub(text: str) -> str:
-    """Personal e-mail addresses out of a message (service-account addresses stay: the fix names them)."""
-    return _EMAIL.sub(lambda m: m.group(0) if _SERVICE_ACCOUNT.search(m.group(0)) else "[redacted]", text)
+    """Secrets and personal e-mail addresses out of a message, as a recording is redacted (service-account
+    addresses stay: the fix names them)."""
+    from auditor.connectors.redact import scrub as redact_text
+
+    return redact_text(text, keep=lambda address: _SERVICE_ACCOUNT.search(address) is not None)
 
 
 def slug(text: str) -> str:
     """A client folder name from an account name: 'Northwind Outfitters' -> 'northwind-outfitters'."""
-    text = _EMAIL.sub("", text)  # a name holding an address must not leak it into a folder name
+    from auditor.connectors.redact import scrub as redact_text
+
+    text = redact_text(text, replacement="")  # a name holding an address must not leak it into a folder name
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
 
 

@@ -448,3 +448,14 @@ def test_an_unreadable_manifest_stops_the_recording(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("[]", encoding="utf-8")
     with pytest.raises(ConfigError, match="not a recording manifest"):
         read_manifest(tmp_path)
+
+
+def test_live_error_lines_are_scrubbed_like_recordings_but_name_the_service_account() -> None:
+    from auditor.live import scrub as scrub_line
+    from auditor.live import slug
+
+    line = ("permission denied for jane.doe@example.com (jane%40example.com) and "
+            "auditor@proj.iam.gserviceaccount.com; Authorization: Bearer ya29.a0AfH6SMBx")
+    out = scrub_line(line)
+    assert "jane" not in out and "ya29" not in out and "auditor@proj.iam.gserviceaccount.com" in out
+    assert slug("Jane Doe <jane@doe.example> Ltd") == "jane-doe-ltd"  # an address never becomes a folder name

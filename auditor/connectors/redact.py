@@ -12,6 +12,7 @@ field an API adds tomorrow is covered too. Two layers, each enough on its own fo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
@@ -125,8 +126,9 @@ _PARAM_ENCODED = re.compile(r"(?:(?<=%3[Ff])|(?<=%26)|(?<=%23)|(?<![A-Za-z0-9_.~
 _QUOTED = re.compile(r"([\"'])([^\"'\r\n]{1,80})\1(\s*[:=]\s*)([\"'])((?:\\.|(?!\4)[^\\])*)\4")
 
 
-def scrub(text: str) -> str:
-    """`text` with every secret and e-mail address found in it replaced by "[redacted]"."""
+def scrub(text: str, keep: Callable[[str], bool] | None = None, replacement: str = REDACTED) -> str:
+    """`text` with every secret and e-mail address found in it replaced by "[redacted]". `keep` spares the
+    addresses it accepts (a service account an error message must name); `replacement` replaces addresses."""
     text = _PEM.sub(REDACTED, text)
     text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _BEARER.sub(_bearer, text)
@@ -134,10 +136,10 @@ def scrub(text: str) -> str:
     text = _PARAM.sub(_param, text)
     text = _PARAM_ENCODED.sub(_param, text)
     text = _QUOTED.sub(_quoted, text)
-    return _addresses(text)
+    return _addresses(text, keep, replacement)
 
 
-def _addresses(text: str) -> str:
+def _addresses(text: str, keep: Callable[[str], bool] | None = None, replacement: str = REDACTED) -> str:
     """E-mail addresses out of `text`: from each "at", the local part is scanned back and the domain forward.
     (A single regex backtracks cubically on strings like "%40%40%40...": an "at" is also a local character.)"""
     pieces: list[str] = []
@@ -152,7 +154,9 @@ def _addresses(text: str) -> str:
         domain = _DOMAIN.match(text, at.end(), min(len(text), at.end() + _MAX_DOMAIN))
         if start == at.start() or domain is None or not _HAS_DOT.search(domain.group(0), 1):
             continue  # no local part ("@mention") or no dotted domain ("user@localhost", "pkg@1")
-        pieces += [text[done:start], REDACTED]
+        if keep is not None and keep(text[start:domain.end()]):
+            continue
+        pieces += [text[done:start], replacement]
         done = domain.end()
     return "".join(pieces) + text[done:] if pieces else text
 
