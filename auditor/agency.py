@@ -274,11 +274,8 @@ def iter_results(st: Settings, targets: list[Target]) -> Generator[Audited, None
         from auditor.audit import recorded_missing
 
         missing = recorded_missing(st.offline)  # a recording's partial clients stay partial
-        for t in targets:
-            try:
-                result, extra = _audit_offline(t, st.ruleset, missing.get(t.folder.name) if t.folder else None)
-            except Exception as e:  # whatever reading or auditing one client raises costs that client only
-                result, extra = _not_audited(t, f"{t.folder or t.name}: cannot audit: {describe(e)}"), []
+        for t in targets:  # audit_client_folder never raises: whatever one client raises is its own error
+            result, extra = _audit_offline(t, st.ruleset, missing.get(t.folder.name) if t.folder else None)
             yield t, result, extra
         return
     if not targets:
