@@ -24,9 +24,21 @@ from auditor.funnel import account_ladder, build_funnel
 from auditor.hierarchy import Hierarchy
 from auditor.mapping import map_client
 from auditor.model import Client
+from auditor.outputs.options import help_url
 from auditor.raw import RawClient
+from auditor.result import (
+    ClientResult,
+    Finding,
+    Header,
+    RuleResult,
+    Source,
+    Sources,
+    Summary,
+    SummaryRow,
+)
 from auditor.ruleset import Ruleset
 from auditor.scoring import DEDUCTIONS, FORMULA, GRADES, score_client
+from auditor.subjects import Subjects
 
 CLIENT_FILE = "client.yaml"
 _CLIENT_KEYS = {"profile", "recipients", "funnel"}
@@ -39,25 +51,18 @@ def fingerprint(rule: str, client: str, resources: Iterable[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def result_header() -> dict[str, Any]:
+def result_header() -> Header:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     now = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
-    return {
-        "tool": {"name": "auditor", "version": __version__},
-        "generated_at": now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "scoring": {"formula": FORMULA, "deductions": DEDUCTIONS, "grades": dict(GRADES)},
-    }
+    return Header(version=__version__, generated_at=now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                  formula=FORMULA, deductions=dict(DEDUCTIONS), grades=dict(GRADES))
 
 
 def error_result(name: str, errors: list[str], profile: str | None = None, warnings: list[str] | None = None,
-                 sources: dict[str, Any] | None = None) -> dict[str, Any]:
+                 sources: Sources | None = None) -> ClientResult:
     """The result of a client that could not be audited. Its profile is known only if one was set."""
-    return {
-        "name": name, "profile": profile, "profile_source": None, "profile_evidence": [], "status": "error",
-        "sources": sources or {"ga4": None, "ads": None}, "score": None, "grade": None, "coverage": 0,
-        "categories": {}, "counts": {s: 0 for s in SEVERITIES}, "errors": errors, "warnings": warnings or [],
-        "rules": [], "findings": [], "funnel": None, "hierarchy": None,
-    }
+    return ClientResult(name=name, status="error", profile=profile, sources=sources or Sources(),
+                        errors=list(errors), warnings=list(warnings or []))
 
 
 def read_client_settings(folder: Path) -> dict[str, Any]:
@@ -108,7 +113,7 @@ def unforeseen(where: str, e: BaseException, what: str = "could not be audited")
     return f"{where}: {what}: {describe(e)}"
 
 
-def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> dict[str, Any]:
+def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> ClientResult:
     """Audit one client's raw responses. Never raises: bad data, and any failure while auditing it, land in
     that client's result as an error, so one client can never stop a run.
 
@@ -120,52 +125,52 @@ def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None)
                             raw.profile or ruleset.configured_profile)
 
 
-def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> dict[str, Any]:
+def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> ClientResult:
     try:
         client, choice = _snapshot(raw, ruleset)
     except AuditorError as e:
         return error_result(raw.name, [str(e)], raw.profile or ruleset.configured_profile)
     taxonomy, settings = ruleset.for_profile(choice.name)
     hierarchy = Hierarchy(client, taxonomy)
-    rules: list[dict[str, Any]] = []
-    findings: list[dict[str, Any]] = []
+    subjects = Subjects(client)
+    docs = ruleset.docs_url
+    rules: list[RuleResult] = []
+    findings: list[Finding] = []
     errors = [f"{raw.origin or raw.name}: {key}: not collected: {why}" for key, why in sorted(raw.missing.items())]
     for rid, rule in ruleset.rules.items():
         setting = settings[rid]
-        if not setting.enabled:
+        if not setting.enabled or not ruleset.runs(rid):
             continue
         outcome = run_rule(rule, setting, client, taxonomy, hierarchy)
-        rules.append({"id": rid, "category": rule.category, "status": outcome.status, "reason": outcome.reason})
+        rules.append(RuleResult(rid, rule.category, outcome.status, outcome.reason, rule.title))
         if outcome.status == "error":
             errors.append(f"{raw.name}: rule {rid}: {outcome.reason}")
         for f in outcome.findings:
-            findings.append({
-                "rule": f.rule, "severity": f.severity, "category": f.category, "message": f.message,
-                "resources": list(f.resources), "remediation": f.remediation, "actionable": f.actionable,
-                "evidence": f.evidence.to_json() if f.evidence else None,
-                "fingerprint": fingerprint(f.rule, raw.name, f.resources), "suppressed": False,
-            })
-    findings.sort(key=lambda f: (SEVERITIES.index(f["severity"]), f["rule"], f["resources"]))
-    sources = {
-        "ga4": None if client.ga4 is None else {
-            "property": client.ga4.property.name, "display_name": client.ga4.property.display_name,
-            "currency": client.ga4.property.currency_code},
-        "ads": None if client.ads is None else {
-            "customer": client.ads.customer_id, "display_name": client.ads.descriptive_name,
-            "currency": client.ads.currency_code},
-    }
-    result: dict[str, Any] = {"name": raw.name, "profile": choice.name, "profile_source": choice.source,
-                              "profile_evidence": list(choice.evidence),
-                              "status": "incomplete" if errors else "ok", "sources": sources}
-    result.update(score_client(rules, findings))
-    result.update({"errors": errors, "warnings": list(client.warnings), "rules": rules, "findings": findings})
+            findings.append(Finding(
+                rule=f.rule, severity=f.severity, category=f.category, message=f.message,
+                resources=tuple(f.resources), remediation=f.remediation, actionable=f.actionable,
+                evidence=f.evidence.to_json() if f.evidence else None,
+                fingerprint=fingerprint(f.rule, raw.name, f.resources), help_url=help_url(f.rule, docs),
+                subjects=subjects.of(f.resources),
+            ))
+    findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.rule, f.resources))
+    sources = Sources(
+        ga4=None if client.ga4 is None else Source(client.ga4.property.name, client.ga4.property.display_name,
+                                                   client.ga4.property.currency_code),
+        ads=None if client.ads is None else Source(client.ads.customer_id, client.ads.descriptive_name,
+                                                   client.ads.currency_code),
+    )
+    result = ClientResult(name=raw.name, status="incomplete" if errors else "ok", profile=choice.name,
+                          profile_source=choice.source, profile_evidence=list(choice.evidence), sources=sources,
+                          errors=errors, warnings=list(client.warnings), rules=rules, findings=findings)
+    result.rescore(score_client(rules, findings))
     own = _funnel_ladder(raw.name, ruleset, funnel)
     if own:
-        result["funnel"] = build_funnel(client, own, "client")
+        result.funnel = build_funnel(client, own, "client")
     else:
         ladder, source, note = account_ladder(hierarchy, taxonomy.funnel)
-        result["funnel"] = build_funnel(client, ladder, source, note)
-    result["hierarchy"] = hierarchy.to_json(result["funnel"]["ladder"])
+        result.funnel = build_funnel(client, ladder, source, note)
+    result.hierarchy = hierarchy.to_json(result.funnel["ladder"])
     return result
 
 
@@ -182,7 +187,7 @@ def plan_funnels(raw: RawClient, ruleset: Ruleset) -> list[tuple[str, str]]:
                                                    float(params["proxy_min_volume"]))
 
 
-def iter_offline(root: Path, ruleset: Ruleset) -> Iterator[dict[str, Any]]:
+def iter_offline(root: Path, ruleset: Ruleset) -> Iterator[ClientResult]:
     """Audit every client folder under `root`, one at a time."""
     missing = recorded_missing(root)
     for folder in client_dirs(root):
@@ -202,12 +207,12 @@ def recorded_missing(root: Path) -> dict[str, dict[str, str]]:
         return {}  # a manifest is informative; a damaged one must not stop the audit
 
 
-def audit_folder(folder: Path, ruleset: Ruleset, missing: dict[str, str] | None = None) -> dict[str, Any]:
+def audit_folder(folder: Path, ruleset: Ruleset, missing: dict[str, str] | None = None) -> ClientResult:
     return audit_client_folder(folder, ruleset, missing=missing)[0]
 
 
 def audit_client_folder(folder: Path, ruleset: Ruleset, *, name: str | None = None, profile: str | None = None,
-                        missing: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                        missing: dict[str, str] | None = None) -> tuple[ClientResult, dict[str, Any]]:
     """Audit one fixture folder -> (result, its client.yaml settings). `name` and `profile`, when given (an
     agency config's entry), win over the folder name and client.yaml."""
     name = name or folder.name
@@ -224,23 +229,10 @@ def audit_client_folder(folder: Path, ruleset: Ruleset, *, name: str | None = No
     return audit_raw(raw, ruleset, funnel=settings.get("funnel")), settings
 
 
-def summary_row(result: dict[str, Any]) -> dict[str, Any]:
+def summary_row(result: ClientResult) -> SummaryRow:
     """What the end-of-run summary keeps of a client: small, so agency runs stay flat in memory."""
-    return {
-        "name": result["name"], "status": result["status"], "score": result["score"], "grade": result["grade"],
-        "coverage": result["coverage"], "counts": dict(result["counts"]), "errors": len(result["errors"]),
-    }
+    return SummaryRow.of(result)
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    scored = [r["score"] for r in rows if r["score"] is not None]
-    out: dict[str, Any] = {
-        "clients": len(rows),
-        "errored": sum(1 for r in rows if r["status"] == "error"),
-        "incomplete": sum(1 for r in rows if r["status"] == "incomplete"),
-        "average_score": round(sum(scored) / len(scored), 1) if scored else None,
-        "counts": {s: sum(r["counts"].get(s, 0) for r in rows) for s in SEVERITIES},
-        "ranking": [{"name": r["name"], "score": r["score"], "grade": r["grade"]}
-                    for r in sorted(rows, key=lambda r: (r["score"] is not None, r["score"] or 0, r["name"]))],
-    }
-    return out
+def summarise(rows: list[SummaryRow]) -> Summary:
+    return Summary.of(rows)

@@ -101,10 +101,8 @@ def infer_profile(client: Client, profiles: Mapping[str, Mapping[str, Any]], mac
     return ProfileChoice(best, "inferred", tuple(votes.why[best]))
 
 
-def profile_label(result: Mapping[str, Any]) -> str:
-    """The label of a JSON result's profile ('lead-gen (inferred: ...)'); older results carry only the name."""
-    name = result.get("profile")
-    if not name:
+def profile_label(result: Any) -> str:
+    """The label of a client result's profile ('lead-gen (inferred: ...)'); older results carry only the name."""
+    if not result.profile:
         return "-"
-    source = result.get("profile_source") or "config"
-    return ProfileChoice(name, source, tuple(result.get("profile_evidence") or ())).label()
+    return ProfileChoice(result.profile, result.profile_source or "config", tuple(result.profile_evidence)).label()

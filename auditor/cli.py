@@ -10,23 +10,27 @@ wins over 1. `audit run` and `audit merge` add 4: every report written but e-mai
 from __future__ import annotations
 
 import importlib
-import io
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
 from auditor import __version__
+from auditor.commands.common import (
+    Verbosity,
+    config_options,
+    config_path,
+    fail_options,
+    selection_options,
+    verbosity_options,
+)
+from auditor.conventions import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FORMATS, exit_code
 from auditor.errors import AuditorError, ConfigError
 from auditor.files import output_stream
 from auditor.text import printable
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
-FAIL_LEVELS = ("critical", "high", "medium", "low", "info", "never")
-FORMATS = ("table", "markdown", "json", "html", "csv")
 
 # name -> "module:attribute" of the click command, imported only when that subcommand runs
 LAZY_COMMANDS: dict[str, str] = {
@@ -57,112 +61,43 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
     sys.exit(code)
 
 
-def exit_code(summary_rows: list[dict[str, Any]], fail_on: str, min_score: int | None) -> int:
-    from auditor.engine import SEVERITIES
-
-    if any(r["status"] != "ok" for r in summary_rows):
-        return EXIT_INCOMPLETE
-    if fail_on != "never":
-        levels = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
-        if any(r["counts"].get(s, 0) for r in summary_rows for s in levels):
-            return EXIT_FINDINGS
-    if min_score is not None and any(r["score"] is not None and r["score"] < min_score for r in summary_rows):
-        return EXIT_FINDINGS
-    return EXIT_OK
-
-
-class _Staged(io.TextIOBase):
-    """What a renderer writes for one client, held until the whole of it rendered: a client whose rendering
-    fails leaves no half-written text, and the document (JSON above all) stays whole."""
-
-    def __init__(self, target: TextIO) -> None:
-        self.target, self.parts = target, []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:  # type: ignore[override]
-        self.parts.append(text)
-        return len(text)
-
-    def commit(self) -> None:
-        text, self.parts = "".join(self.parts), []
-        self.target.write(text)
-
-    def rollback(self) -> None:
-        self.parts = []
-
-
-def run_audit(results: Iterator[dict[str, Any]], fmt: str, output: str | None, fail_on: str,
-              min_score: int | None) -> int:
-    """Stream client results into the chosen renderer, report problems on stderr, return the exit code.
+def run_audit(results: Iterable[Any], fmt: str, output: str | None, fail_on: str, min_score: int | None,
+              options: Any = None, verbosity: Verbosity | None = None, total: int | None = None) -> int:
+    """Stream client results into the chosen format, report problems on stderr, return the exit code.
 
     Warnings are told once per file and field, with a count, at the end."""
-    from auditor.audit import result_header, summarise
+    from auditor.audit import result_header
     from auditor.notices import WarningTally
+    from auditor.outputs.document import render_stream
+    from auditor.progress import Progress
 
+    verbosity = verbosity or Verbosity()
     tally = WarningTally()
-    rows = render_documents(result_header(), results, fmt, output, summarise, tally)
-    for line in tally.lines():
-        click.echo(printable(f"audit: warning: {line}"), err=True)
-    if output and output != "-":
-        click.echo(printable(f"audit: wrote {output} ({len(rows)} client(s))"), err=True)
+
+    def told(r: Any) -> None:
+        for w in r.warnings:
+            tally.add(str(r.name), w)
+        for e in r.errors:
+            progress.echo(printable(f"audit: error: client {r.name}: {e}"))
+        progress.advance(r.name)
+
+    with Progress(total, enabled=verbosity.progress, verbose=verbosity.verbose) as progress:
+        try:
+            with output_stream(output) as out:
+                rows = render_stream(out, fmt, result_header(), results, options=options, on_client=told)
+        except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
+            if e.filename is None:
+                raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
+            raise
+    if not verbosity.quiet:
+        for line in tally.lines():
+            click.echo(printable(f"audit: warning: {line}"), err=True)
+        if output and output != "-":
+            click.echo(printable(f"audit: wrote {output} ({len(rows)} client(s))"), err=True)
     return exit_code(rows, fail_on, min_score)
 
 
-def render_documents(header: dict[str, Any], results: Iterable[Any], fmt: str, output: str | None,
-                     summary: Callable[[list[dict[str, Any]]], dict[str, Any]],
-                     tally: Any = None) -> list[dict[str, Any]]:
-    """Render client results as one document; returns their summary rows.
-
-    Each client is rendered whole or not at all: one that cannot be rendered (or is not a result at all, in a
-    saved file) is reported as errored in its place, with one line on stderr, and the others follow. A report
-    that cannot be written is one OSError naming the output."""
-    try:
-        return _render_all(header, results, fmt, output, summary, tally)
-    except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
-        if e.filename is None:
-            raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
-        raise
-
-
-def _render_all(header: dict[str, Any], results: Iterable[Any], fmt: str, output: str | None,
-                summary: Callable[[list[dict[str, Any]]], dict[str, Any]], tally: Any) -> list[dict[str, Any]]:
-    from auditor.audit import error_result, summary_row, unforeseen
-    from auditor.report.render import RENDERERS
-
-    rows: list[dict[str, Any]] = []
-    with output_stream(output) as out:
-        staged = _Staged(out)
-        renderer = RENDERERS[fmt](staged)
-        renderer.begin(header)
-        staged.commit()
-        for r in results:
-            state = dict(vars(renderer))  # a renderer's own flags (JSON's "first client") go back on failure
-            try:
-                row = summary_row(r)
-                renderer.client(r)
-                staged.commit()
-            except Exception as e:  # one client's report, never the run's
-                staged.rollback()
-                vars(renderer).clear()
-                vars(renderer).update(state)
-                name = r.get("name") if isinstance(r, dict) else None
-                r = error_result(printable(name or "?"), [unforeseen(fmt, e, "could not be rendered")])
-                row = summary_row(r)
-                renderer.client(r)
-                staged.commit()
-            for w in r["warnings"] if tally is not None else ():
-                tally.add(str(r["name"]), w)
-            for e in r["errors"]:
-                click.echo(printable(f"audit: error: client {r['name']}: {e}"), err=True)
-            rows.append(row)
-        renderer.end(summary(rows))
-        staged.commit()
-    return rows
-
-
-def suppressed(results: Iterator[dict[str, Any]], ruleset: Any) -> Iterator[dict[str, Any]]:
+def suppressed(results: Iterator[Any], ruleset: Any, quiet: bool = False) -> Iterator[Any]:
     """Apply the config's suppressions file (if any) to each result as it streams by."""
     cfg = ruleset.user
     if not cfg or not cfg.suppressions:
@@ -172,25 +107,40 @@ def suppressed(results: Iterator[dict[str, Any]], ruleset: Any) -> Iterator[dict
 
     sups = load_suppressions(resolve_path(ruleset.user_path.parent, cfg.suppressions), list(ruleset.rules))
 
-    def gen() -> Iterator[dict[str, Any]]:
+    def gen() -> Iterator[Any]:
         for r in results:
             sups.apply(r)
             yield r
-        for w in sups.warnings():
+        for w in sups.warnings() if not quiet else ():
             click.echo(f"audit: warning: {w}", err=True)
 
     return gen()
 
 
-def load_ruleset(config: str | None, profile: str | None) -> Any:
+def load_ruleset(config: str | Path | None, profile: str | None, select: tuple[str, ...] = (),
+                 ignore: tuple[str, ...] = ()) -> Any:
+    """The run's ruleset: --config (or the discovered config), the profile, and the rule selection."""
     from auditor.ruleset import Ruleset
 
-    if config:
+    path = config_path(str(config) if config else None)
+    if path is not None:
         from auditor.config import load_config
 
-        cfg, path = load_config(config)
-        return Ruleset.load(cfg, path, profile)
-    return Ruleset.load(profile=profile)
+        cfg, p = load_config(path)
+        rs = Ruleset.load(cfg, p, profile)
+    else:
+        rs = Ruleset.load(profile=profile)
+    if select or ignore:
+        rs.select(select, ignore)
+    return rs
+
+
+def render_options(ruleset: Any, verbosity: Verbosity, single: bool = False) -> Any:
+    """How documents are rendered in this run: the terminal's width and colour, the config's branding."""
+    from auditor.outputs.options import RenderOptions, branding_of, terminal_width
+
+    return RenderOptions(width=terminal_width(), color=verbosity.color, single=single,
+                         branding=branding_of(ruleset.user, ruleset.user_path))
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True,
@@ -202,37 +152,37 @@ def load_ruleset(config: str | None, profile: str | None) -> Any:
 @click.option("--discover", is_flag=True, help="Live: audit every property and client account the credentials reach.")
 @click.option("--manager", "manager_id", metavar="ID",
               help="Live: Google Ads manager (MCC): discover clients under it; login customer id of the Ads calls.")
-@click.option("--config", "config", metavar="FILE", help="Config file: rule overrides, taxonomy, clients.")
-@click.option("--profile", metavar="NAME", help="Business model for clients without their own: ecommerce, "
-              "lead-gen, saas, content (default: inferred from each client's data, said in the report).")
+@config_options
+@selection_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Report format. JSON is the canonical result; the others render from it.")
+              help="Report format. JSON is the canonical result; the others render from it (pdf needs Chromium).")
 @click.option("--output", "-o", metavar="PATH", help="Write the report to PATH (atomically) instead of stdout.")
-@click.option("--fail-on", type=click.Choice(FAIL_LEVELS), default="low", show_default=True,
-              help="Exit 1 when a finding at or above this severity remains.")
-@click.option("--min-score", type=click.IntRange(0, 100), metavar="N", help="Exit 1 when a client scores below N.")
+@fail_options
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Live: clients fetched concurrently (4 keeps GA4 Admin under its 600 requests/minute per user).")
 @click.option("--ga4-credentials", metavar="FILE", help="Live: GA4 service-account key or OAuth user JSON "
               "(default: application default credentials).")
 @click.option("--ads-config", metavar="FILE", help="Live: google-ads.yaml (default: GOOGLE_ADS_* variables, "
               "then ~/google-ads.yaml).")
+@verbosity_options
 @click.version_option(__version__, prog_name="audit")
 @click.pass_context
 def main_group(ctx: click.Context, offline: Path | None, property_id: str | None, customer_id: str | None,
-               discover: bool, manager_id: str | None, config: str | None, profile: str | None, fmt: str,
-               output: str | None, fail_on: str, min_score: int | None, jobs: int, ga4_credentials: str | None,
-               ads_config: str | None) -> None:
+               discover: bool, manager_id: str | None, config: str | None, profile: str | None,
+               select: tuple[str, ...], ignore: tuple[str, ...], fmt: str, output: str | None, fail_on: str | None,
+               min_score: int | None, jobs: int, ga4_credentials: str | None, ads_config: str | None, quiet: bool,
+               verbose: bool, no_color: bool) -> None:
     """Audit the conversion setup of GA4 properties and Google Ads accounts.
 
     \b
     Offline:  audit --offline fixtures/
     Live:     audit --property 123456789 --customer 1234567890
     Rules:    audit rules ; audit explain micro-primary-goal
+    Select:   audit --offline fixtures/ --select bidding --ignore low-bidding-volume
     """
     ctx.ensure_object(dict)
     ctx.obj.update(config=config, profile=profile, fmt=fmt, output=output, fail_on=fail_on, min_score=min_score,
-                   jobs=jobs)
+                   jobs=jobs, select=select, ignore=ignore, quiet=quiet, verbose=verbose, no_color=no_color)
     ctx.obj.update(ga4_credentials=ga4_credentials, ads_config=ads_config, property=property_id,
                    customer=customer_id, discover=discover, manager=manager_id)
     if ctx.invoked_subcommand is not None:
@@ -240,21 +190,32 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
     live = bool(property_id or customer_id or discover or manager_id)
     if offline is not None and live:
         raise click.UsageError("--offline cannot be combined with --property, --customer or --discover")
-    ruleset = load_ruleset(config, profile)
+    verbosity = Verbosity.of(quiet, verbose, no_color)
+    if fmt == "pdf":
+        from auditor.outputs.formats.pdf import require_engine
+
+        require_engine()  # exit 2 with what to install, before anything is audited
+    ruleset = load_ruleset(config, profile, select, ignore)
+    defaults = ruleset.user.defaults if ruleset.user else None
+    fail_on = fail_on or (defaults.fail_on if defaults else None) or "low"
+    min_score = min_score if min_score is not None else (defaults.min_score if defaults else None)
     if offline is not None:
         from auditor.audit import iter_offline
         from auditor.connectors.offline import client_dirs
 
-        next(client_dirs(offline), None)  # a bad PATH is a usage error (exit 2) before any output
-        code = run_audit(suppressed(iter_offline(offline, ruleset), ruleset), fmt, output, fail_on, min_score)
-    elif live or (config and ruleset.user and ruleset.user.clients):
+        folders = list(client_dirs(offline))  # a bad PATH is a usage error (exit 2) before any output
+        options = render_options(ruleset, verbosity, single=len(folders) == 1)
+        code = run_audit(suppressed(iter_offline(offline, ruleset), ruleset, quiet), fmt, output, fail_on,
+                         min_score, options, verbosity, total=len(folders))
+    elif live or (ruleset.user and ruleset.user.clients):
         from auditor.live import Live, iter_live, resolve_targets
 
         session = Live(ga4_credentials, ads_config, jobs)
         targets = resolve_targets(ruleset, property_id, customer_id, discover, manager_id, session,
                                   warn=lambda m: click.echo(f"audit: warning: {m}", err=True))
-        code = run_audit(suppressed(iter_live(targets, ruleset, jobs, session), ruleset), fmt, output, fail_on,
-                         min_score)
+        options = render_options(ruleset, verbosity, single=len(targets) == 1)
+        code = run_audit(suppressed(iter_live(targets, ruleset, jobs, session), ruleset, quiet), fmt, output,
+                         fail_on, min_score, options, verbosity, total=len(targets))
     else:
         click.echo(ctx.get_help())
         code = EXIT_USAGE
@@ -270,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except click.Abort:
         click.echo("audit: aborted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as e:
         e.show()
         sys.exit(EXIT_USAGE if e.exit_code in (1, 2) else e.exit_code)
@@ -286,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(printable(f"{where}: {e.strerror or e}"), EXIT_INCOMPLETE)
     except KeyboardInterrupt:
         click.echo("audit: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as e:  # a bug: still one line, with a way to get the traceback
         if os.environ.get("AUDITOR_DEBUG"):
             raise

@@ -23,11 +23,10 @@ from pydantic import (
 )
 
 from auditor import yaml_strict
+from auditor.conventions import FailLevel, Format
 from auditor.errors import ConfigError, suggest
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
-FailLevel = Literal["critical", "high", "medium", "low", "info", "never"]
-Format = Literal["table", "markdown", "json", "html", "csv"]
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
@@ -160,6 +159,35 @@ class EmailSettings(_Strict):
         return data
 
 
+class ReportSettings(_Strict):
+    """Branding of the client-facing reports (HTML, PDF, e-mail) and where findings link for help."""
+
+    agency_name: str | None = Field(default=None, max_length=120)
+    logo: str | None = None  # an https:// URL, or a PNG/JPEG/SVG file (relative to this file) embedded in the report
+    accent_color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")  # e.g. "#0b5fff"
+    # base of each finding's help_url (a finding links to <docs_url>#<rule-id>); default: the catalogue shipped
+    # with the project, docs/rules.md
+    docs_url: str | None = Field(default=None, pattern=r"^(https?://|docs/)\S+$")
+
+
+class WebhookSettings(_Strict):
+    """A chat or HTTP endpoint told about each agency run. The URL is a secret (it authorises posting), so the
+    file names the environment variable that holds it."""
+
+    url_env: str
+    format: Literal["slack", "json"] = "slack"
+    when: Literal["always", "change", "failure"] = "always"
+    timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("url_env", mode="before")
+    @classmethod
+    def _env_name(cls, v: Any) -> Any:
+        if not isinstance(v, str) or not _ENV_NAME.match(v):
+            raise ValueError("expected the NAME of an environment variable holding the URL (such as "
+                             "SLACK_WEBHOOK_URL), not the URL; the value is not shown")
+        return v
+
+
 class Defaults(_Strict):
     """Applied to every client of an agency run unless the client or the command line says otherwise."""
 
@@ -176,6 +204,8 @@ class UserConfig(_Strict):
     output: OutputSettings = Field(default_factory=OutputSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
     email: EmailSettings | None = None
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     suppressions: str | None = None  # path of the suppressions file, relative to this file
     defaults: Defaults = Field(default_factory=Defaults)
 
@@ -207,10 +237,54 @@ def read_yaml_mapping(path: Path, what: str, shape: str = "a mapping") -> tuple[
     return data, text
 
 
+DISCOVERED = (".auditor.yaml", "pyproject.toml")  # looked for in the working directory when --config is absent
+
+
+def discover_config(folder: Path | None = None) -> Path | None:
+    """The config of the working directory, as ruff and sqlfluff find theirs: `.auditor.yaml`, else a
+    `pyproject.toml` with a `[tool.auditor]` table. None when there is neither."""
+    folder = folder or Path.cwd()
+    own = folder / DISCOVERED[0]
+    if own.is_file():
+        return own
+    pyproject = folder / DISCOVERED[1]
+    if pyproject.is_file():
+        try:
+            text = pyproject.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None  # somebody else's file we cannot read is not ours to fail on
+        if "[tool.auditor" in text:
+            return pyproject
+    return None
+
+
+def _read_pyproject(path: Path) -> tuple[dict[str, Any], str]:
+    """The `[tool.auditor]` table of a pyproject.toml, and the file's text."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    table = (data.get("tool") or {}).get("auditor")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: expected a [tool.auditor] table")
+    return table, ""  # TOML carries no line numbers the YAML locator could use
+
+
 def load_config(path: str | Path) -> tuple[UserConfig, Path]:
-    """Read and validate a config file. Raises ConfigError naming file, line and key."""
+    """Read and validate a config file (YAML, or a pyproject.toml's [tool.auditor] table). Raises ConfigError
+    naming file, line and key."""
     p = Path(path)
-    data, text = read_yaml_mapping(p, "config", "a mapping of settings")
+    if p.name == "pyproject.toml":
+        data, text = _read_pyproject(p)
+    else:
+        data, text = read_yaml_mapping(p, "config", "a mapping of settings")
     try:
         cfg = UserConfig.model_validate(data)
     except ValidationError as e:

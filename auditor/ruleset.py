@@ -62,6 +62,7 @@ class Ruleset:
     user_path: Path | None = None
     default_profile: str = DEFAULT_PROFILE
     configured_profile: str | None = None  # set for the run (--profile, config profile/defaults.profile)
+    chosen: frozenset[str] | None = None  # rule ids kept by --select/--ignore; None: every rule
     _cache: dict[str, tuple[Taxonomy, dict[str, RuleSetting]]] = field(default_factory=dict)
     _macro_names: frozenset[str] | None = None
     _macro_categories: frozenset[str] = frozenset()
@@ -78,6 +79,30 @@ class Ruleset:
         rs.default_profile = rs.configured_profile or DEFAULT_PROFILE
         rs.validate()
         return rs
+
+    @property
+    def docs_url(self) -> str | None:
+        """The base of every finding's help_url (the config's `report.docs_url`), None for the default."""
+        return self.user.report.docs_url if self.user else None
+
+    def select(self, select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> None:
+        """Keep the rules named by `select` (rule ids or categories; all when empty) minus those named by
+        `ignore`, as ruff does. An unknown name is a configuration error, with the closest names."""
+        known = {*self.rules, *(r.category for r in self.rules.values())}
+        for opt, names in (("--select", select), ("--ignore", ignore)):
+            for n in names:
+                if n not in known:
+                    raise ConfigError(f"{opt}: unknown rule or category {n!r}{suggest(n, sorted(known))}")
+
+        def named(rid: str, names: tuple[str, ...]) -> bool:
+            return rid in names or self.rules[rid].category in names
+
+        self.chosen = frozenset(rid for rid in self.rules
+                                if (not select or named(rid, select)) and not named(rid, ignore))
+
+    def runs(self, rid: str) -> bool:
+        """Whether the run's selection (--select/--ignore) keeps this rule."""
+        return self.chosen is None or rid in self.chosen
 
     def _where(self) -> str:
         return str(self.user_path) if self.user_path else "config"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.engine import SEVERITIES, SEVERITY_RANK
+from auditor.result import Deduction, Finding, RuleResult, Score
 
 DEDUCTIONS = {"critical": 30, "high": 15, "medium": 7, "low": 2, "info": 0}
 GRADES = (("A", 90), ("B", 80), ("C", 70), ("D", 60), ("F", 0))
@@ -32,32 +32,28 @@ def _score(worst_by_rule: Mapping[str, str]) -> int:
     return max(0, 100 - sum(DEDUCTIONS.get(s, 0) for s in worst_by_rule.values()))
 
 
-def score_client(rules: list[dict[str, Any]], findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """Score, grade, category scores, coverage and severity counts from a client's JSON rule list and findings.
+def score_client(rules: Sequence[RuleResult], findings: Sequence[Finding]) -> Score:
+    """Score, grade, category scores, coverage, severity counts and the deductions that make the score.
 
-    Works on the JSON result (not on live objects) so a report can be re-scored after suppressions.
-    """
-    active = [f for f in findings if not f.get("suppressed")]
+    Works on the result (not on the snapshot) so a report can be re-scored after suppressions."""
+    active = [f for f in findings if not f.suppressed]
     by_rule: dict[str, list[str]] = {}
     for f in active:
-        by_rule.setdefault(f["rule"], []).append(f["severity"])
+        by_rule.setdefault(f.rule, []).append(f.severity)
     worst_by_rule = {r: w for r, sev in by_rule.items() if (w := worst(sev))}
-    category_of = {r["id"]: r.get("category", "") for r in rules}
+    category_of = {r.id: r.category for r in rules}
     categories: dict[str, int] = {}
     for cat in sorted({c for c in category_of.values() if c}):
-        ran = [r["id"] for r in rules if r.get("category") == cat and r["status"] in ("pass", "fail")]
-        if ran:
+        if any(r.category == cat and r.ran for r in rules):
             categories[cat] = _score({r: s for r, s in worst_by_rule.items() if category_of.get(r) == cat})
-    applicable = [r for r in rules if r["status"] != "not_applicable"]
-    ran = [r for r in applicable if r["status"] in ("pass", "fail")]
+    applicable = [r for r in rules if r.status != "not_applicable"]
+    ran = [r for r in applicable if r.ran]
     score = _score(worst_by_rule)
     counts = {s: 0 for s in SEVERITIES}
     for f in active:
-        counts[f["severity"]] = counts.get(f["severity"], 0) + 1
-    return {
-        "score": score,
-        "grade": grade(score),
-        "coverage": round(100 * len(ran) / len(applicable)) if applicable else 0,
-        "categories": categories,
-        "counts": counts,
-    }
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    deductions = sorted((Deduction(r, s, DEDUCTIONS.get(s, 0), category_of.get(r, ""))
+                         for r, s in worst_by_rule.items()),
+                        key=lambda d: (-d.points, SEVERITY_RANK.get(d.severity, 9), d.rule))
+    return Score(score=score, grade=grade(score), coverage=round(100 * len(ran) / len(applicable)) if applicable else 0,
+                 categories=categories, counts=counts, deductions=deductions)

@@ -13,12 +13,13 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from auditor.config import line_of, read_yaml_mapping, validation_message
 from auditor.errors import ConfigError, suggest
+from auditor.result import ClientResult
+from auditor.result import Suppression as FindingSuppression
 from auditor.scoring import score_client
 
 
@@ -72,28 +73,27 @@ class Suppressions:
     def __bool__(self) -> bool:
         return bool(self.entries)
 
-    def apply(self, result: dict[str, Any]) -> int:
+    def apply(self, result: ClientResult) -> int:
         """Mark the client's findings matched by a live suppression and re-score it. Returns how many."""
         if not self.entries:
             return 0
-        name = result["name"]
+        name = result.name
         live = [e for e in self.entries if e.client_re.match(name)]
         for e in live:
             e.in_scope = True
         live = [e for e in live if not e.expired]
         n = 0
-        for f in result["findings"]:
-            hit = next((e for e in live if e.s.rule == f["rule"]
-                        and any(e.resource_re.match(r) for r in (f["resources"] or [""]))), None)
+        for f in result.findings:
+            hit = next((e for e in live if e.s.rule == f.rule
+                        and any(e.resource_re.match(r) for r in (f.resources or [""]))), None)
             if hit is None:
                 continue
             hit.used += 1
             n += 1
-            f["suppressed"] = True
-            f["suppression"] = {"reason": hit.s.reason,
-                                "expires": hit.s.expires.isoformat() if hit.s.expires else None}
-        if n and result.get("score") is not None:
-            result.update(score_client(result["rules"], result["findings"]))
+            f.suppressed = True
+            f.suppression = FindingSuppression(hit.s.reason, hit.s.expires.isoformat() if hit.s.expires else None)
+        if n and result.score is not None:
+            result.rescore(score_client(result.rules, result.findings))
         return n
 
     def warnings(self) -> list[str]:

@@ -24,7 +24,7 @@ from auditor.text import printable
 def finalize(value: Any) -> Any:
     """What a template prints, made printable (Jinja escapes it afterwards unless it is Markup)."""
     if isinstance(value, Markup):
-        from auditor.report.render import printable_lines
+        from auditor.outputs.escape import printable_lines
 
         return Markup(printable_lines(value))
     if isinstance(value, str):
@@ -46,7 +46,7 @@ def url_path(value: Any) -> str:
 
 @functools.lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("auditor.report", "templates"),
+    env = Environment(loader=PackageLoader("auditor.outputs", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True, finalize=finalize)
     env.globals["grade_colour"] = lambda g: {"A": "#1a7f37", "B": "#4c9a2a", "C": "#b58a00", "D": "#c4571b"}.get(

@@ -1,0 +1,42 @@
+"""One definition of what the command line and the config share: report formats, fail levels, exit codes.
+
+Exit codes (every command):
+  0  nothing at or above the fail level
+  1  findings at or above the fail level, or a client scored below --min-score
+  2  usage or configuration error (nothing audited), or a missing PDF engine
+  3  audit incomplete: a client could not be read or a rule crashed (wins over 1)
+  4  `audit run` / `audit merge`: every report written, but a channel (e-mail, webhook) failed (wins over 3 and 1)
+  5  `audit run`: another run holds the output folder's lock; nothing done
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from auditor.result import SEVERITIES, SummaryRow
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_DELIVERY, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+
+FAIL_LEVELS = (*SEVERITIES, "never")
+FailLevel = Literal["critical", "high", "medium", "low", "info", "never"]
+
+# Report formats by name, with the extension of their files. The renderers are registered in auditor.outputs.
+FORMAT_EXTENSIONS = {"table": "txt", "markdown": "md", "json": "json", "html": "html", "csv": "csv", "pdf": "pdf"}
+FORMATS = tuple(FORMAT_EXTENSIONS)
+Format = Literal["table", "markdown", "json", "html", "csv", "pdf"]
+
+
+def exit_code(rows: Iterable[SummaryRow], fail_on: str, min_score: int | None) -> int:
+    """The exit code of an audit of these clients (3 wins over 1)."""
+    rows = list(rows)
+    if any(r.status != "ok" for r in rows):
+        return EXIT_INCOMPLETE
+    if fail_on != "never":
+        levels = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
+        if any(r.counts.get(s, 0) for r in rows for s in levels):
+            return EXIT_FINDINGS
+    if min_score is not None and any(r.score is not None and r.score < min_score for r in rows):
+        return EXIT_FINDINGS
+    return EXIT_OK

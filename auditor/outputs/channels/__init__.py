@@ -1,0 +1,1 @@
+"""One module per delivery channel of agency runs; registered in auditor.outputs."""

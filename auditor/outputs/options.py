@@ -1,0 +1,74 @@
+"""How a document is rendered, beside what it contains: terminal width and colour, branding, the docs link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DOCS_URL = "docs/rules.md"  # the rule catalogue shipped with the project; `report.docs_url` overrides
+
+
+@dataclass(frozen=True, slots=True)
+class Branding:
+    """From the config's `report:` section: who sends the report and in which colour."""
+
+    agency_name: str | None = None
+    logo: str | None = None  # an https URL or a data: URI (a file is embedded when the config is read)
+    accent_color: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    width: int = 80  # terminal columns; no line of the table format is wider
+    color: bool = False  # severity colours (ANSI) in the table format
+    branding: Branding = Branding()
+    single: bool = False  # the document holds one client (no "all clients" summary block)
+
+
+def help_url(rule: str, base: str | None = None) -> str:
+    """Where a rule is documented: the catalogue's section of that rule."""
+    return f"{base or DEFAULT_DOCS_URL}#{rule}"
+
+
+def terminal_width() -> int:
+    """The terminal's columns: COLUMNS, else the terminal's size, else 80 (a pipe, cron). Never below 40."""
+    import os
+    import shutil
+
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return max(40, int(cols))
+    size = shutil.get_terminal_size(fallback=(80, 24))
+    return max(40, size.columns or 80)
+
+
+_LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+_LOGO_MAX = 512 * 1024
+
+
+def branding_of(user: Any, user_path: Path | None) -> Branding:
+    """The config's `report:` section as Branding; a logo file is embedded as a data: URI so the report stays
+    one self-contained file (and the PDF needs no network)."""
+    if user is None:
+        return Branding()
+    rep = user.report
+    logo = rep.logo
+    if logo and not logo.startswith("https://"):
+        from auditor.config import resolve_path
+        from auditor.errors import ConfigError
+
+        path = resolve_path(user_path.parent if user_path else Path.cwd(), logo)
+        kind = _LOGO_TYPES.get(path.suffix.lower()) if path else None
+        if path is None or kind is None:
+            raise ConfigError(f"{user_path}: report.logo: expected an https:// URL or a .png, .jpg or .svg file")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"{user_path}: report.logo: {path}: {e.strerror or e}") from None
+        if len(data) > _LOGO_MAX:
+            raise ConfigError(f"{user_path}: report.logo: {path} is larger than 512 KiB")
+        import base64
+
+        logo = f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+    return Branding(agency_name=rep.agency_name, logo=logo, accent_color=rep.accent_color)
