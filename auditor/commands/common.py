@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,3 +95,49 @@ def config_path(given: str | None) -> Path | None:
     from auditor.config import discover_config
 
     return discover_config()
+
+
+def suppressed(results: Iterator[Any], ruleset: Any, quiet: bool = False) -> Iterator[Any]:
+    """Apply the config's suppressions file (if any) to each result as it streams by."""
+    cfg = ruleset.user
+    if not cfg or not cfg.suppressions:
+        return results
+    from auditor.config import resolve_path
+    from auditor.suppressions import load_suppressions
+
+    sups = load_suppressions(resolve_path(ruleset.user_path.parent, cfg.suppressions), list(ruleset.rules))
+
+    def gen() -> Iterator[Any]:
+        for r in results:
+            sups.apply(r)
+            yield r
+        for w in sups.warnings() if not quiet else ():
+            click.echo(f"audit: warning: {w}", err=True)
+
+    return gen()
+
+
+def load_ruleset(config: str | Path | None, profile: str | None, select: tuple[str, ...] = (),
+                 ignore: tuple[str, ...] = ()) -> Any:
+    """The run's ruleset: --config (or the discovered config), the profile, and the rule selection."""
+    from auditor.ruleset import Ruleset
+
+    path = config_path(str(config) if config else None)
+    if path is not None:
+        from auditor.config import load_config
+
+        cfg, p = load_config(path)
+        rs = Ruleset.load(cfg, p, profile)
+    else:
+        rs = Ruleset.load(profile=profile)
+    if select or ignore:
+        rs.select(select, ignore)
+    return rs
+
+
+def render_options(ruleset: Any, verbosity: Verbosity, single: bool = False) -> Any:
+    """How documents are rendered in this run: the terminal's width and colour, the config's branding."""
+    from auditor.outputs.options import RenderOptions, branding_of, terminal_width
+
+    return RenderOptions(width=terminal_width(), color=verbosity.color, single=single,
+                         branding=branding_of(ruleset.user, ruleset.user_path))
