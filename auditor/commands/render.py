@@ -2,35 +2,54 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 import click
+
+from auditor.commands.common import Verbosity, verbosity_options
+from auditor.conventions import FORMATS
 
 
 @click.command("render")
 @click.argument("result", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json", "html", "csv"]), default="html",
-              show_default=True)
-@click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")
-def render_cmd(result: str, fmt: str, output: str | None) -> None:
-    """Render a saved JSON result (from --format json) as a table, Markdown, HTML or CSV."""
-    # A saved result is untrusted text like the API data it came from: every renderer neutralises it (control
-    # characters, bidirectional overrides and lone surrogates never reach the output), and so does this message.
-    from auditor.cli import render_documents
-    from auditor.errors import ConfigError
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True,
+              help="Report format (pdf needs Chromium).")
+@click.option("--output", "-o", metavar="PATH", help="Write to PATH (atomically) instead of stdout.")
+@verbosity_options
+def render_cmd(result: str, fmt: str, output: str | None, quiet: bool, verbose: bool, no_color: bool) -> None:
+    """Render a saved JSON result (from --format json, or an agency run's clients/<name>.json) as a table,
+    Markdown, HTML, CSV, PDF or JSON of this version's schema."""
+    # A saved result is untrusted text like the API data it came from: it is validated against the result schema
+    # before anything is rendered, every renderer neutralises its strings, and so do the messages below.
+    from auditor.files import output_stream
+    from auditor.outputs.document import render_stream
+    from auditor.outputs.options import RenderOptions, terminal_width
+    from auditor.result import SCHEMA_VERSION, ClientResult
+    from auditor.result_schema import load_document
     from auditor.text import printable
 
+    verbosity = Verbosity.of(quiet, verbose, no_color)
+    if fmt == "pdf":
+        from auditor.outputs.formats.pdf import require_engine
+
+        require_engine()  # exit 2 with what to install, before the file is read
+    header, clients = load_document(result)
+    # the clients are written in this version's shape (schema 1 documents gain the members schema 2 added)
+    header = replace(header, schema_version=SCHEMA_VERSION)
+    options = RenderOptions(width=terminal_width(), color=verbosity.color, single=len(clients) == 1)
+
+    def told(r: ClientResult) -> None:
+        for e in r.errors:  # errors are shown even with --quiet
+            click.echo(printable(f"audit: error: client {r.name}: {e}"), err=True)
+        if verbosity.verbose:
+            click.echo(printable(f"audit: rendered {r.name}"), err=True)
+
     try:
-        with open(result, encoding="utf-8") as fh:
-            data = json.load(fh)
-        header = {k: data[k] for k in ("tool", "generated_at", "scoring")}
-        clients, summary = data["clients"], data["summary"]
-        if not isinstance(clients, list):
-            raise TypeError("clients is not a list")
-    except RecursionError:
-        raise ConfigError(printable(f"{result}: not an auditor JSON result (nested too deeply)")) from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        first = " ".join(str(e).split())[:200]
-        raise ConfigError(printable(f"{result}: not an auditor JSON result ({type(e).__name__}: {first})")) from None
-    # one client that is not a result is reported errored in its place; the saved summary stays as it was
-    render_documents(header, clients, fmt, output, lambda rows: summary)
+        with output_stream(output) as out:
+            rows = render_stream(out, fmt, header, clients, options=options, on_client=told)
+    except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
+        raise
+    if output and output != "-" and not verbosity.quiet:
+        click.echo(printable(f"audit: wrote {output} ({len(rows)} client(s))"), err=True)
