@@ -24,7 +24,9 @@ from auditor.model import (
     KeyEvent,
     Property,
 )
-from auditor.report.render import write_document
+from auditor.outputs.document import write_document
+from auditor.outputs.options import RenderOptions
+from auditor.result import ClientResult
 from auditor.ruleset import Ruleset
 
 _RULESET: Ruleset | None = None
@@ -112,12 +114,12 @@ def add_weak_key_event(folder: Path) -> None:
     p.write_text(json.dumps(body))
 
 
-def render(fmt: str, results: list[dict[str, Any]]) -> str:
+def render(fmt: str, results: list[ClientResult], options: RenderOptions | None = None) -> str:
     """One document of `results` in format `fmt`, as `audit --format FMT` writes it."""
     from auditor.audit import result_header
 
     out = io.StringIO()
-    write_document(out, fmt, result_header(), results)
+    write_document(out, fmt, result_header(), results, options)
     return out.getvalue()
 
 
