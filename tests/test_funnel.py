@@ -14,6 +14,7 @@ from auditor.connectors.offline import load_client
 from auditor.errors import FixtureError
 from auditor.funnel import build_funnel, funnel_rows
 from auditor.model import GA4, Client, EventStat, Property
+from auditor.result import ClientResult
 from auditor.ruleset import Ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,13 +102,13 @@ def test_profiles_carry_their_ladders():
 
 def test_sample_clients_funnels():
     rs = Ruleset.load()
-    north = audit_folder(FIXTURES / "northwind-outfitters", rs)["funnel"]
+    north = audit_folder(FIXTURES / "northwind-outfitters", rs).funnel
     assert north["available"] and north["source"] == "account" and north["biggest_drop"]["to"] == "add_to_cart"
     assert north["metric"] == "totalUsers" and north["ladder"][0] == "session_start"
     assert north["ladder"][-1] == "purchase"
-    keystone = audit_folder(FIXTURES / "keystone-legal", rs)["funnel"]
+    keystone = audit_folder(FIXTURES / "keystone-legal", rs).funnel
     assert keystone["source"] == "client" and keystone["ladder"][1] == "qualified_pricing_visit"
-    harbor = audit_folder(FIXTURES / "harbor-dental", rs)["funnel"]
+    harbor = audit_folder(FIXTURES / "harbor-dental", rs).funnel
     assert not harbor["available"] and "no GA4 data" in harbor["reason"]
 
 
@@ -124,14 +125,14 @@ def test_config_client_funnel_is_used_when_the_folder_has_none():
     cfg = UserConfig(clients=[ClientTarget(name="northwind-outfitters", funnel=["session_start", "purchase"])])
     rs = Ruleset.load(cfg)
     raw = load_client(FIXTURES / "northwind-outfitters")
-    f = audit_raw(raw, rs)["funnel"]
+    f = audit_raw(raw, rs).funnel
     assert f["source"] == "client" and f["ladder"] == ["session_start", "purchase"]
-    assert audit_raw(raw, rs, funnel=["view_item", "purchase"])["funnel"]["ladder"] == ["view_item", "purchase"]
+    assert audit_raw(raw, rs, funnel=["view_item", "purchase"]).funnel["ladder"] == ["view_item", "purchase"]
 
 
 # --- rendering ----------------------------------------------------------------------------------------------
 
-def _results() -> list[dict]:
+def _results() -> list[ClientResult]:
     rs = Ruleset.load()
     return [audit_folder(FIXTURES / n, rs) for n in ("northwind-outfitters", "harbor-dental")]
 
@@ -155,14 +156,16 @@ def test_html_draws_svg_bars_and_highlights_the_biggest_drop():
 
 def test_html_escapes_event_names():
     r = _results()[0]
-    r["funnel"] = build_funnel(shop({"session_start": 100, "<img src=x onerror=alert(1)>": 10}),
+    r.funnel = build_funnel(shop({"session_start": 100, "<img src=x onerror=alert(1)>": 10}),
                                ["session_start", "<img src=x onerror=alert(1)>"])
     html = render("html", [r])
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
 def test_results_saved_before_the_funnel_existed_still_render():
-    r = _results()[0]
-    del r["funnel"]
+    saved = _results()[0].to_json()
+    del saved["funnel"]
+    r = ClientResult.from_json(saved)
+    assert r.funnel is None
     for fmt in ("table", "markdown", "html", "csv", "json"):
         assert "northwind-outfitters" in render(fmt, [r])

@@ -223,7 +223,7 @@ def test_overflagged_key_events_flags_measured_low_custom_micros_only():
 
 
 def test_findings_carry_their_evidence_in_the_json():
-    result = audit_folder(FIXTURES / "lumen-analytics", ruleset())
+    result = audit_folder(FIXTURES / "lumen-analytics", ruleset()).to_json()  # the canonical JSON
     by_rule: dict[str, list[dict]] = {}
     for f in result["findings"]:
         by_rule.setdefault(f["rule"], []).append(f)
@@ -272,14 +272,14 @@ def test_a_configured_profile_always_wins_and_a_tie_says_so():
 
 def test_results_say_where_the_profile_came_from():
     lumen = audit_folder(FIXTURES / "lumen-analytics", ruleset())
-    assert lumen["profile"] == "lead-gen" and lumen["profile_source"] == "inferred"
-    assert lumen["profile_evidence"] == ["primary Google Ads actions BOOK_APPOINTMENT"]
+    assert lumen.profile == "lead-gen" and lumen.profile_source == "inferred"
+    assert lumen.profile_evidence == ["primary Google Ads actions BOOK_APPOINTMENT"]
     keystone = audit_folder(FIXTURES / "keystone-legal", ruleset())
-    assert keystone["profile_source"] == "client" and keystone["profile_evidence"] == []
+    assert keystone.profile_source == "client" and keystone.profile_evidence == []
     raw = load_client(FIXTURES / "keystone-legal")  # the same data with no client.yaml: the data says lead-gen
     inferred = audit_raw(raw, ruleset())
-    assert inferred["profile"] == "lead-gen" and inferred["profile_source"] == "inferred"
-    assert "industry LAW_AND_GOVERNMENT" in inferred["profile_evidence"]
+    assert inferred.profile == "lead-gen" and inferred.profile_source == "inferred"
+    assert "industry LAW_AND_GOVERNMENT" in inferred.profile_evidence
 
 
 # --- the funnel around the account's own macro --------------------------------------------------------------------

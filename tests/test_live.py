@@ -405,11 +405,11 @@ def test_discovery_pairs_properties_and_accounts_through_links(in_process, keys,
     assert [c.method for c in ga4.calls()].count("listAccountSummaries") == 1
     assert ads.calls[0].resource == "customer_client" and ads.calls[0].metadata["login-customer-id"] == MANAGER
     results = list(iter_live(targets, ruleset, 3, live))
-    assert [r["name"] for r in results] == [t.name for t in targets]
-    by_name = {r["name"]: r for r in results}
-    assert by_name["keystone"]["profile"] == "lead-gen"
-    assert by_name["brightcart-home-www"]["status"] == "incomplete"  # links not recorded: NOT_FOUND, partial
-    assert by_name["northwind-outfitters"]["status"] == "ok"
+    assert [r.name for r in results] == [t.name for t in targets]
+    by_name = {r.name: r for r in results}
+    assert by_name["keystone"].profile == "lead-gen"
+    assert by_name["brightcart-home-www"].status == "incomplete"  # links not recorded: NOT_FOUND, partial
+    assert by_name["northwind-outfitters"].status == "ok"
     # links read during discovery are not read again: still 5 GA4 calls per property, 3 Ads calls per account,
     # plus keystone's 2 funnel reports (a property audited without its Ads account has no primary to measure)
     per_property = {pid: len(ga4.calls(property_id=pid)) for pid in ("352190847", "287315904", "301772468",
@@ -449,8 +449,8 @@ def test_results_stream_in_order_with_a_bounded_window(in_process, keys, ga4) ->
     results = iter_live(targets, _ruleset(), 2, live)
     first = next(results)
     time.sleep(0.3)  # the consumer is slow: the pool must not run ahead of it
-    assert first["name"] == "client-00" and live.started <= 2 * 2 + 1
-    assert [r["name"] for r in results] == [f"client-{i:02d}" for i in range(1, 12)]
+    assert first.name == "client-00" and live.started <= 2 * 2 + 1
+    assert [r.name for r in results] == [f"client-{i:02d}" for i in range(1, 12)]
     assert live.calls() == {"ga4": 12 * 5}
 
 
@@ -479,7 +479,7 @@ def test_retry_after_unavailable_then_success(in_process, keys, ga4, ads) -> Non
     ads.fail_unavailable(1, "customer")
     live = Live(str(keys["ga4"]))
     [result] = iter_live([Target("nw", "318406725", "4821937560")], _ruleset(), 1, live)
-    assert result["status"] == "ok"
+    assert result.status == "ok"
     assert live.calls() == {"ga4": 5 + 2, "ads": 3, "ads_retries": 1}
 
 
@@ -494,8 +494,8 @@ def test_funnel_reports_follow_the_plan_and_are_retried(in_process, keys, ga4, a
                Target("brightcart-home", "352190847", "7356021984", "ecommerce"),
                Target("fieldnotes-media", "287315904", None, "content")]
     results = list(iter_live(targets, _ruleset(), 1, live))
-    assert [r["status"] for r in results] == ["ok", "incomplete", "ok"]  # brightcart: links/goals not recorded
-    assert not any("funnels" in e for r in results for e in r["errors"])
+    assert [r.status for r in results] == ["ok", "incomplete", "ok"]  # brightcart: links/goals not recorded
+    assert not any("funnels" in e for r in results for e in r.errors)
     sent = [(c.property_id, tuple(s["name"] for s in c.body["funnel"]["steps"]))
             for c in ga4.calls("runFunnelReport") if c.status == 200]
     assert sent == [("301772468", pair) for pair in FUNNELS["keystone-legal"]] + [
@@ -515,8 +515,8 @@ def test_a_planner_bug_costs_one_client_not_the_run(in_process, keys, ga4) -> No
 
     live = Live(str(keys["ga4"]), planner=planner)
     results = list(iter_live([Target("bad", "287315904"), Target("good", "287315904")], _ruleset(), 2, live))
-    assert [r["status"] for r in results] == ["error", "ok"]
-    assert results[0]["errors"] == ["GA4 property 287315904: funnel reports: internal error: ValueError: planner bug"]
+    assert [r.status for r in results] == ["error", "ok"]
+    assert results[0].errors == ["GA4 property 287315904: funnel reports: internal error: ValueError: planner bug"]
     assert ga4.calls("runFunnelReport") == [] and "ga4_data_funnels" not in live.api_versions()
 
 

@@ -95,8 +95,8 @@ def test_bad_files_give_one_line_naming_the_file(shop: Path, rs: Ruleset, mutate
     target = shop / "ads/conversion_actions.json"
     mutate(target)
     r = audit_folder(shop, rs)
-    assert r["status"] == "error" and r["score"] is None
-    (err,) = r["errors"]
+    assert r.status == "error" and r.score is None
+    (err,) = r.errors
     assert "conversion_actions.json" in err and expect in err and "\n" not in err
 
 
@@ -106,7 +106,7 @@ def test_wrong_type_names_file_and_field(shop: Path, rs: Ruleset):
     batches = data if isinstance(data, list) else [data]
     batches[0]["results"][1]["conversionAction"]["primaryForGoal"] = "yes"
     write(path, data)
-    (err,) = audit_folder(shop, rs)["errors"]
+    (err,) = audit_folder(shop, rs).errors
     assert "conversion_actions.json" in err and "results[1].conversionAction.primaryForGoal" in err
     assert "expected true or false, got a string" in err
 
@@ -117,25 +117,25 @@ def test_wrong_number_in_report_names_the_row(shop: Path, rs: Ruleset):
     body = data[0] if isinstance(data, list) else data
     body["rows"][2]["metricValues"][0]["value"] = "lots"
     write(path, data)
-    (err,) = audit_folder(shop, rs)["errors"]
+    (err,) = audit_folder(shop, rs).errors
     assert "events.json" in err and "rows[2].metricValues[0].value" in err and "'lots'" in err
 
 
 def test_folder_without_sources_is_an_errored_client(tmp_path: Path, rs: Ruleset):
     (tmp_path / "empty-client").mkdir()
     r = audit_folder(tmp_path / "empty-client", rs)
-    assert r["status"] == "error" and "empty folder" in r["errors"][0]
+    assert r.status == "error" and "empty folder" in r.errors[0]
 
 
 def test_bad_client_yaml_names_file_and_key(shop: Path, rs: Ruleset):
     (shop / "client.yaml").write_text("profile: ecommerce\ncolour: blue\n", encoding="utf-8")
-    (err,) = audit_folder(shop, rs)["errors"]
+    (err,) = audit_folder(shop, rs).errors
     assert "client.yaml: colour: unknown key" in err
 
 
 def test_unknown_profile_in_client_yaml_is_a_client_error(shop: Path, rs: Ruleset):
     (shop / "client.yaml").write_text("profile: ecommerse\n", encoding="utf-8")
-    (err,) = audit_folder(shop, rs)["errors"]
+    (err,) = audit_folder(shop, rs).errors
     assert "unknown profile 'ecommerse'" in err and "did you mean 'ecommerce'" in err
 
 
@@ -159,10 +159,10 @@ def test_fuzz_loader_never_crashes(tmp_path_factory, rs: Ruleset, key: str, payl
     shutil.copytree(FIXTURES / "brightcart-home", folder)
     (folder / key).write_bytes(payload)
     r = audit_folder(folder, rs)
-    assert r["status"] in ("ok", "error")  # "incomplete" would mean a rule crashed on mapped data
-    if r["status"] == "error":
-        assert all(isinstance(e, str) and "\n" not in e for e in r["errors"])
-        assert key.split("/")[-1] in r["errors"][0] or "client.yaml" in r["errors"][0]
+    assert r.status in ("ok", "error")  # "incomplete" would mean a rule crashed on mapped data
+    if r.status == "error":
+        assert all(isinstance(e, str) and "\n" not in e for e in r.errors)
+        assert key.split("/")[-1] in r.errors[0] or "client.yaml" in r.errors[0]
 
 
 def test_fixture_error_formats_file_and_field():
@@ -177,8 +177,8 @@ def test_recording_manifest_marks_partial_clients_incomplete(tmp_path: Path, rs:
     (tmp_path / "manifest.json").write_text(json.dumps({"clients": [
         {"name": "shop", "missing": {"ga4/google_ads_links.json": "permission denied"}}]}), encoding="utf-8")
     (r,) = iter_offline(tmp_path, rs)
-    assert r["status"] == "incomplete"
-    assert any("google_ads_links.json" in e and "permission denied" in e for e in r["errors"])
+    assert r.status == "incomplete"
+    assert any("google_ads_links.json" in e and "permission denied" in e for e in r.errors)
     (tmp_path / "manifest.json").write_text("{broken", encoding="utf-8")
     (r,) = iter_offline(tmp_path, rs)
-    assert r["status"] == "ok"
+    assert r.status == "ok"

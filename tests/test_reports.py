@@ -12,7 +12,9 @@ import pytest
 from builders import render
 
 from auditor.audit import audit_folder, result_header, summarise
-from auditor.report.render import RENDERERS, md_escape
+from auditor.outputs import format_class
+from auditor.outputs.escape import md_escape
+from auditor.result import ClientResult, Finding
 from auditor.ruleset import Ruleset
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -20,7 +22,7 @@ EVIL = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> list[dict]:
+def results(tmp_path_factory) -> list[ClientResult]:
     """brightcart-home with an action and split event names carrying markup."""
     root = tmp_path_factory.mktemp("evil") / "evil-shop"
     shutil.copytree(FIXTURES / "brightcart-home", root)
@@ -42,8 +44,8 @@ def results(tmp_path_factory) -> list[dict]:
     body["rows"].append(row2)
     ev.write_text(json.dumps(data))
     r = audit_folder(root, Ruleset.load())
-    assert any(EVIL in f["message"] for f in r["findings"])
-    assert any("<img src=x" in f["message"] for f in r["findings"])
+    assert any(EVIL in f.message for f in r.findings)
+    assert any("<img src=x" in f.message for f in r.findings)
     return [r, audit_folder(FIXTURES / "northwind-outfitters", Ruleset.load())]
 
 
@@ -75,19 +77,18 @@ def test_json_stream_is_one_document(results):
     assert [c["name"] for c in data["clients"]] == ["evil-shop", "northwind-outfitters"]
     assert data["summary"]["clients"] == 2 and data["summary"]["ranking"][0]["name"] == "evil-shop"
     empty = io.StringIO()
-    r = RENDERERS["json"](empty)
+    r = format_class("json")(empty)
     r.begin(result_header())
     r.end(summarise([]))
     assert json.loads(empty.getvalue())["clients"] == []
 
 
 def test_table_strips_control_characters():
-    r = {"name": "x\x1b[31m", "profile": "ecommerce", "score": 90, "grade": "A", "coverage": 100, "categories": {},
-         "counts": {}, "errors": [], "warnings": [], "rules": [], "status": "ok",
-         "findings": [{"rule": "r", "severity": "low", "message": "a\x1b]0;pwned\x07b", "resources": [],
-                       "remediation": "", "fingerprint": "f", "suppressed": False}]}
+    r = ClientResult(name="x\x1b[31m", status="ok", profile="ecommerce", score=90, grade="A", coverage=100,
+                     findings=[Finding(rule="r", severity="low", category="", message="a\x1b]0;pwned\x07b",
+                                       resources=(), remediation="fix\x1b[2J", fingerprint="f")])
     out = io.StringIO()
-    RENDERERS["table"](out).client(r)
+    format_class("table")(out).client(r)
     assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
 
 

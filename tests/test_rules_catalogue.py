@@ -28,6 +28,7 @@ from auditor.model import (
     KeyEvent,
     Property,
 )
+from auditor.result import Finding
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_RULES = ("no-primary-conversion", "too-many-primary-macros", "counting-type-mismatch", "key-event-counting-method",
@@ -149,21 +150,21 @@ def test_secondary_actions_outnumbering_primaries_are_never_flagged():
 
 def test_healthy_sample_client_has_nothing_at_medium_or_above():
     r = audit_folder(ROOT / "fixtures/northwind-outfitters", ruleset())
-    assert r["status"] == "ok"
-    assert [f for f in r["findings"] if f["severity"] in ("critical", "high", "medium")] == []
-    ran = {x["id"]: x["status"] for x in r["rules"]}
+    assert r.status == "ok"
+    assert [f for f in r.findings if f.severity in ("critical", "high", "medium")] == []
+    ran = {x.id: x.status for x in r.rules}
     assert all(ran[rid] == "pass" for rid in NEW_RULES), ran
 
 
 def test_sample_clients_report_what_they_demonstrate():
-    def by_rule(name: str) -> dict[str, list[dict]]:
-        out: dict[str, list[dict]] = {}
-        for f in audit_folder(ROOT / "fixtures" / name, ruleset())["findings"]:
-            out.setdefault(f["rule"], []).append(f)
+    def by_rule(name: str) -> dict[str, list[Finding]]:
+        out: dict[str, list[Finding]] = {}
+        for f in audit_folder(ROOT / "fixtures" / name, ruleset()).findings:
+            out.setdefault(f.rule, []).append(f)
         return out
 
     fieldnotes = by_rule("fieldnotes-media")
-    names = sorted(f["severity"] + " " + f["message"].split("'")[1] for f in fieldnotes["invalid-event-name"])
+    names = sorted(f.severity + " " + f.message.split("'")[1] for f in fieldnotes["invalid-event-name"])
     assert names == ["high newsletter_signup_article_footer_inline_form", "medium ga_article_read"]
     assert "short-data-retention" in fieldnotes
     brightcart = by_rule("brightcart-home")
@@ -171,12 +172,12 @@ def test_sample_clients_report_what_they_demonstrate():
     assert "constant-conversion-value" not in brightcart  # its placeholder 1 is missing-conversion-value's
     keystone = by_rule("keystone-legal")
     (proxy,) = keystone["low-bidding-volume"]  # a strong micro is already the primary proxy: said as a note
-    assert proxy["severity"] == "info" and "a proxy is in place: 'Qualified pricing visit'" in proxy["message"]
-    assert proxy["evidence"]["basis"] == "funnel" and proxy["evidence"]["class"] == "medium"
+    assert proxy.severity == "info" and "a proxy is in place: 'Qualified pricing visit'" in proxy.message
+    assert proxy.evidence["basis"] == "funnel" and proxy.evidence["class"] == "medium"
     harbor = audit_folder(ROOT / "fixtures/harbor-dental", ruleset())
-    assert not [f for f in harbor["findings"] if f["rule"] in NEW_RULES]
-    brightcart_rules = {x["id"]: x for x in audit_folder(ROOT / "fixtures/brightcart-home", ruleset())["rules"]}
-    assert brightcart_rules["missing-ads-link"]["status"] == "not_run"
+    assert not [f for f in harbor.findings if f.rule in NEW_RULES]
+    brightcart_rules = {x.id: x for x in audit_folder(ROOT / "fixtures/brightcart-home", ruleset()).rules}
+    assert brightcart_rules["missing-ads-link"].status == "not_run"
 
 
 # --- no-primary-conversion ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import ConfigError
+from auditor.result import ClientResult, Finding, RuleResult, Suppression
 from auditor.suppressions import glob_re, load_suppressions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,19 +21,19 @@ TODAY = dt.date(2025, 1, 13)
 RULES = ["duplicate-conversion-action", "micro-primary-goal", "overflagged-key-events"]
 
 
-def client(name: str = "harbor-dental") -> dict:
-    def f(rule: str, sev: str, res: list[str]) -> dict:
-        return {"rule": rule, "severity": sev, "category": "c", "message": "m", "resources": res, "remediation": "r",
-                "actionable": True, "fingerprint": rule[:4] + "".join(res)[-6:], "suppressed": False}
+def client(name: str = "harbor-dental") -> ClientResult:
+    def f(rule: str, sev: str, res: list[str]) -> Finding:
+        return Finding(rule=rule, severity=sev, category="c", message="m", resources=tuple(res), remediation="r",
+                       actionable=True, fingerprint=rule[:4] + "".join(res)[-6:], suppressed=False)
 
     findings = [f("duplicate-conversion-action", "critical", ["customers/1/conversionActions/10",
                                                              "customers/1/conversionActions/11"]),
                 f("micro-primary-goal", "high", ["customers/1/conversionActions/12"]),
                 f("micro-primary-goal", "info", ["customers/1/conversionActions/123"])]
-    rules = [{"id": r, "category": "c", "status": "fail", "reason": ""} for r in RULES[:2]]
-    return {"name": name, "score": 55, "grade": "F", "coverage": 100, "categories": {}, "status": "ok",
-            "counts": {"critical": 1, "high": 1, "medium": 0, "low": 0, "info": 1}, "rules": rules,
-            "findings": findings, "errors": [], "warnings": []}
+    rules = [RuleResult(id=r, category="c", status="fail", reason="") for r in RULES[:2]]
+    return ClientResult(name=name, score=55, grade="F", coverage=100, categories={}, status="ok",
+                        counts={"critical": 1, "high": 1, "medium": 0, "low": 0, "info": 1}, rules=rules,
+                        findings=findings, errors=[], warnings=[])
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -52,12 +53,13 @@ def test_suppressed_findings_stay_marked_and_leave_the_score(tmp_path):
     sups = load_suppressions(p, RULES, today=TODAY)
     r = client()
     assert sups.apply(r) == 1
-    high = [f for f in r["findings"] if f["rule"] == "micro-primary-goal"]
-    assert high[0]["suppressed"] is True and high[0]["suppression"] == {
-        "reason": "Managed by Google, cannot be changed.", "expires": None}
-    assert high[1]["suppressed"] is False  # .../123: the glob is anchored, /12 does not match /123
-    assert r["score"] == 70 and r["counts"]["high"] == 0 and r["counts"]["info"] == 1  # re-scored
-    assert "jane.doe" not in json.dumps(r)  # the owner stays in the suppressions file
+    high = [f for f in r.findings if f.rule == "micro-primary-goal"]
+    assert high[0].suppressed is True and high[0].suppression == Suppression(
+        "Managed by Google, cannot be changed.", None)
+    assert high[0].to_json()["suppression"] == {"reason": "Managed by Google, cannot be changed.", "expires": None}
+    assert high[1].suppressed is False  # .../123: the glob is anchored, /12 does not match /123
+    assert r.score == 70 and r.counts["high"] == 0 and r.counts["info"] == 1  # re-scored
+    assert "jane.doe" not in json.dumps(r.to_json())  # the owner stays in the suppressions file
     assert sups.warnings() == []
 
 
@@ -75,7 +77,7 @@ def test_any_resource_of_a_finding_may_match(tmp_path):
 """)
     r = client()
     assert load_suppressions(p, RULES, today=TODAY).apply(r) == 1
-    assert r["findings"][0]["suppressed"] and r["counts"]["critical"] == 0
+    assert r.findings[0].suppressed and r.counts["critical"] == 0
 
 
 def test_expired_suppression_brings_its_finding_back_and_is_warned(tmp_path):
@@ -94,12 +96,12 @@ def test_expired_suppression_brings_its_finding_back_and_is_warned(tmp_path):
     sups = load_suppressions(p, RULES, today=TODAY)
     r = client()
     sups.apply(r)
-    assert all(f["suppression"]["reason"] == "Valid through today." for f in r["findings"] if f["suppressed"])
+    assert all(f.suppression.reason == "Valid through today." for f in r.findings if f.suppressed)
     (w,) = sups.warnings()
     assert "line 2: suppressions[0]: expired on 2025-01-12" in w and "count again" in w
     sups = load_suppressions(p, RULES, today=dt.date(2025, 2, 1))
     r = client()
-    assert sups.apply(r) == 0 and r["score"] == 55
+    assert sups.apply(r) == 0 and r.score == 55
     assert len(sups.warnings()) == 2
 
 
