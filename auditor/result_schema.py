@@ -9,6 +9,7 @@ document is validated: the plain `audit --offline` path never loads this module.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -126,11 +127,34 @@ def load_document(path: str | Path) -> tuple[Header, list[ClientResult]]:
         errors = validate(doc)
     except RecursionError:
         raise _refuse(path, "not an auditor JSON result (nested too deeply)") from None
-    if errors:
-        more = len(errors) - 1
+    # The envelope (header, the clients array) must be whole; a damaged client entry costs that client only:
+    # it is reported errored in its place, with the first thing wrong with it, and the others are read.
+    by_client: dict[int, list[str]] = {}
+    envelope = []
+    for e in errors:
+        head = _CLIENT_ENTRY.match(e)
+        if head:
+            by_client.setdefault(int(head.group(1)), []).append(e)
+        else:
+            envelope.append(e)
+    if envelope:
+        more = len(envelope) - 1
         rest = f"; and {more} more error{'s' if more > 1 else ''}" if more else ""
-        raise _refuse(path, f"not an auditor JSON result ({errors[0]}{rest})")
-    return Header.from_json(doc), [_client(c, i) for i, c in enumerate(doc["clients"])]
+        raise _refuse(path, f"not an auditor JSON result ({envelope[0]}{rest})")
+    clients = [_damaged(c, i, by_client[i]) if i in by_client else _client(c, i) for i, c in enumerate(doc["clients"])]
+    return Header.from_json(doc), clients
+
+
+_CLIENT_ENTRY = re.compile(r"^clients\[(\d+)\]")
+
+
+def _damaged(entry: Any, index: int, errors: list[str]) -> ClientResult:
+    from auditor.audit import error_result
+
+    name = entry.get("name") if isinstance(entry, dict) else None
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return error_result(printable(name if isinstance(name, str) else f"clients[{index}]"),
+                        [printable(f"{errors[0]}{more}: could not be read")])
 
 
 def _client(entry: dict[str, Any], index: int) -> ClientResult:

@@ -358,14 +358,24 @@ def test_render_refuses_an_agency_summary():
                         "clients/<name>.json instead\n")
 
 
-def test_render_refuses_a_bad_severity_naming_its_path(tmp_path):
+def test_a_bad_client_entry_is_reported_in_its_place_naming_its_path(tmp_path):
     doc = _read(RESULTS_V1)
     doc["clients"][0]["findings"][0]["severity"] = "urgent"
     path = _write(tmp_path, doc)
     p = audit("render", str(path), "--format", "table")
+    assert p.returncode == 0 and "northwind-outfitters" in p.stdout  # the other clients are rendered
+    first = doc["clients"][0]["name"]
+    assert (f"audit: error: client {first}: clients[0].findings[0].severity: 'urgent' is not one of "
+            "['critical', 'high', 'medium', 'low', 'info']: could not be read") in p.stderr
+
+
+def test_a_damaged_envelope_refuses_the_document_naming_its_path(tmp_path):
+    doc = _read(RESULTS_V1)
+    doc["scoring"]["deductions"] = "none"
+    path = _write(tmp_path, doc)
+    p = audit("render", str(path), "--format", "table")
     assert p.returncode == 2 and p.stdout == ""
-    assert p.stderr == (f"audit: error: {path}: not an auditor JSON result (clients[0].findings[0].severity: "
-                        "'urgent' is not one of ['critical', 'high', 'medium', 'low', 'info'])\n")
+    assert p.stderr.startswith(f"audit: error: {path}: not an auditor JSON result (scoring.deductions: ")
 
 
 def test_render_offers_every_format():
