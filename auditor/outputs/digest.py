@@ -29,13 +29,22 @@ def deductions(r: ClientResult) -> list[Deduction]:
     return sorted(r.deductions, key=lambda d: (-d.points, _ORDER.index(d.severity), d.rule))
 
 
+def counted(r: ClientResult) -> list[Deduction]:
+    """The deductions that take points, largest first (a rule whose worst finding is info takes none)."""
+    return [d for d in deductions(r) if d.points]
+
+
+def floored(r: ClientResult) -> bool:
+    """The deductions add up to more than 100: the score stops at 0 and no longer equals 100 minus them."""
+    return sum(d.points for d in r.deductions) > 100
+
+
 def deduction_line(r: ClientResult) -> str:
     """'100 - 30 duplicate-conversion-action - 15 micro-primary-goal ... = 4' (the floor at 0 said when it bites)."""
-    ds = [d for d in deductions(r) if d.points]
+    ds = counted(r)
     if r.score is None or not ds:
         return ""
-    total = sum(d.points for d in ds)
-    floor = " (floored at 0)" if total > 100 else ""
+    floor = " (floored at 0)" if floored(r) else ""
     return "100 " + " ".join(f"- {d.points} {d.rule}" for d in ds) + f" = {r.score}{floor}"
 
 
@@ -57,6 +66,11 @@ def passed(r: ClientResult) -> list[RuleResult]:
 
 def not_run(r: ClientResult) -> list[RuleResult]:
     return [x for x in r.rules if x.status in ("not_run", "error")]
+
+
+def title_of(r: ClientResult, rule: str) -> str:
+    """The rule's title as the result recorded it ('One business event counted twice'), else its id."""
+    return next((x.title for x in r.rules if x.id == rule and x.title), rule)
 
 
 def subject_line(f: Finding) -> str:

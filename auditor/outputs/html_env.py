@@ -4,11 +4,16 @@ Autoescaping stops markup; the finalize hook stops what autoescaping lets throug
 prints passes through `printable` first (a control character, a bidirectional override or a lone surrogate
 becomes "?"), in text and in attribute values alike. Markup the templates build themselves (a macro's output,
 `join` of escaped items) keeps its line breaks and loses any other non-printable character.
+
+Escaping does not make a value safe where it is a URL or a CSS value: `href`, `src` and the accent colour go
+through the filters `safe_url`, `logo_src` and `accent`, which return the value only when it has the one shape
+allowed there (else "", and the template links nothing, shows no logo, keeps the default colour).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +23,19 @@ from markupsafe import Markup
 from auditor.business_model import profile_label
 from auditor.funnel import funnel_caption, funnel_unit
 from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
+from auditor.outputs import digest
 from auditor.text import printable
+
+DEFAULT_ACCENT = "#344054"  # neutral slate when the config sets no accent colour
+_ACCENT = re.compile(r"#[0-9A-Fa-f]{6}")
+# No whitespace, quote, angle bracket, backslash or backtick: nothing that could end or confuse an attribute
+# even before escaping, and nothing a browser would strip to reveal another scheme.
+_URL_TAIL = r"[^\s\"'<>\\`\x00-\x1f\x7f]*"
+_LINK = re.compile(rf"(?:https?://[^\s\"'<>\\`/\x00-\x1f\x7f]{_URL_TAIL}|docs/{_URL_TAIL})")
+_LOGO = re.compile(r"https://[^\s\"'<>\\`/\x00-\x1f\x7f]" + _URL_TAIL
+                   + r"|data:image/(?:png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+={0,2}")
+SUBJECT_KINDS = {"conversion_action": "Google Ads conversion action", "key_event": "GA4 key event",
+                 "event": "GA4 event", "property": "GA4 property", "data_retention": "GA4 setting"}
 
 
 def finalize(value: Any) -> Any:
@@ -44,6 +61,23 @@ def url_path(value: Any) -> str:
         return quote(printable(value), safe="/")
 
 
+def safe_url(value: Any) -> str:
+    """`value` if it may be an href: an http(s) URL with a host, or the shipped rule catalogue (docs/...); else ""
+    (a javascript: or data: URL, a protocol-relative //host, anything with spaces or markup characters)."""
+    return value if isinstance(value, str) and _LINK.fullmatch(value) else ""
+
+
+def logo_src(value: Any) -> str:
+    """`value` if it may be an <img src>: an https URL or a base64 data:image URI (what `branding_of` makes of a
+    file); else "". The config layer checks this too: the template does not rely on it."""
+    return value if isinstance(value, str) and _LOGO.fullmatch(value) else ""
+
+
+def accent(value: Any) -> str:
+    """A #rrggbb colour for CSS, or the neutral default: nothing else reaches the stylesheet."""
+    return value if isinstance(value, str) and _ACCENT.fullmatch(value) else DEFAULT_ACCENT
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("auditor.outputs", "templates"),
@@ -59,5 +93,10 @@ def environment() -> Environment:
     env.globals["macro_line"] = macro_line
     env.globals["hierarchy_rows"] = hierarchy_rows
     env.globals["HIERARCHY_HEADERS"] = HIERARCHY_HEADERS
+    env.globals["SUBJECT_KINDS"] = SUBJECT_KINDS
+    env.globals["digest"] = digest
     env.filters["url_path"] = url_path
+    env.filters["safe_url"] = safe_url
+    env.filters["logo_src"] = logo_src
+    env.filters["accent"] = accent
     return env
