@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import email
 import io
 import json
@@ -25,17 +26,18 @@ from builders import render, run_on_terminal
 
 from auditor.audit import audit_folder, result_header, summarise, summary_row
 from auditor.diff import compute_changes
-from auditor.notify import (
-    attachment_name,
-    build_message,
-    owner_subject,
-    render_owner,
-    render_summary,
-    result_attachments,
-    summary_subject,
+from auditor.outputs import format_class
+from auditor.outputs.escape import csv_safe, md_escape
+from auditor.result import (
+    ClientResult,
+    Deduction,
+    Finding,
+    RuleResult,
+    Source,
+    Sources,
+    Subject,
+    TrendPoint,
 )
-from auditor.report.html import url_path
-from auditor.report.render import RENDERERS, csv_safe, md_escape
 from auditor.ruleset import Ruleset
 from auditor.text import json_text, printable
 
@@ -48,7 +50,8 @@ CLIENT = f"=cl{ESC}[2J{ESC}]0;pwned{BEL}{RLO}|<script>[x](javascript:y)\r\nFORGE
 LONE_CLIENT = f"@lone{LONE}{ESC}]8;;http://evil{ESC}\\link"  # OSC 8: a terminal hyperlink
 HTML_TAGS = {  # every tag the report and e-mail templates write; anything else was injected
     "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "span", "strong", "em", "code", "br",
-    "section", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "div", "a", "svg", "text", "tspan", "rect",
+    "section", "table", "thead", "tbody", "tr", "th", "td", "ul", "ol", "li", "div", "a", "svg", "text", "tspan",
+    "rect", "header", "details", "summary",
 }
 
 
@@ -66,31 +69,32 @@ def hostile_fixture(parent: Path, name: str = CLIENT) -> Path:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> list[ClientResult]:
     """The audited hostile client (with changes since a previous run, an error, a rule not run, a hostile funnel
     step and profile evidence), and a copy named with a lone surrogate and an OSC 8 hyperlink."""
     r = audit_folder(hostile_fixture(tmp_path_factory.mktemp("hostile")), Ruleset.load())
-    assert r["name"] == CLIENT and r["score"] is not None and not r["errors"]
-    text = json.dumps(r)
-    assert json.dumps(EVENT)[1:-1] in json.dumps(r["findings"]) and json.dumps(ACTION)[1:-1] in text
-    assert json.dumps(EVENT)[1:-1] in json.dumps(r["hierarchy"])
-    fun = json.loads(json.dumps(r["funnel"]).replace('"form_start"', json.dumps(EVENT)))
+    assert r.name == CLIENT and r.score is not None and not r.errors
+    text = json.dumps(r.to_json())
+    assert json.dumps(EVENT)[1:-1] in json.dumps([f.to_json() for f in r.findings])
+    assert json.dumps(ACTION)[1:-1] in text
+    assert json.dumps(EVENT)[1:-1] in json.dumps(r.hierarchy)
+    fun = json.loads(json.dumps(r.funnel).replace('"form_start"', json.dumps(EVENT)))
     assert fun["available"] and json.dumps(EVENT)[1:-1] in json.dumps(fun)
-    r["funnel"] = fun
-    r["profile_evidence"] = [f"primary action {ACTION}"]
-    r["errors"] = [f"ga4: {EVENT}"]
-    r["rules"].append({"id": "x-rule", "category": "setup", "status": "not_run", "reason": f"no {EVENT}"})
+    r.funnel = fun
+    r.profile_evidence = [f"primary action {ACTION}"]
+    r.errors = [f"ga4: {EVENT}"]
+    r.rules.append(RuleResult(id="x-rule", category="setup", status="not_run", reason=f"no {EVENT}"))
     prev = copy.deepcopy(r)
-    prev["findings"] = prev["findings"][:1]
-    prev["findings"][0] = {**prev["findings"][0], "fingerprint": "0" * 16, "message": f"gone {ACTION}"}
-    prev["score"], prev["grade"], prev["generated_at"] = 70, "C", "2025-01-06T07:00:00Z"
-    r["changes"] = compute_changes(r, prev, [{"generated_at": "2025-01-06", "score": 70, "grade": "C"}],
-                                   "2025-01-13T07:00:00Z")
-    assert r["changes"]["new"] and r["changes"]["resolved"]
+    prev.findings = prev.findings[:1]
+    prev.findings[0] = dataclasses.replace(prev.findings[0], fingerprint="0" * 16, message=f"gone {ACTION}")
+    prev.score, prev.grade, prev.generated_at = 70, "C", "2025-01-06T07:00:00Z"
+    r.changes = compute_changes(r, prev, [TrendPoint(generated_at="2025-01-06", score=70, grade="C")],
+                                "2025-01-13T07:00:00Z")
+    assert r.changes.new and r.changes.resolved
     lone = copy.deepcopy(r)
-    lone["name"] = LONE_CLIENT
-    lone["findings"][0]["message"] += LONE
-    lone["errors"].append(f"bad {LONE}")
+    lone.name = LONE_CLIENT
+    lone.findings[0].message += LONE
+    lone.errors.append(f"bad {LONE}")
     return [r, lone]
 
 
@@ -117,7 +121,8 @@ class Tags(HTMLParser):
         self.attrs.extend(attrs)
 
 
-def assert_html_inert(html: str) -> None:
+def assert_html_inert(html: str, own_links: frozenset[str] = frozenset()) -> None:
+    """`own_links`: the links the report makes itself, which it may write (see `own_links`)."""
     assert "<script" not in html.lower() and "<img" not in html.lower()
     assert "&lt;script&gt;" in html
     p = Tags()
@@ -125,8 +130,17 @@ def assert_html_inert(html: str) -> None:
     assert p.tags <= HTML_TAGS, p.tags - HTML_TAGS
     assert not [a for a, _ in p.attrs if a.startswith("on")]
     for a, v in p.attrs:
-        if a == "href":  # a fragment of this page, or a relative path: never a scheme (javascript:)
-            assert v and (v.startswith("#client-") or v.startswith("clients/")), v
+        if a == "href":  # a fragment of this page, a relative path or a link of its own: never javascript:
+            assert v and (v.startswith("#client-") or v.startswith("clients/") or v in own_links), v
+
+
+def own_links(results: list[ClientResult]) -> frozenset[str]:
+    """The links a report makes itself: each finding's rule help (the catalogue's section) and the Google console
+    screen of its subjects, built from ids, never from names; none of them can be a script."""
+    links = frozenset(f.help_url for r in results for f in r.findings) | frozenset(
+        s.url for r in results for f in r.findings for s in f.subjects if s.url)
+    assert links and all(u.startswith(("docs/rules.md#", "https://")) for u in links), links
+    return links
 
 
 def assert_csv_safe(text: str) -> list[list[str]]:
@@ -152,7 +166,13 @@ def test_markdown_escapes_markup_and_drops_controls(results):
     md = render("markdown", results)
     assert_clean(md)
     assert "<script" not in md.lower() and "<img" not in md.lower() and "&lt;script&gt;" in md
-    assert not re.search(r"(?<!\\)[\[\]]", md), "an unescaped bracket could make a link"
+    # the only links are the report's own: each finding's rule id to its section of the rule catalogue
+    own = {f"[{md_escape(f.rule)}]({f.help_url})" for r in results for f in r.findings}
+    assert own and all(link in md for link in own)
+    data = md
+    for link in own:
+        data = data.replace(link, "")
+    assert not re.search(r"(?<!\\)[\[\]]", data), "an unescaped bracket could make a link"
     assert "\\[x\\](javascript:alert(1))" in md and "\\*em\\*" in md and "http\\://x" in md
     table: list[int] = []
     for line in md.split("\n") + [""]:  # every row of a table has as many cell separators as its header
@@ -191,7 +211,7 @@ def test_json_keeps_the_data_escaped(results):
 def test_html(results):
     html = render("html", results)
     assert_clean(html)
-    assert_html_inert(html)
+    assert_html_inert(html, own_links(results))
     assert f"id=\"client-{printable(CLIENT).replace('<', '&lt;').replace('>', '&gt;')}\"" in html
 
 
@@ -202,7 +222,7 @@ def test_csv_every_column(results):
     header = rows[0]
     clients = {r[header.index("client")] for r in rows[1:]}
     assert clients == {"'" + printable(CLIENT), "'" + printable(LONE_CLIENT)}
-    assert {r[header.index("score")] for r in rows[1:]} == {str(results[0]["score"])}  # numbers stay numbers
+    assert {r[header.index("score")] for r in rows[1:]} == {str(results[0].score)}  # numbers stay numbers
     assert any(r[header.index("change")] == "resolved" for r in rows[1:])
     assert csv_safe("  =1+1") == "'  =1+1" and csv_safe(f"\t=1{ESC}") == "?=1?" and csv_safe("-") == "'-"
 
@@ -213,21 +233,24 @@ def test_lone_surrogates_and_controls_anywhere_never_raise(fmt):
     from auditor.engine import SEVERITIES
 
     bad = f"x{LONE}{ESC}[2J\r\nFORGED"
-    r = {"name": bad, "profile": bad, "profile_source": "inferred", "profile_evidence": [bad], "status": "ok",
-         "score": 50, "grade": bad, "coverage": 90, "categories": {bad: 50}, "counts": {s: 0 for s in SEVERITIES},
-         "errors": [bad], "warnings": [bad], "rules": [{"id": bad, "category": bad, "status": "error",
-                                                        "reason": bad}],
-         "findings": [{"rule": bad, "severity": "high", "category": bad, "message": bad, "resources": [bad],
-                       "remediation": bad, "actionable": False, "fingerprint": bad, "suppressed": False}],
-         "funnel": {"available": False, "reason": bad}}
+    r = ClientResult(
+        name=bad, profile=bad, profile_source="inferred", profile_evidence=[bad], status="ok",
+        sources=Sources(ga4=Source(bad, bad, bad), ads=Source(bad, bad, bad)),
+        score=50, grade=bad, coverage=90, categories={bad: 50}, counts={s: 0 for s in SEVERITIES},
+        deductions=[Deduction(rule=bad, severity="high", points=15, category=bad)],
+        errors=[bad], warnings=[bad], rules=[RuleResult(id=bad, category=bad, status="error", reason=bad, title=bad)],
+        findings=[Finding(rule=bad, severity="high", category=bad, message=bad, resources=(bad,), remediation=bad,
+                          actionable=False, fingerprint=bad, suppressed=False, help_url=bad,
+                          subjects=(Subject(resource=bad, name=bad, kind="event", url=bad),))],
+        funnel={"available": False, "reason": bad})
     out = io.StringIO()
-    renderer = RENDERERS[fmt](out)
-    renderer.begin({**result_header(), "generated_at": bad})
+    renderer = format_class(fmt)(out)
+    renderer.begin(dataclasses.replace(result_header(), generated_at=bad))
     renderer.client(r)
     renderer.end(summarise([summary_row(r)]))
     assert_clean(out.getvalue(), json_escaped=fmt == "json")
     if fmt == "json":
-        assert json.loads(out.getvalue())["clients"][0] == r
+        assert json.loads(out.getvalue())["clients"][0] == r.to_json()
 
 
 # -- e-mail ------------------------------------------------------------------------------------------------------
@@ -244,6 +267,8 @@ def summary_rows(names: list[str]) -> list[dict[str, Any]]:
 
 
 def test_owner_email_bodies_subject_and_attachments(results):
+    from auditor.notify import attachment_name, build_message, owner_subject, render_owner, result_attachments
+
     text, html = render_owner(results, HEADER)
     assert_clean(text)
     assert_clean(html)
@@ -281,6 +306,9 @@ def test_owner_email_bodies_subject_and_attachments(results):
 
 
 def test_summary_email(results):
+    from auditor.notify import render_summary, summary_subject
+    from auditor.outputs.html_env import url_path
+
     names = [CLIENT, LONE_CLIENT, "[x](javascript:alert(1))", "javascript:alert(1)"]
     summary = {"clients": 4, "average_score": 55, "worse": 4, "better": 0, "new": 4, "resolved": 0, "errored": 3}
     text, html = render_summary(summary_rows(names), summary, HEADER, links=True)
@@ -294,6 +322,8 @@ def test_summary_email(results):
 
 
 def test_header_injection_is_impossible():
+    from auditor.notify import build_message
+
     msg = build_message("robot@agency.example", ["owner@client.example"], "hi\r\nBcc: victim@example.com",
                         f"text {LONE}", f"<p>{LONE}</p>")
     parsed = email.message_from_bytes(msg.as_bytes(), policy=policy.default)
@@ -327,15 +357,29 @@ def test_audit_render_error_line_is_printable(tmp_path):
     assert b"\x1b" not in p.stderr and b"\x07" not in p.stderr
 
 
-def test_terminal_shows_no_escape_from_data(tmp_path):
+def without_own_sequences(screen: bytes) -> bytes:
+    """The screen without what the auditor itself writes on a terminal: its progress bar on stderr (drawn in place
+    after a carriage return and an erase-line, "\\r\\x1b[K", its text made printable) and the table's colours (one
+    style of auditor.outputs.terminal.STYLES around text holding no escape, then a reset). Anything else that
+    remains came from the data."""
+    from auditor.outputs.terminal import STYLES
+
+    screen = re.sub(rb"\r\x1b\[K|\r(?=auditing )", b"", screen)
+    codes = b"|".join(re.escape(code.encode()) for code in sorted(STYLES.values(), key=len, reverse=True))
+    return re.sub(rb"\x1b\[(?:" + codes + rb")m([^\x1b\r\n]*)\x1b\[0m", rb"\1", screen)
+
+
+@pytest.mark.parametrize("flags", [[], ["--verbose"]], ids=["progress-bar", "verbose"])
+def test_terminal_shows_no_escape_from_data(tmp_path, flags):
     """A real pseudo-terminal: stdout and stderr of `audit --offline` on hostile folder and event names."""
 
     fx = tmp_path / "fx"
     hostile_fixture(fx)
     shutil.copytree(os.fsencode(ROOT / "fixtures" / "harbor-dental"), os.fsencode(fx) + b"/osc\xff\x1b]8;;e\x1b\\x")
-    code, screen = run_on_terminal([sys.executable, "-m", "auditor", "--offline", str(fx)], cwd=tmp_path,
+    code, screen = run_on_terminal([sys.executable, "-m", "auditor", "--offline", str(fx), *flags], cwd=tmp_path,
                                    env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
     assert code in (0, 1)
+    screen = without_own_sequences(screen)
     for seq in (b"\x1b", b"\x07", b"\x9b", b"\xc2\x9b", RLO.encode(), b"\xff"):
         assert seq not in screen, seq
     assert b"\r" not in screen.replace(b"\r\n", b"")  # the terminal turns \n into \r\n; no other CR

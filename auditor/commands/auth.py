@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from auditor.commands.common import Verbosity, inherited, verbosity_options
 from auditor.errors import AuditorError, ConfigError
 
 OK, ABSENT, BROKEN, FAILED = "ok", "absent", "broken", "failed"
@@ -29,12 +30,17 @@ def auth_group() -> None:
 @click.option("--ga4-credentials", metavar="FILE", help="GA4 service-account key or OAuth user JSON.")
 @click.option("--ads-config", metavar="FILE", help="google-ads.yaml.")
 @click.option("--manager", "manager_id", metavar="ID", help="Google Ads manager whose client accounts to count.")
+@verbosity_options
 @click.pass_context
 def check_cmd(ctx: click.Context, ga4_credentials: str | None, ads_config: str | None,
-              manager_id: str | None) -> None:
+              manager_id: str | None, quiet: bool, verbose: bool, no_color: bool) -> None:
     """Say which GA4 and Google Ads credentials were found and which properties and accounts they reach."""
     from auditor.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
     from auditor.live import Live, customer_id
+
+    # the report is stdout and errors stay on stderr whatever -q says; the options are every command's
+    Verbosity.of(inherited(ctx, "quiet", quiet), inherited(ctx, "verbose", verbose),
+                 inherited(ctx, "no_color", no_color))
 
     obj = ctx.find_root().obj or {}
     ga4_file = ga4_credentials or obj.get("ga4_credentials")

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from auditor.commands.common import Verbosity, inherited, verbosity_options
 from auditor.errors import ConfigError
 from auditor.files import write_text_atomic
 
@@ -65,8 +66,9 @@ def live_args(ctx: click.Context, **given: Any) -> dict[str, Any]:
               help="Folder to write the recording to (created if needed; clients recorded again are replaced, "
                    "the others and what the manifest says of them are kept).")
 @target_options
+@verbosity_options
 @click.pass_context
-def record_cmd(ctx: click.Context, out: Path, **given: Any) -> None:
+def record_cmd(ctx: click.Context, out: Path, quiet: bool, verbose: bool, no_color: bool, **given: Any) -> None:
     """Record live API responses as fixtures (redacted) for `audit --offline DIR`.
 
     \b
@@ -77,7 +79,15 @@ def record_cmd(ctx: click.Context, out: Path, **given: Any) -> None:
     from auditor.cli import EXIT_INCOMPLETE, EXIT_OK, load_ruleset
     from auditor.connectors.redact import redact
     from auditor.live import Live, funnel_planner, iter_fetched, resolve_targets
+    from auditor.progress import Progress
     from auditor.text import printable
+
+    verbosity = Verbosity.of(inherited(ctx, "quiet", quiet), inherited(ctx, "verbose", verbose),
+                             inherited(ctx, "no_color", no_color))
+
+    def warn(message: str) -> None:
+        if not verbosity.quiet:
+            click.echo(printable(f"audit: warning: {message}"), err=True)
 
     a = live_args(ctx, **given)
     ruleset = load_ruleset(a["config"], a["profile"])
@@ -88,7 +98,7 @@ def record_cmd(ctx: click.Context, out: Path, **given: Any) -> None:
     # the same funnel reports as `audit` with these options reads, so the recording audits the same
     live = Live(a["ga4_credentials"], a["ads_config"], a["jobs"], planner=funnel_planner(ruleset))
     targets = resolve_targets(ruleset, a["property_id"], a["customer_id"], bool(a["discover"]), a["manager_id"],
-                              live, warn=lambda m: click.echo(f"audit: warning: {m}", err=True))
+                              live, warn=warn)
     if not targets:
         raise ConfigError("no clients to record: discovery found no property or client account")
     live.prepare(targets)
@@ -101,51 +111,57 @@ def record_cmd(ctx: click.Context, out: Path, **given: Any) -> None:
     code = EXIT_OK
 
     def this_run() -> dict[str, Any]:
-        return {"recorded_at": header["generated_at"], "tool": header["tool"], "api_versions": live.api_versions(),
-                "calls": live.calls()}
+        return {"recorded_at": header.generated_at, "tool": header.to_json()["tool"],
+                "api_versions": live.api_versions(), "calls": live.calls()}
 
     def save(manifest: dict[str, Any]) -> None:
         write_text_atomic(out / MANIFEST, json.dumps(redact(MANIFEST, manifest), indent=2) + "\n")
 
+    def record(f: Any, progress: Progress) -> dict[str, Any]:
+        """Write one fetched client's folder; its manifest entry. Errors and warnings go above the bar."""
+        entry: dict[str, Any] = {"name": f.name, "property": f.target.property, "customer": f.target.customer}
+        if f.raw is None:
+            for e in f.errors:
+                progress.echo(printable(f"audit: error: client {f.name}: {e}"))
+            return {**entry, "status": "error", "errors": f.errors}
+        profile = f.target.profile or default_profile
+        conf = next((c for c in ruleset.user.clients if c.name == f.name), None) if ruleset.user else None
+        funnel = list(conf.funnel) if conf is not None and getattr(conf, "funnel", None) else None
+        missing = dict(sorted(f.raw.missing.items()))
+        guard = guard_entry(earlier, f.name, missing)
+        if guard is not None:
+            # the folder is about to change under a manifest that would call it more complete than it
+            # is: say first what either version lacks, so an interruption leaves it partial, not passed
+            save(merge_manifest(earlier, this_run(), [*clients, {**entry, **guard}]))
+        try:
+            files = write_client(out / f.name, {k: [redact(k, b) for b in v]
+                                                for k, v in f.raw.bodies.items()}, profile, funnel)
+        except Exception as e:  # this client's folder (a name too long, a file the disk refused), not the run
+            error = unforeseen(str(out / f.name), e, "could not be written")
+            progress.echo(printable(f"audit: error: client {f.name}: {error}"))
+            return {**entry, "status": "error", "errors": [error]}
+        entry.update(status="incomplete" if missing else "recorded", profile=profile, files=files)
+        if missing:
+            entry["missing"] = missing
+            for key, why in missing.items() if not verbosity.quiet else ():
+                progress.echo(printable(f"audit: warning: client {f.name}: {key}: not recorded: {why}"))
+        return entry
+
     try:
-        for f in iter_fetched(targets, a["jobs"], live):
-            entry: dict[str, Any] = {"name": f.name, "property": f.target.property, "customer": f.target.customer}
-            if f.raw is None:
-                code = EXIT_INCOMPLETE
-                for e in f.errors:
-                    click.echo(printable(f"audit: error: client {f.name}: {e}"), err=True)
-                entry.update(status="error", errors=f.errors)
-            else:
-                profile = f.target.profile or default_profile
-                conf = next((c for c in ruleset.user.clients if c.name == f.name), None) if ruleset.user else None
-                funnel = list(conf.funnel) if conf is not None and getattr(conf, "funnel", None) else None
-                missing = dict(sorted(f.raw.missing.items()))
-                guard = guard_entry(earlier, f.name, missing)
-                if guard is not None:
-                    # the folder is about to change under a manifest that would call it more complete than it
-                    # is: say first what either version lacks, so an interruption leaves it partial, not passed
-                    save(merge_manifest(earlier, this_run(), [*clients, {**entry, **guard}]))
-                try:
-                    files = write_client(out / f.name, {k: [redact(k, b) for b in v]
-                                                        for k, v in f.raw.bodies.items()}, profile, funnel)
-                except Exception as e:  # this client's folder (a name too long, a file the disk refused), not the run
+        with Progress(len(targets), enabled=verbosity.progress, verbose=verbosity.verbose,
+                      label="recording") as progress:
+            for f in iter_fetched(targets, a["jobs"], live):
+                entry = record(f, progress)
+                clients.append(entry)
+                if entry["status"] != "recorded":
                     code = EXIT_INCOMPLETE
-                    error = unforeseen(str(out / f.name), e, "could not be written")
-                    click.echo(printable(f"audit: error: client {f.name}: {error}"), err=True)
-                    clients.append({**entry, "status": "error", "errors": [error]})
-                    continue
-                entry.update(status="incomplete" if missing else "recorded", profile=profile, files=files)
-                if missing:
-                    code = EXIT_INCOMPLETE
-                    entry["missing"] = missing
-                    for key, why in missing.items():
-                        click.echo(printable(f"audit: warning: client {f.name}: {key}: not recorded: {why}"), err=True)
-            clients.append(entry)
+                progress.advance(f.name)
     finally:
         live.close()
     save(merge_manifest(earlier, this_run(), clients))
     ok = sum(1 for c in clients if c["status"] != "error")
-    click.echo(f"audit: recorded {ok} of {len(clients)} client(s) in {out}", err=True)
+    if not verbosity.quiet:
+        click.echo(printable(f"audit: recorded {ok} of {len(clients)} client(s) in {out}"), err=True)
     ctx.exit(code)
 
 

@@ -1,73 +1,132 @@
-"""The terminal view: one table of findings per client, then a ranking of every client."""
+"""The terminal view: each client's findings with their fixes, its funnel and micro hierarchy, then a ranking of
+every client. No line is wider than `options.width` (the terminal's columns); severities are coloured when
+`options.color` says the output is a terminal that wants colour.
+
+Layout of a finding, stacked so that it reads the same at 60 columns as at 200:
+
+      HIGH      missing-conversion-value
+        primary action 'Sign up' (SIGNUP) has no value: no default value and 0
+        conversion value over 251 conv. in 30 days
+        fix: Send the transaction value with the tag (or a credible proxy for
+             leads) and set a default value: ...
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from auditor.business_model import profile_label
 from auditor.outputs.base import Format
-from auditor.outputs.escape import printable_lines
+from auditor.outputs.terminal import paint, safe, table, wrap
 from auditor.outputs.wording import change_lines, score_line
-from auditor.result import ClientResult, Summary
-from auditor.text import printable
+from auditor.result import ClientResult, Finding, Summary
+
+_LABEL = 8  # the longest severity label, CRITICAL: rules line up after it
+_BODY = "    "  # a finding's message and fix, under its severity
+_FIX = "fix: "
+_NOT_ACTIONABLE = "[not actionable]"
 
 
 class TableFormat(Format):
+    """The terminal view: one block of findings per client, then a ranking of every client."""
+
     name = "table"
 
-    """The terminal view: one table of findings per client, then a ranking of every client."""
+    @property
+    def width(self) -> int:
+        return self.options.width
 
-    def _write(self, text: str) -> None:
-        self.out.write(printable_lines(text))
+    def _lines(self, lines: list[str]) -> None:
+        """Lines built here from `safe` text (the colour codes are `paint`'s own) written as one string."""
+        self.out.write("\n".join(lines) + "\n")
+
+    def _wrap(self, text: Any, indent: str = "  ", hang: str | None = None) -> list[str]:
+        return wrap(text, self.width, indent, hang if hang is not None else indent + "  ")
 
     def client(self, r: ClientResult) -> None:
-        from tabulate import tabulate
-
-        p = printable
-        w = self._write
-        w(f"\n== {p(r.name)} [{p(profile_label(r))}]  {p(score_line(r))}\n")
+        """The client's blocks, a blank line between them: heading (with changes and errors), each finding,
+        what was not run or shown, the funnel, the micro hierarchy."""
+        head = self._heading(r)
         for line in change_lines(r):
-            w(f"  {p(line)}\n")
+            head += self._wrap(line)
         for e in r.errors:
-            w(f"  error: {p(e)}\n")
+            head += self._labelled("error:", "error", e)
+        blocks = [head, *(self._finding(f) for f in r.active), self._notes(r), self._funnel(r.funnel),
+                  self._hierarchy(r.hierarchy)]
+        lines: list[str] = []
+        for block in blocks:
+            if block:
+                lines += ["", *block]
+        self._lines(lines)
+
+    def _labelled(self, label: str, style: str, text: Any, indent: str = "  ") -> list[str]:
+        """'label text' wrapped under `indent`, the label coloured."""
+        first, *rest = wrap(f"{label} {safe(text)}", self.width, indent, indent + "  ")
+        return [indent + paint(label, style, self.options.color) + first[len(indent) + len(label):], *rest]
+
+    def _heading(self, r: ClientResult) -> list[str]:
+        """'== name [profile]  score ...' on one line when it fits, else the score on its own lines below."""
+        color = self.options.color
+        who, score = f"== {safe(r.name)} [{safe(profile_label(r))}]", safe(score_line(r))
+        if len(who) + 2 + len(score) <= self.width:
+            return [paint(who, "heading", color) + "  " + score]
+        return [*(paint(x, "heading", color) for x in wrap(who, self.width, "", "   ")),
+                *wrap(score, self.width, "   ")]
+
+    def _notes(self, r: ClientResult) -> list[str]:
+        """No findings, the rules not run, the suppressed findings not shown."""
+        lines: list[str] = []
         active = r.active
-        if active:
-            rows = [[p(f.severity).upper(), p(f.rule), p(f.message)
-                     + ("" if f.actionable else " [not actionable]")] for f in active]
-            w(tabulate(rows, headers=["severity", "rule", "finding"], tablefmt="simple",
-                       maxcolwidths=[None, None, 90]) + "\n")
-        elif r.score is not None:
-            w("  no findings\n")
-        not_run = [x for x in r.rules if x.status in ("not_run", "error")]
-        for x in not_run:
-            w(f"  not run: {p(x.id)}: {p(x.reason)}\n")
+        if not active and r.score is not None:
+            lines.append("  no findings")
+        for x in r.rules:
+            if x.status in ("not_run", "error"):
+                lines += self._wrap(f"not run: {safe(x.id)}: {safe(x.reason)}")
         suppressed = len(r.findings) - len(active)
         if suppressed:
-            w(f"  ({suppressed} suppressed finding(s) not shown)\n")
-        fun = r.funnel  # absent from results saved before the funnel view existed
-        if fun and fun.get("available"):
-            from auditor.funnel import funnel_caption, funnel_rows, funnel_unit
+            lines.append(f"  ({suppressed} suppressed finding(s) not shown)")
+        return lines
 
-            w(f"  funnel ({p(funnel_caption(fun))}):\n")
-            rows = [[p(x) for x in row] for row in funnel_rows(fun)]
-            w(tabulate(rows, headers=["step", p(funnel_unit(fun)), "from previous", "from first", "note"],
-                       tablefmt="simple", colalign=("left", "right", "right", "right", "left")) + "\n")
-            w(f"  {p(fun['summary'])}\n")
-        elif fun:
-            w(f"  funnel: not available: {p(fun['reason'])}\n")
-        hj = r.hierarchy  # absent from results saved before the hierarchy existed
-        if hj and (hj.get("macro") or hj.get("events")):
-            from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
+    def _finding(self, f: Finding) -> list[str]:
+        label = safe(f.severity).upper()
+        hang = " " * (4 + _LABEL)
+        head = wrap(f"{label.ljust(_LABEL)}  {safe(f.rule)}", self.width, "  ", hang)
+        if not f.actionable:  # whole, on the rule's line when it fits
+            fits = len(head[-1]) + len(_NOT_ACTIONABLE) + 2 <= self.width
+            head[-1:] = [head[-1] + "  " + _NOT_ACTIONABLE] if fits else [head[-1], hang + _NOT_ACTIONABLE]
+        if head[0].startswith("  " + label):  # not when an absurd severity was itself cut
+            head[0] = "  " + paint(label, f.severity, self.options.color) + head[0][2 + len(label):]
+        fix = wrap(f"{_FIX}{safe(f.remediation or '-')}", self.width, _BODY, " " * (len(_BODY) + len(_FIX)))
+        fix[0] = _BODY + paint(_FIX.rstrip(), "fix", self.options.color) + fix[0][len(_BODY) + len(_FIX) - 1:]
+        return [*head, *wrap(f.message, self.width, _BODY), *fix]
 
-            rows = [[p(x) for x in row] for row in hierarchy_rows(hj)]
-            w(f"  micro hierarchy ({p(macro_line(hj))}):\n")
-            if rows:
-                w(tabulate(rows, headers=HIERARCHY_HEADERS, tablefmt="simple",
-                           colalign=("left", "right", "right", "left", "left")) + "\n")
+    def _funnel(self, fun: dict[str, Any] | None) -> list[str]:
+        if not fun:  # absent from results saved before the funnel view existed
+            return []
+        if not fun.get("available"):
+            return self._wrap(f"funnel: not available: {safe(fun['reason'])}")
+        from auditor.funnel import funnel_caption, funnel_rows, funnel_unit
+
+        headers = ["step", funnel_unit(fun), "from previous", "from first", "note"]
+        return [*self._wrap(f"funnel ({safe(funnel_caption(fun))}):"),
+                *table(headers, funnel_rows(fun), ("left", "right", "right", "right", "left"), self.width, "  "),
+                *self._wrap(fun["summary"])]
+
+    def _hierarchy(self, hj: dict[str, Any] | None) -> list[str]:
+        if not hj or not (hj.get("macro") or hj.get("events")):  # absent from results saved before it existed
+            return []
+        from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
+
+        lines = self._wrap(f"micro hierarchy ({safe(macro_line(hj))}):")
+        rows = hierarchy_rows(hj)
+        if rows:
+            lines += table(HIERARCHY_HEADERS, rows, ("left", "right", "right", "left", "left"), self.width, "  ")
+        return lines
 
     def end(self, summary: Summary) -> None:
-        from tabulate import tabulate
-
-        rows = [[printable(x.name), "-" if x.score is None else x.score, printable(x.grade or "error")]
-                for x in summary.ranking]
-        self._write("\nClients, worst first\n" + tabulate(rows, headers=["client", "score", "grade"]) + "\n")
+        rows = [[x.name, "-" if x.score is None else str(x.score), x.grade or "error"] for x in summary.ranking]
         counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
-        self._write(f"{summary.clients} client(s), {summary.errored} errored; findings: {counts or 'none'}\n")
+        self._lines(["", "Clients, worst first",
+                     *table(["client", "score", "grade"], rows, ("left", "right", "left"), self.width),
+                     *wrap(f"{summary.clients} client(s), {summary.errored} errored; findings: {counts or 'none'}",
+                           self.width, "", "  ")])
