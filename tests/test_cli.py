@@ -163,8 +163,10 @@ def test_rules_and_explain():
 def test_help_and_usage_errors():
     p = audit("--help")
     assert p.returncode == 0 and "--offline" in p.stdout and "--fail-on" in p.stdout
-    p = audit("--offline", "fixtures", "--format", "pdf")
-    assert p.returncode == 2 and "pdf" in p.stderr
+    p = audit("--offline", "fixtures", "--format", "nope")
+    assert p.returncode == 2 and "nope" in p.stderr
+    p = audit("--offline", "fixtures", "--format", "pdf", env={"AUDITOR_CHROMIUM": "/nowhere/chromium"})
+    assert p.returncode == 2 and "pdf" in p.stderr and "chromium" in p.stderr.lower() and p.stdout == ""
     no_traceback(p)
 
 
