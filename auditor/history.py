@@ -1,5 +1,8 @@
 """Run history in an embedded SQLite database: every run, and each client's JSON result of that run.
 
+Results are stored as their canonical JSON (`ClientResult.to_json()`, without the derived `changes`) and read
+back as typed `ClientResult`s through `ClientResult.from_json`, which also reads the results older versions stored.
+
 One row per client per run, written as the client is audited, so a run of any size keeps memory flat and a
 crash keeps what was audited before it. WAL mode lets `audit diff` read while a run writes; keep the file on a
 local disk (SQLite locking is unreliable on network file systems).
@@ -17,10 +20,12 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditorError, ConfigError
+from auditor.result import ClientResult, TrendPoint
 from auditor.text import json_text
 
 SCHEMA_VERSION = 2  # 2: runs.status
@@ -54,6 +59,18 @@ _SCHEMA = [
 
 class HistoryError(AuditorError):
     """The history database cannot be read or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run as the history lists it."""
+
+    id: int
+    started_at: str
+    finished_at: str | None
+    shard: str | None
+    clients: int
+    status: str  # running | complete | failed | aborted
 
 
 def _key(client: str) -> str:
@@ -179,17 +196,27 @@ class History:
             self._run("UPDATE runs SET status = ?, clients = ? WHERE id = ? AND status = ?",
                       (status, clients, run_id, RUNNING))
 
-    def record(self, run_id: int, result: dict[str, Any], generated_at: str) -> None:
-        """Store one client's result (without its derived `changes`), committed at once."""
-        body = {k: v for k, v in result.items() if k != "changes"}
+    def record(self, run_id: int, result: ClientResult, generated_at: str) -> None:
+        """Store one client's result as its canonical JSON, without the derived `changes`, committed at once."""
+        body = result.to_json()
+        body.pop("changes", None)
         text = json_text(body, separators=(",", ":"))  # compact; escapes keep any lone surrogate
         with self._tx():
             self._run("INSERT OR REPLACE INTO results (run_id, client, generated_at, status, score, grade, result) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (run_id, _key(result["name"]), generated_at, result["status"], result["score"], result["grade"],
-                       text))
+                      (run_id, _key(result.name), generated_at, result.status, result.score, result.grade, text))
 
-    def previous(self, client: str, before_run: int | None = None) -> dict[str, Any] | None:
+    def _result(self, text: str, generated_at: str) -> ClientResult:
+        """A stored result (of this version or an older one), with the time of its run."""
+        try:
+            result = ClientResult.from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise HistoryError(f"{self.path}: history database: a stored result cannot be read "
+                               f"({type(e).__name__}: {e})") from None
+        result.generated_at = generated_at
+        return result
+
+    def previous(self, client: str, before_run: int | None = None) -> ClientResult | None:
         """The client's latest scored result of a complete run before `before_run`: the baseline of "what
         changed".
 
@@ -201,20 +228,16 @@ class History:
             "WHERE r.client = ? AND r.score IS NOT NULL AND r.run_id < ? AND u.status = ? "
             "ORDER BY r.run_id DESC LIMIT 1",
             (_key(client), before_run if before_run is not None else 2**62, COMPLETE)).fetchone()
-        if row is None:
-            return None
-        result = json.loads(row[0])
-        result["generated_at"] = row[1]
-        return result
+        return None if row is None else self._result(row[0], row[1])
 
-    def trend(self, client: str, before_run: int | None = None, points: int = TREND_POINTS - 1) -> list[dict[str, Any]]:
+    def trend(self, client: str, before_run: int | None = None, points: int = TREND_POINTS - 1) -> list[TrendPoint]:
         """The client's last `points` scores of complete runs before `before_run`, oldest first (None where it
         errored)."""
         rows = self._run(
             "SELECT r.generated_at, r.score, r.grade FROM results r JOIN runs u ON u.id = r.run_id "
             "WHERE r.client = ? AND r.run_id < ? AND u.status = ? ORDER BY r.run_id DESC LIMIT ?",
             (_key(client), before_run if before_run is not None else 2**62, COMPLETE, points)).fetchall()
-        return [{"generated_at": g, "score": s, "grade": gr} for g, s, gr in reversed(rows)]
+        return [TrendPoint(g, s, gr) for g, s, gr in reversed(rows)]
 
     def prune(self, keep_runs: int) -> int:
         """Keep the newest `keep_runs` complete runs; delete older complete runs and every failed or aborted
@@ -230,10 +253,11 @@ class History:
                 self._run("DELETE FROM runs WHERE id = ?", (rid,))
         return len(old)
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        keys = ("id", "started_at", "finished_at", "shard", "clients", "status")
-        rows = self._run(f"SELECT {', '.join(keys)} FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The newest `limit` runs, newest first."""
+        rows = self._run("SELECT id, started_at, finished_at, shard, clients, status FROM runs ORDER BY id DESC "
+                         "LIMIT ?", (limit,)).fetchall()
+        return [RunRecord(*r) for r in rows]
 
     def run_status(self, run_id: int) -> str | None:
         """`running`, `complete`, `failed` or `aborted`; None for an unknown run."""
@@ -246,15 +270,14 @@ class History:
         row = self._run(sql + " WHERE u.status = ?", (COMPLETE,)).fetchone() if complete else self._run(sql).fetchone()
         return row[0] if row and row[0] is not None else None
 
-    def results(self, run_id: int, clients: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    def results(self, run_id: int, clients: list[str] | None = None) -> Iterator[ClientResult]:
         """Every client result of one run, one at a time (sorted by client)."""
         rows = self._run("SELECT client FROM results WHERE run_id = ? ORDER BY client", (run_id,)).fetchall()
+        wanted = {_key(c) for c in clients} if clients else None
         for (name,) in rows:
-            if clients and name not in {_key(c) for c in clients}:
+            if wanted is not None and name not in wanted:
                 continue
             row = self._run("SELECT result, generated_at FROM results WHERE run_id = ? AND client = ?",
                             (run_id, name)).fetchone()
             if row:
-                result = json.loads(row[0])
-                result["generated_at"] = row[1]
-                yield result
+                yield self._result(row[0], row[1])

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 from builders import add_weak_key_event, run_on_terminal
 
-from auditor.agency import parse_shard, shard_index
+from auditor.agency.log import Log
+from auditor.agency.run import run as agency_run
+from auditor.agency.settings import load_settings, parse_shard
+from auditor.agency.targets import Target, iter_results, shard_index
 from auditor.errors import ConfigError
 from tests.test_email import SmtpSink, free_port, smtp_server
 
@@ -66,7 +69,7 @@ def by_recipient(sink: SmtpSink) -> dict[str, Any]:
 
 
 def body(msg: Any, subtype: str) -> str:
-    return msg.get_body(preferencelist=(subtype,)).get_content()
+    return msg.get_body(preferencelist=(subtype,)).get_content().replace("\r\n", "\n")
 
 
 def attachments(msg: Any) -> dict[str, Any]:
@@ -99,7 +102,8 @@ def test_five_clients_one_summary_email_and_one_email_per_owner(tmp_path):
     # recipient addresses live in the config and the SMTP envelope only, never in a report
     for f in out.rglob("*"):
         if f.is_file() and not f.name.startswith((".", "history")):
-            assert "@" not in f.read_text(encoding="utf-8"), f
+            text = f.read_text(encoding="utf-8")
+            assert "@agency.example" not in text and "@client.example" not in text, f
     # one summary to the lead and one message per owner address (each owner's clients together)
     mails = by_recipient(sink)
     owners = sorted({a for r in OWNERS.values() for a in r})
@@ -107,15 +111,24 @@ def test_five_clients_one_summary_email_and_one_email_per_owner(tmp_path):
     for msg in mails.values():
         assert msg.get_content_type() == "multipart/mixed"
         assert body(msg, "plain") and "<html" in body(msg, "html")
-        files = attachments(msg)
-        assert len(files) == 2 and {n.rsplit(".", 1)[1] for n in files} == {"json", "csv"}
     lead = mails[LEAD]
     assert set(attachments(lead)) == {"summary.json", "summary.csv"}
     assert lead["Subject"].startswith("[auditor] Agency summary: 5 client(s)")
     assert all(n in body(lead, "plain") for n in CLIENTS)
-    legal = mails["legal@agency.example"]
-    result = json.loads(attachments(legal)[next(n for n in attachments(legal) if n.endswith(".json"))])
-    assert [c["name"] for c in result["clients"]] == ["harbor-dental", "keystone-legal"]
+    lead_text = body(lead, "plain").split("\n\n")[1].splitlines()  # three lines first
+    assert lead_text[0] == f"5 clients, average score {summary['summary']['average_score']:g}."
+    assert lead_text[1] == "First run: nothing to compare with yet."
+    assert lead_text[2].startswith(f"Fix first: {summary['clients'][0]['name']}: ")
+    # each owner: one JSON and one CSV per client, named after the client
+    for addr in owners:
+        mine = [c for c, to in OWNERS.items() if addr in to]
+        assert set(attachments(mails[addr])) == {f"{c}.{ext}" for c in mine for ext in ("json", "csv")}, addr
+    legal = attachments(mails["legal@agency.example"])
+    for name in ("harbor-dental", "keystone-legal"):
+        assert [c["name"] for c in json.loads(legal[f"{name}.json"])["clients"]] == [name]
+        assert legal[f"{name}.csv"].splitlines()[1].startswith(f"{name},")
+    legal_text = body(mails["legal@agency.example"], "plain")
+    assert legal_text.index("== harbor-dental") < legal_text.index("== keystone-legal")  # worst first
     assert "keystone-legal" not in body(mails["dental@client.example"], "plain")
     # a first run has nothing to compare with
     assert "first audit" in body(mails["nw-owner@client.example"], "plain").lower()
@@ -150,9 +163,18 @@ def test_second_run_after_a_fixture_changed_reports_exactly_the_new_finding(tmp_
     mails = {",".join(to): m for _, to, m in second}
     assert sorted(mails) == sorted([LEAD, "nw-owner@client.example"])
     text = body(mails["nw-owner@client.example"], "plain")
-    assert "What got worse: 1 new finding(s)" in text and "scroll" in text
-    assert "100 -> " in text  # the trend
+    head = text.split("\n\n")[1].splitlines()  # three lines first
+    assert head[0].startswith(f"northwind-outfitters: score {nw['score']}/100") and "since " in head[0]
+    assert head[1] == f"Got worse: score \u2212{-nw['delta']} (100 \u2192 {nw['score']}) and 1 new finding (1 high)."
+    assert head[2].startswith("Fix first: overflagged-key-events (+")
+    assert "What got worse since " in text and text.count(new["message"]) == 1  # listed once
+    assert "Score trend, oldest first: 100 (" in text and f"\u2192 {nw['score']} (" in text  # the trend, dated
+    html = body(mails["nw-owner@client.example"], "html")
+    assert "What got worse since" in html and html.count(htmlmod.escape(new["message"], quote=False)) == 1
     assert "1 new finding(s)" in mails["nw-owner@client.example"]["Subject"]
+    lead = body(mails[LEAD], "plain").split("\n\n")[1].splitlines()
+    assert lead[1] == (f"Got worse: northwind-outfitters (score \u2212{-nw['delta']}, 1 new finding); "
+                       "1 new finding(s) in all.")
     # audit diff reads the same from the history
     d = audit("diff", "--config", str(tmp_path / "agency.yaml"), cwd=tmp_path)
     assert d.returncode == 0, d.stderr
@@ -308,15 +330,14 @@ def test_config_clients_map_to_folders_and_unlisted_folders_are_skipped(tmp_path
 
 
 def test_a_crash_never_leaves_half_a_report(tmp_path, monkeypatch):
-    from auditor import agency
-    from auditor.report import render
+    from auditor.outputs.formats.html import HtmlFormat
 
     fx = fixtures_copy(tmp_path)
-    st = agency.load_settings(None, offline=fx, output=str(tmp_path / "out"), no_history=True)
-    assert agency.run(st, agency.Log(quiet=True)) == 1
+    st = load_settings(None, offline=fx, output=str(tmp_path / "out"), no_history=True)
+    assert agency_run(st, Log(quiet=True)) == 1
     before = (tmp_path / "out/clients/harbor-dental.html").read_text()
     calls = {"n": 0}
-    original = render.HtmlRenderer.client
+    original = HtmlFormat.client
 
     def crash_on_third(self, r):
         calls["n"] += 1
@@ -325,13 +346,38 @@ def test_a_crash_never_leaves_half_a_report(tmp_path, monkeypatch):
             raise RuntimeError("disk on fire")
         return original(self, r)
 
-    monkeypatch.setattr(render.HtmlRenderer, "client", crash_on_third)
+    monkeypatch.setattr(HtmlFormat, "client", crash_on_third)
     # the crash costs the third client only (it used to stop the run): errored, exit 3, the others written
-    assert agency.run(st, agency.Log(quiet=True)) == 3
+    assert agency_run(st, Log(quiet=True)) == 3
     after = (tmp_path / "out/clients/harbor-dental.html").read_text()
     assert "<section>half" not in after and after != before  # never half a report: the error report instead
     assert "disk on fire" in after and after.rstrip().endswith("</html>")
     assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_run_takes_the_options_every_auditing_command_shares(tmp_path):
+    """Config discovery, --select/--ignore, --fail-on and -q/-v come from auditor.commands.common, as for `audit`."""
+    fx = fixtures_copy(tmp_path)
+    (tmp_path / ".auditor.yaml").write_text("output:\n  dir: found\n  formats: [json]\nhistory:\n  enabled: false\n",
+                                            encoding="utf-8")
+    p = audit("run", "--offline", str(fx), "--select", "bidding", "--ignore", "low-bidding-volume", "-v",
+              cwd=tmp_path)
+    assert p.returncode in (0, 1), p.stderr
+    assert p.stderr.startswith(f"audit: config: {tmp_path / '.auditor.yaml'} (found in the working directory)")
+    doc = json.loads((tmp_path / "found/clients/harbor-dental.json").read_text())["clients"][0]
+    from auditor.ruleset import Ruleset
+
+    rules = Ruleset.load().rules
+    ran = {r["id"] for r in doc["rules"]}
+    assert ran and all(rules[r].category == "bidding" for r in ran) and "low-bidding-volume" not in ran
+    p = audit("--select", "naming", "run", "--offline", str(fx), "--fail-on", "never", "-q", cwd=tmp_path)
+    assert p.returncode == 0 and p.stderr == ""  # options given before `run` count too
+    doc = json.loads((tmp_path / "found/clients/harbor-dental.json").read_text())["clients"][0]
+    assert {rules[r["id"]].category for r in doc["rules"]} == {"naming"}
+    p = audit("run", "--offline", str(fx), "-q", "-v", cwd=tmp_path)
+    assert p.returncode == 2 and "--quiet and --verbose cannot be combined" in p.stderr
+    p = audit("run", "--offline", str(fx), "--select", "no-such-rule", cwd=tmp_path)
+    assert p.returncode == 2 and "--select: unknown rule or category 'no-such-rule'" in p.stderr
 
 
 def test_offline_run_never_imports_google_libraries(tmp_path):
@@ -465,14 +511,15 @@ def test_a_killed_run_is_cleaned_up_and_never_a_baseline(tmp_path):
     add_weak_key_event(fx / "client-000")
     signal_file = tmp_path / "writing"
     hook = (
-        "import sys, time\nfrom auditor.report import render\norig = render.HtmlRenderer.client\n"
+        "import sys, time\nfrom auditor.outputs.formats.html import HtmlFormat\norig = HtmlFormat.client\n"
         "def slow(self, r):\n"
-        "    if r['name'] == 'client-012':\n"
-        "        self.out.write('<section>half'); self.out.flush()\n"
+        "    if r.name == 'client-012':\n"
+        "        out = getattr(self.out, 'target', self.out)  # past the document writer's staging: on disk\n"
+        "        out.write('<section>half'); out.flush()\n"
         f"        open({str(signal_file)!r}, 'w').close()\n"
         "        time.sleep(120)\n"
         "    return orig(self, r)\n"
-        "render.HtmlRenderer.client = slow\n"
+        "HtmlFormat.client = slow\n"
         "from auditor.cli import main\n"
         "main(sys.argv[1:])\n")
     victim = subprocess.Popen([sys.executable, "-c", hook, "run", "--config", str(cfg), "--offline", str(fx), "-q"],
@@ -550,23 +597,24 @@ def test_a_read_only_output_folder_is_one_line_naming_it(readonly):
 
 
 def test_a_client_name_too_long_for_a_file_name_gets_a_safe_one(tmp_path, monkeypatch, capsys):
-    from auditor import agency
+    from auditor.agency import client as agency_client
+    from auditor.files import file_stem
 
     fx = tmp_path / "fx"
     long_name = "a-very-long-client-name-" + "x" * 230  # 254 bytes: a fine folder name, too long with ".json"
     for name in ("harbor-dental", long_name, "keystone-legal"):
         shutil.copytree(ROOT / "fixtures" / "harbor-dental", fx / name)
-    st = agency.load_settings(None, offline=fx, output=str(tmp_path / "out"), no_history=True)
-    assert agency.run(st, agency.Log()) == 1  # all three audited
+    st = load_settings(None, offline=fx, output=str(tmp_path / "out"), no_history=True)
+    assert agency_run(st, Log()) == 1  # all three audited
     rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
-    stem = agency.file_stem(long_name)
+    stem = file_stem(long_name)
     assert rows[long_name]["json"] == f"clients/{stem}.json" and rows[long_name]["status"] == "ok"
     assert stem.startswith("a-very-long-client-name-xxx") and len(stem.encode()) == 64 + 11
     assert json.loads((tmp_path / "out" / rows[long_name]["json"]).read_text())["clients"][0]["name"] == long_name
     # and were a file name still refused (ENAMETOOLONG), it costs that client only
-    monkeypatch.setattr(agency, "file_stem", lambda name, taken=None: name)
+    monkeypatch.setattr(agency_client, "file_stem", lambda name, taken=None: name)
     capsys.readouterr()
-    assert agency.run(st, agency.Log()) == 3
+    assert agency_run(st, Log()) == 3
     err = capsys.readouterr().err
     rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
     assert rows[long_name]["status"] == "error" and rows[long_name]["json"] is None
@@ -578,21 +626,20 @@ def test_a_client_name_too_long_for_a_file_name_gets_a_safe_one(tmp_path, monkey
 
 
 def test_a_client_whose_rendering_raises_costs_that_client_only(tmp_path, monkeypatch, capsys):
-    from auditor import agency
-    from auditor.report import render
+    from auditor.outputs.formats.csv import CsvFormat
 
     fx = fixtures_copy(tmp_path)
-    original = render.CsvRenderer.client
+    original = CsvFormat.client
 
     def crash(self, r):
-        if r["name"] == "harbor-dental" and r["status"] == "ok":
+        if r.name == "harbor-dental" and r.status == "ok":
             raise ZeroDivisionError("renderer bug")
         return original(self, r)
 
-    monkeypatch.setattr(render.CsvRenderer, "client", crash)
-    st = agency.load_settings(None, offline=fx, output=str(tmp_path / "out"))
+    monkeypatch.setattr(CsvFormat, "client", crash)
+    st = load_settings(None, offline=fx, output=str(tmp_path / "out"))
     st.formats = ["json", "csv", "html"]
-    assert agency.run(st, agency.Log()) == 3
+    assert agency_run(st, Log()) == 3
     err = capsys.readouterr().err
     rows = {c["name"]: c for c in json.loads((tmp_path / "out/summary.json").read_text())["clients"]}
     assert len(rows) == SAMPLES and [n for n, r in rows.items() if r["status"] != "ok"] == ["harbor-dental"]
@@ -607,9 +654,9 @@ def test_a_client_whose_rendering_raises_costs_that_client_only(tmp_path, monkey
 
     with History.open(tmp_path / "out/history.sqlite") as h:
         (run,) = h.runs()
-        assert run["status"] == "complete"
-        (stored,) = h.results(run["id"], ["harbor-dental"])
-        assert stored["status"] == "error"  # as reported, so next week's diff compares with what owners saw
+        assert run.status == "complete"
+        (stored,) = h.results(run.id, ["harbor-dental"])
+        assert stored.status == "error"  # as reported, so next week's diff compares with what owners saw
 
 
 def test_control_characters_in_a_client_name_stay_on_one_log_line(tmp_path):
@@ -632,11 +679,16 @@ def test_control_characters_in_a_client_name_stay_on_one_log_line(tmp_path):
     assert all("\n" not in f.name and "\x1b" not in f.name for f in (tmp_path / "out/clients").iterdir())
 
 
-def _history_run(tmp_path: Path) -> Any:
-    from auditor import agency
+class _Agency:
+    """The agency run's entry points, as the tests below call them."""
 
+    run = staticmethod(agency_run)
+    Log = Log
+
+
+def _history_run(tmp_path: Path) -> Any:
     fx = fixtures_copy(tmp_path)
-    return agency, agency.load_settings(None, offline=fx, output=str(tmp_path / "out"))
+    return _Agency, load_settings(None, offline=fx, output=str(tmp_path / "out"))
 
 
 def test_a_history_that_fails_mid_run_stops_the_run_in_one_line(tmp_path, monkeypatch, capsys):
@@ -703,22 +755,25 @@ def test_a_full_disk_while_writing_a_client_stops_the_run(tmp_path, monkeypatch,
 
 
 def test_a_live_connector_that_raises_costs_the_clients_it_did_not_deliver(monkeypatch):
-    from auditor import agency, live
+    from auditor import live
+    from auditor.result import ClientResult
+
+    one = ClientResult(name="one", status="ok", score=100, grade="A")
 
     def broken(specs, ruleset, jobs, session):
         def gen():
-            yield {"name": "one"}
+            yield one
             raise RuntimeError("socket exploded")
         return gen()
 
     monkeypatch.setattr(live, "iter_live", broken)
-    st = agency.load_settings(None, output="unused", no_history=True)
-    targets = [agency.Target(n) for n in ("one", "two", "three")]
-    got = [(t.name, r) for t, r, _ in agency.iter_results(st, targets)]
-    assert [n for n, _ in got] == ["one", "two", "three"] and got[0][1] == {"name": "one"}
-    assert got[1][1]["status"] == "error"
-    assert got[1][1]["errors"] == ["cannot audit: live: RuntimeError: socket exploded"]
-    assert "stopped at an earlier client" in got[2][1]["errors"][0]
+    st = load_settings(None, output="unused", no_history=True)
+    targets = [Target(n) for n in ("one", "two", "three")]
+    got = [(t.name, r) for t, r, _ in iter_results(st, targets)]
+    assert [n for n, _ in got] == ["one", "two", "three"] and got[0][1] is one
+    assert got[1][1].status == "error"
+    assert got[1][1].errors == ["cannot audit: live: RuntimeError: socket exploded"]
+    assert "stopped at an earlier client" in got[2][1].errors[0]
 
 
 def test_a_run_that_cannot_mark_itself_complete_says_so_and_sends_nothing(tmp_path, monkeypatch, capsys):
@@ -732,12 +787,10 @@ def test_a_run_that_cannot_mark_itself_complete_says_so_and_sends_nothing(tmp_pa
             raise HistoryError(f"{self.path}: history database: disk I/O error")
 
         monkeypatch.setattr(History, "finish_run", broken)
-        from auditor import agency
-
-        st = agency.load_settings(str(cfg), offline=fx)
-        assert agency.run(st, agency.Log(quiet=True)) == 3
+        st = load_settings(str(cfg), offline=fx)
+        assert agency_run(st, Log(quiet=True)) == 3
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"audit: error: {tmp_path / 'out/history.sqlite'}: history database: disk I/O error; "
-                           "every report and the summary are on disk, but no e-mail sent, not marked complete")
+                           "every report and the summary are on disk, but nothing sent, not marked complete")
     assert (tmp_path / "out/summary.json").is_file() and sink.messages == []
     assert runs_of(tmp_path / "out/history.sqlite") == [(1, "failed", None)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import email
+import json
 import socket
 import ssl
 from collections.abc import Iterator
@@ -19,21 +20,22 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from auditor.agency.summary import AgencyRow, RunInfo, SummaryDocument
 from auditor.config import EmailSettings
 from auditor.diff import compute_changes
 from auditor.errors import ConfigError
-from auditor.notify import (
+from auditor.outputs.channels.email import (
     DeliveryError,
     Mailer,
     build_message,
-    owner_subject,
     redact,
-    render_owner,
-    render_summary,
     result_attachments,
     smtp_password,
-    sparkline,
 )
+from auditor.outputs.formats.email_owner import owner_subject, render_owner
+from auditor.outputs.formats.email_summary import email_view, render_summary
+from auditor.outputs.formats.summary_base import SummaryView
+from auditor.result import ClientResult, Finding, Header, RuleResult, TrendPoint
 
 XSS = "<script>alert(1)</script>"
 
@@ -96,29 +98,34 @@ def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth
 
 # -- results to render ------------------------------------------------------------------------------------------
 
-def result(name: str = "acme-shop", score: int = 55, message: str = "key event 'x' is a weak micro") -> dict:
-    finding = {"rule": "overflagged-key-events", "severity": "high", "category": "key-events", "message": message,
-               "resources": ["properties/1/keyEvents/2"], "remediation": "Unmark it.", "actionable": True,
-               "fingerprint": "f1" * 8, "suppressed": False}
-    return {"name": name, "profile": "ecommerce", "status": "ok", "sources": {"ga4": None, "ads": None},
-            "score": score, "grade": "F" if score < 60 else "A", "coverage": 100, "categories": {},
-            "counts": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}, "errors": [], "warnings": [],
-            "rules": [{"id": "overflagged-key-events", "category": "key-events", "status": "fail", "reason": ""}],
-            "findings": [finding]}
+def finding(message: str = "key event 'x' is a weak micro", rule: str = "overflagged-key-events",
+            severity: str = "high", resource: str = "properties/1/keyEvents/2", fix: str = "Unmark it.") -> Finding:
+    return Finding(rule=rule, severity=severity, category="key-events", message=message, resources=(resource,),
+                   remediation=fix, fingerprint=f"{rule}|{resource}"[-16:].rjust(16, "0"))
 
 
-HEADER = {"tool": {"name": "auditor", "version": "test"}, "generated_at": "2025-01-13T07:00:00Z",
-          "scoring": {"formula": "f", "deductions": {}, "grades": {}}}
+def result(name: str = "acme-shop", score: int = 55, message: str = "key event 'x' is a weak micro",
+           findings: list[Finding] | None = None) -> ClientResult:
+    from auditor.scoring import score_client
+
+    found = [finding(message)] if findings is None else findings
+    rules = [RuleResult(r, "key-events", "fail") for r in sorted({f.rule for f in found})]
+    r = ClientResult(name=name, status="ok", profile="ecommerce", rules=rules, findings=found)
+    r.rescore(score_client(rules, found))
+    r.score, r.grade = score, "F" if score < 60 else "A"
+    return r
 
 
-def with_changes(r: dict) -> dict:
+HEADER = Header(version="test", generated_at="2025-01-13T07:00:00Z", formula="f", deductions={}, grades={})
+TREND = [TrendPoint("2024-12-30", 80, "B"), TrendPoint("2025-01-06", 70, "C")]
+
+
+def with_changes(r: ClientResult, previous: list[Finding] | None = None, score: int = 70) -> ClientResult:
     prev = copy.deepcopy(r)
-    prev["findings"] = []
-    prev["score"], prev["grade"] = 70, "C"
-    prev["generated_at"] = "2025-01-06T07:00:00Z"
-    r["changes"] = compute_changes(r, prev, [{"generated_at": "2024-12-30", "score": 80, "grade": "B"},
-                                             {"generated_at": "2025-01-06", "score": 70, "grade": "C"}],
-                                   HEADER["generated_at"])
+    prev.findings = [] if previous is None else previous
+    prev.score, prev.grade = score, "C"
+    prev.generated_at = "2025-01-06T07:00:00Z"
+    r.changes = compute_changes(r, prev, list(TREND), HEADER.generated_at)
     return r
 
 
@@ -129,20 +136,49 @@ def parts(msg: EmailMessage) -> dict[str, Any]:
     return {"text": body.get("text/plain"), "html": body.get("text/html"), "files": files}
 
 
+def visible(html: str) -> str:
+    """The text of an HTML body as a reader sees it (tags gone, entities decoded, spaces collapsed)."""
+    import html as htmlmod
+    import re
+
+    return " ".join(htmlmod.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def summary_doc(rows: list[AgencyRow], history: bool = True) -> SummaryDocument:
+    header = Header(version="test", generated_at="2025-01-13T07:00:00Z", formula="f", deductions={},
+                    grades={"A": 90, "B": 80, "C": 70, "D": 60, "F": 0})
+    return SummaryDocument(header, RunInfo(None, history, ["json"]), rows)
+
+
+def row(name: str, score: int | None = 55, **kw: Any) -> AgencyRow:
+    counts = {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}
+    base = {"previous_score": None, "delta": None, "new": 0, "resolved": 0, "persisting": 0, "changed": True,
+            "trend": [score], "suppressed": 0, "json": f"clients/{name}.json", "html": None}
+    return AgencyRow(name, "ok" if score is not None else "error", score, None if score is None else "F", 100,
+                     counts, 0, **{**base, **kw})
+
+
 # -- rendering ---------------------------------------------------------------------------------------------------
 
 def test_owner_message_has_both_parts_and_the_attachments():
     r = with_changes(result())
     text, html = render_owner([r], HEADER)
     msg = build_message("robot@agency.example", ["owner@client.example"], owner_subject(None, [r]), text, html,
-                        result_attachments([r], HEADER, r["name"]))
+                        result_attachments([r], HEADER))
     parsed = email.message_from_bytes(msg.as_bytes(), policy=policy.default)
     assert parsed.get_content_type() == "multipart/mixed"
     assert [p.get_content_type() for p in parsed.iter_parts()][0] == "multipart/alternative"
     p = parts(parsed)
-    assert "What got worse: 1 new finding(s)" in p["text"] and "Score 55/100" in p["text"]
-    assert "80 -> 70 -> 55" in p["text"]  # the trend, oldest first
-    assert "What got worse: 1 new finding(s)" in p["html"]
+    # three lines first: the score, what got worse, what to fix first
+    lines = p["text"].split("\n\n")[1].splitlines()
+    assert lines == ["acme-shop: score 55/100 (F), \u221215 since 2025-01-06.",
+                     "Got worse: score \u221215 (70 \u2192 55) and 1 new finding (1 high).",
+                     "Fix first: overflagged-key-events (+15 points): Unmark it."]
+    assert "Score 55/100" in p["text"]
+    assert "What got worse since 2025-01-06:" in p["text"] and "What got worse since 2025-01-06" in p["html"]
+    # the trend: every score of the last runs with its date, oldest first
+    assert "Score trend, oldest first: 80 (30 Dec 2024) \u2192 70 (6 Jan) \u2192 55 (13 Jan)" in p["text"]
+    assert "30 Dec 2024 6 Jan 13 Jan 80 70 55" in visible(p["html"])
     assert set(p["files"]) == {"acme-shop.json", "acme-shop.csv"}
     assert b'"name": "acme-shop"' in p["files"]["acme-shop.json"]
     assert "client,profile,score" in p["files"]["acme-shop.csv"]
@@ -150,30 +186,74 @@ def test_owner_message_has_both_parts_and_the_attachments():
     assert parsed["Auto-Submitted"] == "auto-generated"
 
 
+def test_each_finding_is_listed_once():
+    old = finding("an old problem", rule="dead-key-event", severity="medium", resource="properties/1/keyEvents/9",
+                  fix="Remove it.")
+    new = finding("a new problem")
+    r = with_changes(result(findings=[new, old]), previous=[old])
+    text, html = render_owner([r], HEADER)
+    for body in (text, visible(html)):
+        assert body.count("a new problem") == 1 and body.count("an old problem") == 1
+        assert body.count("Fix: Unmark it.") == 1 and body.count("Fix: Remove it.") == 1
+    worse, still = text.split("What got worse")[1].split("Still open: 1")
+    assert "a new problem" in worse and "an old problem" in still
+    assert "Still open: 1" in visible(html)
+
+
+def test_nothing_got_worse_means_no_worse_section():
+    old = finding()
+    r = with_changes(result(findings=[old]), previous=[old], score=55)
+    text, html = render_owner([r], HEADER)
+    assert "worse:" not in text.lower().replace("nothing got worse", "")
+    assert "What got worse" not in text and "What got worse" not in html and '#b42318">What' not in html
+    assert text.split("\n\n")[1].splitlines()[1] == "Nothing got worse since 2025-01-06."
+    assert "Open findings: 1" in text and "key event 'x' is a weak micro" in text
+    # a first audit: nothing to compare with, and no "worse" section either
+    first = result()
+    first.changes = compute_changes(first, None, [], HEADER.generated_at)
+    text, html = render_owner([first], HEADER)
+    assert "First audit: nothing to compare with yet." in text and "What got worse" not in text + html
+
+
+def test_an_owner_of_several_clients_gets_one_attachment_pair_per_client():
+    a = with_changes(result("acme-shop", 40))
+    b = with_changes(result("Beta.Store", 70, "another problem"))
+    c = result("beta.store", 90)  # differs from the one before only in case: still its own files
+    files = dict(result_attachments([a, b, c], HEADER))
+    assert list(files)[:4] == ["acme-shop.json", "acme-shop.csv", "Beta.Store.json", "Beta.Store.csv"]
+    assert len(files) == 6 and len({n.casefold() for n in files}) == 6
+    assert not any(n.startswith("audit-") for n in files)
+    for name in ("acme-shop", "Beta.Store"):
+        doc = json.loads(files[f"{name}.json"])
+        assert [x["name"] for x in doc["clients"]] == [name]
+    text, _ = render_owner([a, b], HEADER)
+    head = text.split("\n\n")[1].splitlines()
+    assert head[0] == ("2 clients: acme-shop 40/100 (F), \u221230 since 2025-01-06; Beta.Store 70/100 (A), "
+                       "unchanged since 2025-01-06.")
+    assert head[1].startswith("Got worse: acme-shop: score \u221230 (70 \u2192 40) and 1 new finding (1 high); "
+                              "Beta.Store: 1 new finding (1 high).")
+    assert head[2].startswith("Fix first: acme-shop: overflagged-key-events (+15 points)")
+
+
 def test_html_is_mail_safe_no_scripts_no_style_blocks_table_charts():
     r = with_changes(result())
     _, html = render_owner([r], HEADER)
     low = html.lower()
     assert "<script" not in low and "<style" not in low and "<svg" not in low and "<img" not in low
-    assert "bgcolor=" in low  # the trend bars are table cells (Outlook reads bgcolor)
-    assert low.count('title="2024-12-30: 80"') == 1  # one bar per run
+    assert "bgcolor=" in low  # the trend cells are table cells (Outlook reads bgcolor)
+    assert low.count('title="2024-12-30: 80"') == 1  # one cell per run
+    assert "\u2581" not in html and "\u2588" not in html  # no block-character sparkline
 
 
 def test_every_api_string_is_escaped():
     r = result(name="acme-shop", message=f"key event '{XSS}' \x1b[31mred")
-    r["findings"][0]["resources"] = [f"properties/1/keyEvents/{XSS}"]
-    r["findings"][0]["remediation"] = f"Rename {XSS}"
-    r["errors"] = [f"ga4: {XSS}"]
-    r["profile"] = XSS
+    r.findings[0].resources = (f"properties/1/keyEvents/{XSS}",)
+    r.findings[0].remediation = f"Rename {XSS}"
+    r.errors = [f"ga4: {XSS}"]
+    r.profile = XSS
     r = with_changes(r)
     text, html = render_owner([r], HEADER)
-    rows = [{"name": "x", "status": "ok", "score": 55, "grade": "F", "coverage": 100, "errors": 0,
-             "counts": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}, "previous_score": None,
-             "delta": None, "new": 0, "resolved": 0, "persisting": 0, "changed": True, "trend": [55],
-             "suppressed": 0, "json": "clients/x.json", "html": None}]
-    rows[0]["name"] = XSS  # an offline folder name reaches the summary too
-    s_text, s_html = render_summary(rows, {"clients": 1, "average_score": 55, "worse": 0, "better": 0, "new": 0,
-                                           "resolved": 0, "errored": 0}, HEADER)
+    s_text, s_html = render_summary(SummaryView(summary_doc([row(XSS)])))  # an offline folder name
     for h in (html, s_html):
         assert "<script" not in h.lower()
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in h
@@ -181,17 +261,101 @@ def test_every_api_string_is_escaped():
     assert "\x1b" not in s_text
 
 
+def test_summary_email_three_lines_and_columns_that_say_what_they_mean():
+    rows = [row("down", 40, previous_score=47, delta=-7, new=2, trend=[60, 47, 40], changed=True),
+            row("up", 75, previous_score=70, delta=5, resolved=1, trend=[70, 75]),
+            row("fresh", 88)]
+    view = SummaryView(summary_doc(rows), top_fix="down: dead-key-event (+7 points): Remove it.")
+    text, html = render_summary(email_view(view))
+    head = text.split("\n\n")[1].splitlines()
+    assert head == ["3 clients, average score 67.7.",
+                    "Got worse: down (score \u22127, 2 new findings); 2 new finding(s) in all.",
+                    "Fix first: down: dead-key-event (+7 points): Remove it."]
+    seen = visible(html)
+    assert all(line in seen for line in head)
+    assert "Score change" in seen and "New findings" in seen and "Resolved" in seen
+    assert ">Change<" not in html and "Change " not in seen.replace("Score change", "")
+    # the score change as a reader says it: −7, +5, first run (and no "new" in a change column)
+    cells = {r.name: view.score_change(r) for r in rows}
+    assert cells == {"down": "\u22127", "up": "+5", "fresh": "first run"}
+    assert "\u22127" in seen and "+5" in seen and "first run" in seen
+    # the last scores as labelled cells, not block characters
+    assert "60 47 40" in seen and 'title="run 1 of 3: 60"' in html and 'title="latest run: 40"' in html
+    down = next(x for x in text.splitlines() if x.strip().startswith("1  down"))
+    assert "\u22127" in down and down.rstrip().endswith("60 47 40")
+    # nothing worse: said so, never a red "worse" heading
+    calm = SummaryView(summary_doc([row("up", 75, previous_score=70, delta=5, resolved=1, trend=[70, 75])]))
+    text, html = render_summary(email_view(calm))
+    assert text.split("\n\n")[1].splitlines()[1] == ("Nothing got worse since the last run; 1 client(s) better, "
+                                                     "1 finding(s) resolved.")
+    assert "Got worse" not in text + html
+
+
 def test_summary_email_body_is_capped_and_says_so():
-    rows = [{"name": f"c{i:04d}", "status": "ok", "score": i % 100, "grade": "F", "coverage": 100, "errors": 0,
-             "counts": {"critical": 0, "high": 0, "medium": 0, "low": 0, "info": 0}, "previous_score": 50,
-             "delta": -1, "new": 1, "resolved": 0, "persisting": 0, "changed": True, "trend": [None, 50, 49],
-             "suppressed": 0, "json": "x", "html": None} for i in range(250)]
-    summary = {"clients": 250, "average_score": 49.5, "worse": 250, "better": 0, "new": 250, "resolved": 0,
-               "errored": 0}
-    text, html = render_summary(rows, summary, HEADER)
+    rows = [row(f"c{i:04d}", i * 100 // 250, previous_score=50, delta=-1, new=1, trend=[None, 50, 49])
+            for i in reversed(range(250))]  # ranked worst first whatever the order given
+    text, html = render_summary(email_view(SummaryView(summary_doc(rows))))
     assert "Showing the 100 worst of 250 clients" in html and "Showing the 100 worst of 250 clients" in text
     assert "c0099" in html and "c0100" not in html
-    assert sparkline([None, 0, 50, 100]) == "·▁▅█"
+
+
+# -- the e-mail channel, through a real SMTP server ----------------------------------------------------------------
+
+def test_email_channel_delivers_what_people_read(tmp_path):
+    """EmailChannel.deliver to aiosmtpd: the lead's summary and one e-mail per owner, as received."""
+    from auditor.agency.reports import write_summary
+    from auditor.agency.summary import AgencyRow
+    from auditor.outputs.channels import FinishedRun
+    from auditor.outputs.channels.email import EmailChannel
+
+    old = finding("an old problem", rule="dead-key-event", severity="medium", resource="properties/1/keyEvents/9",
+                  fix="Remove it.")
+    worse = with_changes(result("acme-shop", findings=[finding("a new problem"), old]), previous=[old])
+    calm = with_changes(result("beta-shop", 55, findings=[copy.deepcopy(old)]), previous=[old], score=55)
+    fresh = result("gamma-shop", 90)
+    fresh.changes = compute_changes(fresh, None, [], HEADER.generated_at)
+    results = {r.name: r for r in (worse, calm, fresh)}
+    doc = summary_doc([AgencyRow.of(r, tmp_path, {}) for r in results.values()])
+    write_summary(tmp_path, doc, ["json", "csv"])
+    owners = {"acme@client.example": ["acme-shop"], "multi@agency.example": ["gamma-shop", "beta-shop"]}
+
+    def deliver(when: str) -> tuple[Any, SmtpSink]:
+        with smtp_server() as (ctl, sink):
+            run = FinishedRun(doc, tmp_path, owners, lambda row: results[row.name],
+                              top_fix="acme-shop: overflagged-key-events (+15 points): Unmark it.")
+            done = EmailChannel(settings(ctl.port), None, when).deliver(run)
+        return done, sink
+
+    done, sink = deliver("always")
+    assert (done.sent, done.failed, done.said) == (3, 0, "sent 1 summary and 2 owner report(s)")
+    got = {to[0]: parts(msg) for _, to, msg in sink.messages}
+    lead = got["lead@agency.example"]
+    assert lead["text"].replace("\r\n", "\n").split("\n\n")[1].splitlines() == [
+        "3 clients, average score 66.7.",
+        "Got worse: acme-shop (score \u221215, 1 new finding); 1 new finding(s) in all.",
+        "Fix first: acme-shop: overflagged-key-events (+15 points): Unmark it."]
+    assert set(lead["files"]) == {"summary.json", "summary.csv"}
+    acme = got["acme@client.example"]
+    text = acme["text"].replace("\r\n", "\n")
+    assert text.split("\n\n")[1].splitlines()[1] == ("Got worse: score \u221215 (70 \u2192 55) and 1 new finding "
+                                                   "(1 high).")
+    assert text.count("a new problem") == 1 and text.count("an old problem") == 1  # each finding once
+    assert visible(acme["html"]).count("a new problem") == 1
+    assert "What got worse since 2025-01-06" in text and "Still open: 1" in text
+    assert 'title="2024-12-30: 80"' in acme["html"] and "30 Dec 2024 6 Jan 13 Jan 80 70 55" in visible(acme["html"])
+    assert set(acme["files"]) == {"acme-shop.json", "acme-shop.csv"}
+    multi = got["multi@agency.example"]
+    text = multi["text"].replace("\r\n", "\n")
+    assert set(multi["files"]) == {"beta-shop.json", "beta-shop.csv", "gamma-shop.json", "gamma-shop.csv"}
+    assert text.index("== beta-shop") < text.index("== gamma-shop")  # worst first
+    assert "What got worse" not in text and "What got worse" not in multi["html"]  # nothing did
+    assert text.split("\n\n")[1].splitlines()[1] == "Nothing got worse since the last run."
+    assert json.loads(multi["files"]["beta-shop.json"])["clients"][0]["name"] == "beta-shop"
+    # --email-on change: the unchanged client is left out of its owner's e-mail
+    done, sink = deliver("change")
+    got = {to[0]: parts(msg) for _, to, msg in sink.messages}
+    assert done.sent == 3 and "beta-shop" not in got["multi@agency.example"]["text"]
+    assert set(got["multi@agency.example"]["files"]) == {"gamma-shop.json", "gamma-shop.csv"}
 
 
 # -- delivery ----------------------------------------------------------------------------------------------------

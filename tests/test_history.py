@@ -16,35 +16,39 @@ from builders import add_weak_key_event
 from auditor.diff import change_lines, compute_changes
 from auditor.errors import ConfigError
 from auditor.history import History
+from auditor.result import Changes, ClientResult, Finding, RuleResult, TrendPoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def finding(rule: str, res: str, sev: str = "high", msg: str = "m", suppressed: bool = False) -> dict:
+def finding(rule: str, res: str, sev: str = "high", msg: str = "m", suppressed: bool = False) -> Finding:
     from auditor.audit import fingerprint
 
-    return {"rule": rule, "severity": sev, "category": "c", "message": msg, "resources": [res], "remediation": "r",
-            "actionable": True, "fingerprint": fingerprint(rule, "acme", [res]), "suppressed": suppressed}
+    return Finding(rule=rule, severity=sev, category="c", message=msg, resources=(res,), remediation="r",
+                   fingerprint=fingerprint(rule, "acme", [res]), suppressed=suppressed)
 
 
-def result(findings: list[dict], score: int | None = 70, status: str = "ok",
-           ran: tuple[str, ...] = ("a", "b", "c")) -> dict:
-    return {"name": "acme", "profile": "ecommerce", "status": status, "score": score,
-            "grade": None if score is None else "C", "coverage": 100, "categories": {},
-            "counts": {}, "errors": [], "warnings": [], "findings": findings,
-            "rules": [{"id": r, "category": "c", "status": "fail", "reason": ""} for r in ran]
-            + [{"id": "d", "category": "c", "status": "not_run", "reason": "not collected"}]}
+def result(findings: list[Finding], score: int | None = 70, status: str = "ok",
+           ran: tuple[str, ...] = ("a", "b", "c")) -> ClientResult:
+    return ClientResult(name="acme", status=status, profile="ecommerce", score=score,
+                        grade=None if score is None else "C", coverage=100, findings=findings,
+                        rules=[RuleResult(r, "c", "fail") for r in ran] + [RuleResult("d", "c", "not_run",
+                                                                                      "not collected")])
+
+
+def rules_of(found: list) -> list[str]:
+    return [f.rule for f in found]
 
 
 def test_new_resolved_persisting_by_fingerprint_not_message():
     old = result([finding("a", "x/1", msg="12 events"), finding("b", "x/2"), finding("d", "x/4")], score=70)
     new = result([finding("a", "x/1", msg="15 events"), finding("c", "x/3", sev="critical")], score=55)
     ch = compute_changes(new, old, [], "2025-01-13T07:00:00Z")
-    assert [f["rule"] for f in ch["new"]] == ["c"]
-    assert [f["rule"] for f in ch["resolved"]] == ["b"]
-    assert [f["rule"] for f in ch["persisting"]] == ["a"]  # reworded message: the same finding
-    assert ch["not_checked"] == 1  # rule d did not run this time: not "resolved"
-    assert ch["score_delta"] == -15 and ch["changed"] is True
+    assert rules_of(ch.new) == ["c"]
+    assert rules_of(ch.resolved) == ["b"]
+    assert rules_of(ch.persisting) == ["a"]  # reworded message: the same finding
+    assert ch.not_checked == 1  # rule d did not run this time: not "resolved"
+    assert ch.score_delta == -15 and ch.changed is True
     assert change_lines(ch)[0].endswith("score -15 (70 -> 55); 1 new, 1 resolved, 1 persisting, 1 not checked")
 
 
@@ -52,18 +56,18 @@ def test_suppression_changes_are_not_findings_changes():
     old = result([finding("a", "x/1", suppressed=True), finding("b", "x/2")])
     new = result([finding("a", "x/1"), finding("b", "x/2", suppressed=True)])
     ch = compute_changes(new, old)
-    assert [f["rule"] for f in ch["new"]] == ["a"]  # its suppression expired: new to the owner
-    assert ch["resolved"] == [] and ch["persisting"] == []  # newly suppressed b: acknowledged, not resolved
+    assert rules_of(ch.new) == ["a"]  # its suppression expired: new to the owner
+    assert ch.resolved == [] and ch.persisting == []  # newly suppressed b: acknowledged, not resolved
 
 
 def test_first_run_and_unchanged_and_errored():
     r = result([finding("a", "x/1")])
     first = compute_changes(r, None)
-    assert first["previous"] is None and first["new"] == [] and first["changed"] is True
+    assert first.previous is None and first.new == [] and first.changed is True
     same = compute_changes(copy.deepcopy(r), r)
-    assert same["changed"] is False and same["score_delta"] == 0 and len(same["persisting"]) == 1
+    assert same.changed is False and same.score_delta == 0 and len(same.persisting) == 1
     errored = compute_changes(result([], score=None, status="error"), r)
-    assert errored["changed"] is True and errored["not_checked"] == 1 and errored["score_delta"] is None
+    assert errored.changed is True and errored.not_checked == 1 and errored.score_delta is None
 
 
 def test_history_baseline_trend_and_pruning(tmp_path):
@@ -72,19 +76,26 @@ def test_history_baseline_trend_and_pruning(tmp_path):
         ids = []
         for i, (score, status) in enumerate([(80, "ok"), (70, "ok"), (None, "error"), (60, "ok")]):
             rid = h.begin_run(f"2025-01-0{i + 1}T07:00:00Z", None, "t")
-            h.record(rid, {**result([finding("a", f"x/{i}")], score=score, status=status), "changes": {"x": 1}},
-                     f"2025-01-0{i + 1}T07:00:00Z")
+            r = result([finding("a", f"x/{i}")], score=score, status=status)
+            r.changes = Changes()
+            h.record(rid, r, f"2025-01-0{i + 1}T07:00:00Z")
             h.finish_run(rid, "now", 1)
             ids.append(rid)
         prev = h.previous("acme", ids[3])
-        assert prev["score"] == 70 and prev["generated_at"] == "2025-01-02T07:00:00Z"  # the errored run skipped
-        assert "changes" not in prev  # derived data is not stored
-        assert [p["score"] for p in h.trend("acme", ids[3])] == [80, 70, None]
+        assert isinstance(prev, ClientResult)
+        assert prev.score == 70 and prev.generated_at == "2025-01-02T07:00:00Z"  # the errored run skipped
+        assert prev.changes is None  # derived data is not stored
+        assert prev.findings == [finding("a", "x/1")]  # read back as it was written
+        stored = json.loads(h.conn.execute("SELECT result FROM results WHERE run_id = ?", (ids[1],)).fetchone()[0])
+        assert "changes" not in stored and stored["name"] == "acme"
+        trend = h.trend("acme", ids[3])
+        assert trend == [TrendPoint("2025-01-01T07:00:00Z", 80, "C"), TrendPoint("2025-01-02T07:00:00Z", 70, "C"),
+                         TrendPoint("2025-01-03T07:00:00Z", None, None)]
         assert h.previous("acme", ids[0]) is None and h.previous("other", None) is None
         assert h.latest_run() == ids[3]
-        assert [r["name"] for r in h.results(ids[3])] == ["acme"]
+        assert [r.name for r in h.results(ids[3])] == ["acme"]
         assert h.prune(2) == 2
-        assert [r["id"] for r in h.runs()] == ids[:1:-1]
+        assert [r.id for r in h.runs()] == ids[:1:-1]
         assert h.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 2
 
 
@@ -122,6 +133,7 @@ def test_audit_diff_of_two_saved_results(tmp_path):
     assert p.returncode == 1
     (c,) = json.loads(p.stdout)["clients"]
     assert c["name"] == "northwind-outfitters" and len(c["changes"]["new"]) == 1
+    assert c["changes"]["previous"]["generated_at"] == json.loads((tmp_path / "old.json").read_text())["generated_at"]
     p = _audit("diff", str(tmp_path / "old.json"))
     assert p.returncode == 2 and "give two JSON results" in p.stderr
 
@@ -150,9 +162,9 @@ def test_unfinished_runs_are_never_a_baseline(tmp_path):
     with History.open(tmp_path / "h.sqlite") as h:
         ids = _runs(h, [(80, "complete"), (10, "aborted"), (20, "failed"), (70, "complete"), (30, "running")])
         now = h.begin_run("2025-03-01T07:00:00Z", None, "t")
-        assert h.previous("acme", now)["score"] == 70
-        assert [p["score"] for p in h.trend("acme", now)] == [80, 70]  # 10, 20 and 30 never reported in full
-        assert h.previous("acme", ids[3])["score"] == 80  # the aborted and failed runs between: skipped
+        assert h.previous("acme", now).score == 70
+        assert [p.score for p in h.trend("acme", now)] == [80, 70]  # 10, 20 and 30 never reported in full
+        assert h.previous("acme", ids[3]).score == 80  # the aborted and failed runs between: skipped
         assert h.latest_run() == ids[3] and h.latest_run(complete=False) == ids[4]
         assert [h.run_status(i) for i in ids] == ["complete", "aborted", "failed", "complete", "running"]
         assert h.run_status(999) is None
@@ -164,7 +176,7 @@ def test_a_killed_run_is_marked_aborted_by_the_next_run_of_its_shard(tmp_path):
         other = h.begin_run("2025-02-01T07:00:00Z", "2/4", "t")  # another shard, still running
         assert h.abort_stale(None) == 1
         assert h.run_status(mine) == "aborted" and h.run_status(other) == "running"
-        assert [r["status"] for r in h.runs()] == ["running", "aborted"]
+        assert [r.status for r in h.runs()] == ["running", "aborted"]
         h.finish_run(other, "2025-02-01T08:00:00Z", 3)
         assert h.run_status(other) == "complete"
         h.end_unfinished(other, "aborted", 3)  # only a running run can end unfinished
@@ -176,10 +188,20 @@ def test_keep_runs_counts_complete_runs_and_prunes_unfinished_ones_first(tmp_pat
         ids = _runs(h, [(80, "complete"), (10, "aborted"), (70, "complete"), (20, "failed"), (60, "complete"),
                         (None, "running")])
         assert h.prune(2) == 3  # the oldest complete run, the aborted and the failed one
-        assert [(r["id"], r["status"]) for r in h.runs()] == [(ids[5], "running"), (ids[4], "complete"),
-                                                              (ids[2], "complete")]
+        assert [(r.id, r.status) for r in h.runs()] == [(ids[5], "running"), (ids[4], "complete"),
+                                                        (ids[2], "complete")]
         assert h.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 3
         assert h.prune(2) == 0
+
+
+# a client result as auditor 0.1 stored it in a schema-1 history: plain dicts, no deductions, no subjects
+SCHEMA_1_RESULT = {
+    "name": "acme", "profile": "ecommerce", "status": "ok", "score": 80, "grade": "B", "coverage": 100,
+    "categories": {}, "counts": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}, "errors": [],
+    "warnings": [], "rules": [{"id": "a", "category": "c", "status": "fail", "reason": ""}],
+    "findings": [{"rule": "a", "severity": "high", "category": "c", "message": "m", "resources": ["x/1"],
+                  "remediation": "r", "actionable": True, "fingerprint": "0123456789abcdef", "suppressed": False}],
+}
 
 
 def test_a_schema_1_history_is_migrated_in_place(tmp_path):
@@ -198,18 +220,20 @@ def test_a_schema_1_history_is_migrated_in_place(tmp_path):
         conn.execute("INSERT INTO runs (id, started_at, finished_at, clients) VALUES (?, ?, ?, 1)",
                      (rid, f"2025-01-0{rid}T07:00:00Z", finished))
         conn.execute("INSERT INTO results VALUES (?, 'acme', ?, 'ok', ?, 'C', ?)",
-                     (rid, f"2025-01-0{rid}T07:00:00Z", score, json.dumps(result([], score=score))))
+                     (rid, f"2025-01-0{rid}T07:00:00Z", score, json.dumps(SCHEMA_1_RESULT | {"score": score})))
     conn.commit()
     conn.close()
     with History.open(db) as h:
         assert h.conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert [r["status"] for r in h.runs()] == ["complete", "aborted", "complete"]
-        assert [p["score"] for p in h.trend("acme")] == [80, 70]
-        assert h.previous("acme", 3)["score"] == 80
+        assert [r.status for r in h.runs()] == ["complete", "aborted", "complete"]
+        assert [p.score for p in h.trend("acme")] == [80, 70]
+        prev = h.previous("acme", 3)
+        assert prev.score == 80 and prev.findings[0].rule == "a"  # a result as an older auditor stored it
+        assert [d.rule for d in prev.deductions] == ["a"]  # schema 1 had no deductions: recomputed
         rid = h.begin_run("2025-01-27T07:00:00Z", None, "t")
         assert rid == 4 and h.run_status(rid) == "running"
     with History.open(db) as h:  # opening again changes nothing
-        assert [r["status"] for r in h.runs()] == ["running", "complete", "aborted", "complete"]
+        assert [r.status for r in h.runs()] == ["running", "complete", "aborted", "complete"]
 
 
 def test_database_failures_are_history_errors_naming_the_file(tmp_path):
@@ -227,9 +251,12 @@ def test_undecodable_client_names_are_stored_and_found(tmp_path):
     name = "bad\udcff\udcfename"  # a folder name that is not UTF-8, as os.listdir gives it
     with History.open(tmp_path / "h.sqlite") as h:
         rid = h.begin_run("2025-02-01T07:00:00Z", None, "t")
-        h.record(rid, {**result([finding("a", "x/\udcff")]), "name": name}, "2025-02-01T07:00:00Z")
+        r = result([finding("a", "x/\udcff")])
+        r.name = name
+        h.record(rid, r, "2025-02-01T07:00:00Z")
         h.finish_run(rid, "2025-02-01T07:01:00Z", 1)
-        assert h.previous(name)["findings"][0]["resources"] == ["x/\udcff"]
+        assert h.previous(name).findings[0].resources == ("x/\udcff",)
+        assert h.previous(name).name == name
         assert len(list(h.results(rid, [name]))) == 1
 
 

@@ -1,52 +1,41 @@
-"""E-mail reports: render (HTML + plain text + JSON and CSV attachments) and deliver over SMTP.
+"""E-mail: the agency lead's summary and each account owner's report, delivered over SMTP.
 
-HTML bodies are Jinja templates with autoescaping (every API-sourced string is escaped), inline CSS on tables,
-no scripts, and charts made of table cells (many mail clients block SVG and images). Every value a template
-prints, in the HTML and the plain-text body alike, passes through `printable` (auditor/text.py) first, and so do
-the Subject and the attachment file names: no control character, bidirectional override or lone surrogate
-reaches a message. Delivery uses one SMTP connection per run (STARTTLS, implicit TLS or plain), the password from
-the environment variable the config names, and turns every failure into one readable line with addresses
-redacted.
+One SMTP session per run (STARTTLS, implicit TLS or plain), the password from the environment variable the
+config names (read when the config is, so a missing one is a configuration error before anything is audited),
+and every failure turned into one readable line with addresses and the password redacted. The bodies are the
+formats `email_summary` and `email_owner` (auditor/outputs/formats); the Subject and the attachment file names
+pass through `printable` here too: no control character, bidirectional override or lone surrogate reaches a
+message.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment, PackageLoader
-
-from auditor.business_model import profile_label
 from auditor.config import EmailSettings
-from auditor.diff import changes_line
-from auditor.engine import SEVERITIES
-from auditor.errors import ConfigError
-from auditor.history import TREND_POINTS
+from auditor.errors import ConfigError, describe
+from auditor.outputs.channels import Channel, ChannelOptions, Delivered, FinishedRun
+from auditor.result import ClientResult, Header
 from auditor.text import printable
 
-SUMMARY_EMAIL_ROWS = 100  # rows in the summary e-mail body (the attachments hold all): big mails get clipped
-_SPARK = "▁▂▃▄▅▆▇█"
+if TYPE_CHECKING:
+    from auditor.config import UserConfig
+
 _ADDRESS = re.compile(r"[^\s<>()\[\],;:'\"]+@[^\s<>()\[\],;:'\"]+")
 
 
 class DeliveryError(Exception):
     """Mail could not be delivered; the message is one line without addresses or secrets."""
-
-
-
-
-def _text_finalize(value: Any) -> Any:
-    """What the plain-text templates print: strings through `printable` (numbers and None as they are)."""
-    return printable(value) if isinstance(value, str) else value
 
 
 def attachment_name(name: str) -> str:
@@ -65,102 +54,21 @@ def _utf8(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def sparkline(scores: Iterable[int | None]) -> str:
-    return "".join("·" if s is None else _SPARK[min(7, max(0, round(s * 7 / 100)))] for s in scores)
+def result_attachments(clients: list[ClientResult], header: Header) -> list[tuple[str, bytes]]:
+    """Each client's result as its own JSON (the `audit --format json` shape, one client) and CSV, named after the
+    client: <client>.json, <client>.csv (the name made safe as the client's report files are)."""
+    from auditor.files import file_stem
+    from auditor.outputs.document import write_document
+    from auditor.outputs.options import RenderOptions
 
-
-@functools.lru_cache(maxsize=1)
-def _html_env() -> Environment:
-    from auditor.report.html import environment
-
-    env = environment()
-    env.globals["sparkline"] = sparkline
-    return env
-
-
-@functools.lru_cache(maxsize=1)
-def _text_env() -> Environment:
-    # Plain text is not HTML: no autoescaping here; every printed string goes through `printable` instead.
-    env = Environment(loader=PackageLoader("auditor.report", "templates"), autoescape=False, trim_blocks=True,
-                      lstrip_blocks=True, keep_trailing_newline=True, finalize=_text_finalize)
-    env.filters["plain"] = printable
-    env.globals["changes_line"] = changes_line
-    env.globals["profile_label"] = profile_label
-    return env
-
-
-def _subject(settings: EmailSettings | None, text: str) -> str:
-    prefix = settings.subject_prefix.strip() + " " if settings and settings.subject_prefix.strip() else ""
-    return printable(prefix + text)[:200]
-
-
-# -- the agency lead's summary ----------------------------------------------------------------------------------
-
-def summary_context(rows: list[dict[str, Any]], summary: dict[str, Any], header: dict[str, Any],
-                    limit: int | None = SUMMARY_EMAIL_ROWS, links: bool = False) -> dict[str, Any]:
-    shown = rows if limit is None else rows[:limit]
-    title = f"Agency summary: {summary['clients']} client(s), worst first"
-    return {"title": title, "rows": shown, "hidden": len(rows) - len(shown), "summary": summary, "header": header,
-            "severities": SEVERITIES, "links": links, "trend_points": TREND_POINTS}
-
-
-def render_summary(rows: list[dict[str, Any]], summary: dict[str, Any], header: dict[str, Any],
-                   limit: int | None = SUMMARY_EMAIL_ROWS, links: bool = False) -> tuple[str, str]:
-    """(plain text, HTML) of the agency summary."""
-    ctx = summary_context(rows, summary, header, limit, links)
-    return (_text_env().get_template("email_summary.txt.j2").render(ctx),
-            _html_env().get_template("email_summary.html.j2").render(ctx))
-
-
-def stream_summary(kind: str, rows: list[dict[str, Any]], summary: dict[str, Any], header: dict[str, Any],
-                   links: bool = True) -> Iterator[str]:
-    """The full summary ("html" or "text") in chunks, for a file: memory stays flat however many clients."""
-    ctx = summary_context(rows, summary, header, None, links)
-    env, name = (_html_env(), "email_summary.html.j2") if kind == "html" else (_text_env(), "email_summary.txt.j2")
-    return env.get_template(name).generate(ctx)
-
-
-def summary_subject(settings: EmailSettings | None, summary: dict[str, Any]) -> str:
-    avg = f", average {summary['average_score']}" if summary.get("average_score") is not None else ""
-    worse = f", {summary['worse']} worse" if summary.get("worse") else ""
-    errored = f", {summary['errored']} not audited" if summary.get("errored") else ""
-    return _subject(settings, f"Agency summary: {summary['clients']} client(s){avg}{worse}{errored}")
-
-
-# -- an account owner's report ----------------------------------------------------------------------------------
-
-def render_owner(clients: list[dict[str, Any]], header: dict[str, Any]) -> tuple[str, str]:
-    """(plain text, HTML) of one owner's clients (full client results, with `changes` when history is on)."""
-    title = (f"Conversion audit: {clients[0]['name']}" if len(clients) == 1
-             else f"Conversion audit: {len(clients)} clients")
-    ctx = {"title": title, "clients": clients, "header": header}
-    return (_text_env().get_template("email_owner.txt.j2").render(ctx),
-            _html_env().get_template("email_owner.html.j2").render(ctx))
-
-
-def owner_subject(settings: EmailSettings | None, clients: list[dict[str, Any]]) -> str:
-    new = sum(len((c.get("changes") or {}).get("new") or []) for c in clients)
-    news = f", {new} new finding(s)" if new else ""
-    if len(clients) == 1:
-        c = clients[0]
-        score = "not audited" if c["score"] is None else f"{c['score']}/100 ({c['grade']})"
-        return _subject(settings, f"{c['name']}: {score}{news}")
-    worst = min(clients, key=lambda c: (c["score"] is not None, c["score"] or 0))
-    score = "not audited" if worst["score"] is None else f"{worst['score']}/100"
-    return _subject(settings, f"{len(clients)} clients{news}; lowest {worst['name']} {score}")
-
-
-def result_attachments(clients: list[dict[str, Any]], header: dict[str, Any], stem: str) -> list[tuple[str, bytes]]:
-    """The owner's clients as one JSON result (the `audit --format json` shape) and one CSV, named STEM.json and
-    STEM.csv (STEM made safe as a file name: it is usually a client name)."""
-    from auditor.report.render import write_document
-
-    stem = attachment_name(stem)
+    taken: set[str] = set()  # two names that differ only in case still get two files
     out = []
-    for fmt in ("json", "csv"):
-        buf = io.StringIO()
-        write_document(buf, fmt, header, clients)
-        out.append((f"{stem}.{fmt}", buf.getvalue().encode("utf-8", "replace")))
+    for c in clients:
+        stem = file_stem(c.name, taken)
+        for fmt in ("json", "csv"):
+            buf = io.StringIO()
+            write_document(buf, fmt, header, [c], RenderOptions(single=True))
+            out.append((f"{stem}.{fmt}", buf.getvalue().encode("utf-8", "replace")))
     return out
 
 
@@ -312,3 +220,101 @@ class Mailer:
 
 def _decode(b: bytes | str) -> str:
     return b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+
+
+class EmailChannel(Channel):
+    """The summary to `email.summary_to`, then one e-mail per owner address covering that owner's clients that
+    meet `when` (--email-on, else email.when), worst first."""
+
+    name = "email"
+
+    def __init__(self, settings: EmailSettings, password: str | None, when: str = "always") -> None:
+        self.settings, self.password, self.when = settings, password, when
+
+    @classmethod
+    def configure(cls, cfg: UserConfig, cfg_path: Path | None, options: ChannelOptions) -> list[Channel]:
+        email = cfg.email
+        if options.email_on and email is None:
+            where = cfg_path or "the config (none given)"
+            raise ConfigError(f"--email-on {options.email_on}: {where} has no email: section (host, sender, "
+                              "summary_to...)")
+        if email is None or options.no_email or not options.deliver:
+            return []
+        if email.ca_file:
+            from auditor.config import resolve_path
+
+            ca = resolve_path(cfg_path.resolve().parent if cfg_path else Path.cwd(), email.ca_file)
+            if ca is None or not ca.is_file():
+                raise ConfigError(f"{cfg_path}: email.ca_file: {ca}: no such file")
+            email = email.model_copy(update={"ca_file": str(ca)})
+        try:
+            password = smtp_password(email)  # missing: a config error now, not a mail failure after auditing
+        except ConfigError as e:
+            if cfg_path is None:
+                raise
+            from auditor.config import config_error
+
+            key, _, msg = str(e).partition(": ")
+            raise config_error(cfg_path, ("email", *key.split(".")[1:]), msg) from None
+        return [cls(email, password, options.email_on or email.when)]
+
+    def outbox(self, run: FinishedRun) -> list[tuple[str, list[str], Callable[[], EmailMessage]]]:
+        """(kind, recipients, a function building the message): messages are built one at a time, as sent."""
+        from auditor.outputs.formats.email_owner import owner_subject, render_owner
+        from auditor.outputs.formats.email_summary import email_view, render_summary, summary_subject
+        from auditor.outputs.formats.summary_base import SummaryView
+        from auditor.outputs.formats.summary_json import compact
+
+        email, doc = self.settings, run.document
+        rows = doc.clients
+        out: list[tuple[str, list[str], Callable[[], EmailMessage]]] = []
+        if email.summary_to and any(run.wanted(r, self.when) for r in rows):
+            def summary_msg() -> EmailMessage:
+                view = SummaryView(doc, run.top_fix)
+                text, html = render_summary(email_view(view))
+                files = [("summary.json", compact(view)), ("summary.csv", (run.out_dir / "summary.csv").read_bytes())]
+                return build_message(email.sender, list(email.summary_to), summary_subject(email, doc.summary), text,
+                                     html, files)
+            out.append(("summary", list(email.summary_to), summary_msg))
+        by_name = {r.name: r for r in rows}
+        rank_of = {r.name: i for i, r in enumerate(rows)}  # an owner's clients, worst first like the summary
+        for addr in sorted(run.owners):
+            names = sorted((n for n in set(run.owners[addr]) if n in by_name and run.wanted(by_name[n], self.when)),
+                           key=rank_of.__getitem__)
+            if not names:
+                continue
+
+            def owner_msg(addr: str = addr, names: list[str] = names) -> EmailMessage:
+                clients = [run.load_client(by_name[n]) for n in names]
+                text, html = render_owner(clients, doc.header, run.branding)
+                return build_message(email.sender, [addr], owner_subject(email, clients), text, html,
+                                     result_attachments(clients, doc.header))
+            out.append(("owner", [addr], owner_msg))
+        return out
+
+    def deliver(self, run: FinishedRun) -> Delivered:
+        outbox = self.outbox(run)
+        done = Delivered()
+        if not outbox:
+            done.said = f"nothing to send (--email-on {self.when})"
+            return done
+        sent = {"summary": 0, "owner": 0}
+        with Mailer(self.settings, self.password) as mailer:
+            for i, (kind, to, make) in enumerate(outbox):
+                try:
+                    msg = make()
+                except Exception as e:  # a report vanished or is unreadable, a rendering failed
+                    done.fail(f"cannot build the {kind} e-mail: {redact(describe(e), self.password)}")
+                    continue
+                try:
+                    mailer.send(msg, to)
+                    sent[kind] += 1
+                    done.sent += 1
+                except DeliveryError as e:
+                    done.fail(str(e))
+                    if mailer.smtp is None:  # no session (cannot connect or log in): the rest would fail the same way
+                        done.fail(str(e), len(outbox) - i - 1)
+                        break
+        if done.sent:
+            done.said = f"sent {sent['summary']} summary and {sent['owner']} owner report(s)"
+        return done

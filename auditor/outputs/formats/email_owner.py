@@ -1,0 +1,166 @@
+"""An account owner's e-mail (plain text and HTML): three lines first (the clients and their score, what got worse,
+what to fix first), then for each client its score and trend, what got worse (only when something did), what was
+resolved, and every other open finding. Each finding is listed once: a new finding under "What got worse" with its
+fix, the others under "Still open"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from auditor.business_model import profile_label
+from auditor.diff import changes_line
+from auditor.outputs.digest import Fix, fix_first
+from auditor.outputs.formats.email_env import (
+    TrendCell,
+    gist,
+    html_env,
+    signed,
+    subject,
+    text_env,
+    trend_cells,
+    trend_text,
+)
+from auditor.result import SEVERITIES, ClientResult, Finding, FindingRef, Header
+
+if TYPE_CHECKING:
+    from auditor.config import EmailSettings
+    from auditor.outputs.options import Branding
+
+
+@dataclass(slots=True)
+class OwnerClient:
+    """One client of the e-mail, split the way it is read."""
+
+    result: ClientResult
+    since: str = ""  # date of the previous complete run ("" on a first audit or without history)
+    worse: bool = False
+    drop: str = ""  # "−15 (70 → 55)" when the score dropped
+    new: list[Finding] = field(default_factory=list)  # new since the previous run, with their fix
+    resolved: list[FindingRef] = field(default_factory=list)
+    open: list[Finding] = field(default_factory=list)  # every other open finding
+    trend: list[TrendCell] = field(default_factory=list)
+    trend_text: str = ""
+    changes_line: str = ""
+
+    @classmethod
+    def of(cls, r: ClientResult) -> OwnerClient:
+        ch = r.changes
+        v = cls(r)
+        if ch is not None and ch.previous is not None:  # a first audit is said once, in the three lines
+            v.changes_line = changes_line(ch)
+            v.since = str(ch.previous.generated_at or "")[:10] if ch.previous else ""
+            if len(ch.trend) > 1:
+                v.trend, v.trend_text = trend_cells(ch.trend), trend_text(ch.trend)
+        new_fps = {f.fingerprint for f in ch.new} if ch and ch.previous else set()
+        v.new = [f for f in r.active if f.fingerprint in new_fps]
+        v.open = [f for f in r.active if f.fingerprint not in new_fps]
+        if ch is not None and ch.previous is not None:
+            v.resolved = list(ch.resolved)
+            if ch.score_delta is not None and ch.score_delta < 0:
+                v.drop = f"{signed(ch.score_delta)} ({ch.previous.score} \u2192 {r.score})"
+            v.worse = bool(v.new or v.drop)
+        return v
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def _severities(findings: list[Finding]) -> str:
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+
+
+def _score(r: ClientResult) -> str:
+    return "not audited" if r.score is None else f"{r.score}/100 ({r.grade})"
+
+
+def _change(v: OwnerClient) -> str:
+    ch = v.result.changes
+    if ch is None:
+        return ""
+    if ch.previous is None:
+        return "first audit"
+    if ch.score_delta is None:
+        return f"not comparable with {v.since}"
+    return f"unchanged since {v.since}" if ch.score_delta == 0 else f"{signed(ch.score_delta)} since {v.since}"
+
+
+def best_fix(clients: list[OwnerClient]) -> tuple[OwnerClient, Fix] | None:
+    """The fix worth the most points among the clients (the worse client first on a tie)."""
+    found = [(v, fx) for v in clients for fx in fix_first(v.result, 1)]
+    return max(found, key=lambda x: x[1].points, default=None)
+
+
+def headline(clients: list[OwnerClient]) -> list[str]:
+    """Three lines: the clients and their score, what got worse, what to fix first."""
+    one = len(clients) == 1
+    if one:
+        v = clients[0]
+        change = _change(v)
+        lines = [f"{v.result.name}: {'score ' if v.result.score is not None else ''}{_score(v.result)}"
+                 + (f", {change}" if change else "") + "."]
+    elif len(clients) <= 3:
+        lines = [f"{len(clients)} clients: " + "; ".join(
+            f"{v.result.name} {_score(v.result)}" + (f", {_change(v)}" if _change(v) else "") for v in clients) + "."]
+    else:
+        scored = [v.result.score for v in clients if v.result.score is not None]
+        avg = f", average {sum(scored) / len(scored):.0f}" if scored else ""
+        worst = clients[0].result
+        lines = [f"{len(clients)} clients, lowest {worst.name} {_score(worst)}{avg}."]
+    worse = [v for v in clients if v.worse]
+    compared = [v for v in clients if v.since]
+    if worse:
+        def what(v: OwnerClient) -> str:
+            parts = [f"score {v.drop}"] if v.drop else []
+            if v.new:
+                parts.append(f"{_count(len(v.new), 'new finding')} ({_severities(v.new)})")
+            return " and ".join(parts)
+
+        lines.append("Got worse: " + ("; ".join(f"{v.result.name}: {what(v)}" for v in worse) if not one
+                                      else what(worse[0])) + ".")
+    elif compared:
+        resolved = sum(len(v.resolved) for v in clients)
+        since = f" since {compared[0].since}" if one else " since the last run"
+        lines.append(f"Nothing got worse{since}" + (f"; {_count(resolved, 'finding')} resolved" if resolved else "")
+                     + ".")
+    elif any(v.result.changes is not None for v in clients):
+        lines.append("First audit: nothing to compare with yet.")
+    fix = best_fix(clients)
+    if fix is not None:
+        v, fx = fix
+        who = "" if one else f"{v.result.name}: "
+        lines.append(f"Fix first: {who}{fx.finding.rule} (+{fx.points} points): {gist(fx.finding.remediation)}")
+    elif any(v.result.score is not None for v in clients):
+        lines.append("Nothing to fix first: no open finding costs points.")
+    return lines
+
+
+def owner_context(clients: list[ClientResult], header: Header, branding: Branding | None = None) -> dict[str, Any]:
+    views = [OwnerClient.of(c) for c in clients]
+    title = (f"Conversion audit: {clients[0].name}" if len(clients) == 1
+             else f"Conversion audit: {len(clients)} clients")
+    return {"title": title, "clients": views, "header": header, "lines": headline(views),
+            "agency": branding.agency_name if branding else None, "profile_label": profile_label}
+
+
+def render_owner(clients: list[ClientResult], header: Header, branding: Branding | None = None) -> tuple[str, str]:
+    """(plain text, HTML) of one owner's clients (full results, with `changes` when history is on), worst
+    first as given."""
+    ctx = owner_context(clients, header, branding)
+    return (text_env().get_template("email_owner.txt.j2").render(ctx),
+            html_env().get_template("email_owner.html.j2").render(ctx))
+
+
+def owner_subject(settings: EmailSettings | None, clients: list[ClientResult]) -> str:
+    new = sum(len(c.changes.new) for c in clients if c.changes)
+    news = f", {new} new finding(s)" if new else ""
+    if len(clients) == 1:
+        c = clients[0]
+        score = "not audited" if c.score is None else f"{c.score}/100 ({c.grade})"
+        return subject(settings, f"{c.name}: {score}{news}")
+    worst = min(clients, key=lambda c: (c.score is not None, c.score or 0))
+    score = "not audited" if worst.score is None else f"{worst.score}/100"
+    return subject(settings, f"{len(clients)} clients{news}; lowest {worst.name} {score}")
+

@@ -1,0 +1,158 @@
+"""The agency summary as people read it: the summary files (summary.json, .csv, .html, .md, .txt), the lead's
+e-mail and the chat message all say it the same way, from one `SummaryView`.
+
+A summary format writes the whole summary at once (`SummaryFormat.write`): unlike a report, it holds one small
+row per client, already in memory. Summary formats are registered here by the format names of
+auditor.conventions (a format without a summary, such as pdf, writes none).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
+
+from auditor.outputs.formats.email_env import gist, signed
+
+if TYPE_CHECKING:
+    from auditor.agency.summary import AgencyRow, SummaryDocument
+    from auditor.result import ClientResult
+
+SUMMARY_EMAIL_ROWS = 100  # rows in the summary e-mail body (the attachments hold all): big mails get clipped
+NAMED = 3  # clients named in the "got worse" line
+
+# format name -> the class writing summary.<ext> in it
+SUMMARY_FORMATS: dict[str, str] = {
+    "json": "auditor.outputs.formats.summary_json:SummaryJson",
+    "csv": "auditor.outputs.formats.summary_csv:SummaryCsv",
+    "html": "auditor.outputs.formats.summary_html:SummaryHtml",
+    "markdown": "auditor.outputs.formats.summary_markdown:SummaryMarkdown",
+    "table": "auditor.outputs.formats.summary_table:SummaryTable",
+}
+
+
+@dataclass(slots=True)
+class SummaryView:
+    """A summary document as shown: all rows or the worst `limit`, with links to the reports or not, and the
+    run's "fix first" line (found in the worst clients' reports) when there is one."""
+
+    document: SummaryDocument
+    top_fix: str | None = None
+    limit: int | None = None
+    links: bool = False
+
+    @property
+    def rows(self) -> list[AgencyRow]:
+        rows = self.document.clients
+        return rows if self.limit is None else rows[:self.limit]
+
+    @property
+    def hidden(self) -> int:
+        return len(self.document.clients) - len(self.rows)
+
+    @property
+    def history(self) -> bool:
+        """Whether the run compared with a history (a merge of shards does not know: assumed so)."""
+        return self.document.run.history is not False
+
+    def compared(self, row: AgencyRow) -> bool:
+        """The row says what changed since an earlier run (else its "new" and "resolved" mean nothing)."""
+        return self.history and not row.first_run
+
+    def score_change(self, row: AgencyRow) -> str:
+        return score_change(row, self.history)
+
+    def lines(self) -> list[str]:
+        return headline(self.document, self.top_fix)
+
+
+def score_change(row: AgencyRow, history: bool = True) -> str:
+    """The "Score change" cell: +5, −7, ±0, "first run", "not audited" (no score this time), or "–" (no history)."""
+    if row.delta is not None:
+        return signed(row.delta)
+    if not history:
+        return "\u2013"
+    if row.previous_score is None:
+        return "first run"
+    return "not audited"
+
+
+def worse(row: AgencyRow) -> bool:
+    """Something got worse for this client: a new finding, or a lower score."""
+    return row.new > 0 or (row.delta or 0) < 0
+
+
+def _worse_part(r: AgencyRow) -> str:
+    parts = [f"score {signed(r.delta)}"] if (r.delta or 0) < 0 else []
+    if r.new:
+        parts.append(f"{r.new} new finding{'s' if r.new != 1 else ''}")
+    return f"{r.name} ({', '.join(parts)})"
+
+
+def headline(doc: SummaryDocument, top_fix: str | None = None) -> list[str]:
+    """Three lines first: the clients and their score, what got worse, what to fix first."""
+    s, rows = doc.summary, doc.clients
+    first = f"{s.clients} client{'s' if s.clients != 1 else ''}"
+    first += f", average score {s.average_score:g}" if s.average_score is not None else ", none scored"
+    trouble = [f"{s.errored} not audited"] if s.errored else []
+    trouble += [f"{s.incomplete} only partly audited"] if s.incomplete else []
+    lines = [first + (f"; {', '.join(trouble)}" if trouble else "") + "."]
+    got_worse = [r for r in rows if worse(r)]
+    if doc.run.history is False:
+        lines.append("No history kept: nothing to compare with.")
+    elif got_worse:
+        named = ", ".join(_worse_part(r) for r in got_worse[:NAMED])
+        more = f" and {len(got_worse) - NAMED} more" if len(got_worse) > NAMED else ""
+        lines.append(f"Got worse: {named}{more}; {s.new} new finding(s) in all.")
+    elif rows and all(r.first_run for r in rows):
+        lines.append("First run: nothing to compare with yet.")
+    else:
+        better = [f"{s.better} client(s) better"] if s.better else []
+        better += [f"{s.resolved} finding(s) resolved"] if s.resolved else []
+        lines.append("Nothing got worse since the last run" + (f"; {', '.join(better)}" if better else "") + ".")
+    if top_fix:
+        lines.append(f"Fix first: {top_fix}")
+    return lines
+
+
+def top_fix(rows: list[AgencyRow], load: Callable[[AgencyRow], ClientResult], tries: int = 3) -> str | None:
+    """"harbor-dental: duplicate-conversion-action (+30 points): Keep one action..." from the worst clients'
+    reports: the biggest fix of the worst client that has one. Reads at most `tries` reports; a report that
+    cannot be read is skipped (this line is a pointer, the reports say it all)."""
+    from auditor.outputs.digest import fix_first
+
+    for row in [r for r in rows if r.score is not None and r.json][:tries]:
+        try:
+            fixes = fix_first(load(row), 1)
+        except Exception:  # a vanished or damaged report: the summary goes out without this line
+            continue
+        if fixes:
+            fx = fixes[0]
+            return f"{row.name}: {fx.finding.rule} (+{fx.points} points): {gist(fx.finding.remediation)}"
+    return None
+
+
+class SummaryFormat:
+    """Writes the summary in one format; `file_name` is summary.<extension of the format>."""
+
+    name: ClassVar[str] = ""
+
+    @property
+    def file_name(self) -> str:
+        from auditor.conventions import FORMAT_EXTENSIONS
+
+        return f"summary.{FORMAT_EXTENSIONS[self.name]}"
+
+    def write(self, out: TextIO, view: SummaryView) -> None:
+        raise NotImplementedError
+
+
+def summary_format(name: str) -> SummaryFormat | None:
+    """The summary format of a report format name; None when that format has no summary (pdf)."""
+    spec = SUMMARY_FORMATS.get(name)
+    if spec is None:
+        return None
+    module, attr = spec.split(":")
+    cls: Any = getattr(importlib.import_module(module), attr)
+    return cls()
