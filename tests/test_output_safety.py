@@ -32,6 +32,7 @@ from auditor.result import (
     ClientResult,
     Deduction,
     Finding,
+    Header,
     RuleResult,
     Source,
     Sources,
@@ -255,19 +256,22 @@ def test_lone_surrogates_and_controls_anywhere_never_raise(fmt):
 
 # -- e-mail ------------------------------------------------------------------------------------------------------
 
-HEADER = {"tool": {"name": "auditor", "version": "test"}, "generated_at": "2025-01-13T07:00:00Z",
-          "scoring": {"formula": "f", "deductions": {}, "grades": {}}}
+HEADER = Header(version="test", generated_at="2025-01-13T07:00:00Z", formula="f", deductions={}, grades={})
 
 
-def summary_rows(names: list[str]) -> list[dict[str, Any]]:
-    return [{"name": n, "status": "error" if i else "ok", "score": 55, "grade": "F", "coverage": 100, "errors": 0,
-             "counts": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}, "previous_score": 60,
-             "delta": -5, "new": 1, "resolved": 0, "persisting": 0, "changed": True, "trend": [60, 55],
-             "suppressed": 0, "json": f"clients/{n}.json", "html": f"clients/{n}.html"} for i, n in enumerate(names)]
+def summary_document(names: list[str]) -> Any:
+    from auditor.agency.summary import AgencyRow, RunInfo, SummaryDocument
+
+    rows = [AgencyRow(n, "error" if i else "ok", 55, "F", 100, {"critical": 0, "high": 1, "medium": 0, "low": 0,
+                                                                  "info": 0}, 0, previous_score=60, delta=-5, new=1,
+                      changed=True, trend=[60, 55], json=f"clients/{n}.json", html=f"clients/{n}.html")
+            for i, n in enumerate(names)]
+    return SummaryDocument(HEADER, RunInfo(history=True, formats=["json", "html"]), rows)
 
 
 def test_owner_email_bodies_subject_and_attachments(results):
-    from auditor.notify import attachment_name, build_message, owner_subject, render_owner, result_attachments
+    from auditor.outputs.channels.email import attachment_name, build_message, result_attachments
+    from auditor.outputs.formats.email_owner import owner_subject, render_owner
 
     text, html = render_owner(results, HEADER)
     assert_clean(text)
@@ -280,17 +284,20 @@ def test_owner_email_bodies_subject_and_attachments(results):
     for clients in (results[:1], results[1:], results):
         subject = owner_subject(None, clients)
         assert subject.isprintable(), subject
-    files = result_attachments(results, HEADER, CLIENT)
+    files = result_attachments(results, HEADER)
     names = [n for n, _ in files]
-    assert names == [attachment_name(CLIENT) + ".json", attachment_name(CLIENT) + ".csv"]
+    assert names == [attachment_name(c.name) + ext for c in results for ext in (".json", ".csv")]  # per client
+    assert len(set(names)) == len(names)
     for n in names:
         assert n.isprintable() and not re.search(r'[\\/:*?"<>|]', n), n
     data = dict(files)
-    doc = json.loads(data[names[0]].decode("utf-8"))
-    assert [c["name"] for c in doc["clients"]] == [CLIENT, LONE_CLIENT]
-    csv_text = data[names[1]].decode("utf-8")
-    assert_clean(csv_text)
-    assert_csv_safe(csv_text)
+    for c, name in zip(results, names[::2], strict=True):
+        doc = json.loads(data[name].decode("utf-8"))
+        assert [x["name"] for x in doc["clients"]] == [c.name]  # exactly, lone surrogate included
+    for name in names[1::2]:
+        csv_text = data[name].decode("utf-8")
+        assert_clean(csv_text)
+        assert_csv_safe(csv_text)
 
     msg = build_message("robot@agency.example", ["owner@client.example"],
                         owner_subject(None, results[:1]), text, html,
@@ -306,23 +313,24 @@ def test_owner_email_bodies_subject_and_attachments(results):
 
 
 def test_summary_email(results):
-    from auditor.notify import render_summary, summary_subject
+    from auditor.outputs.formats.email_summary import render_summary, summary_subject
+    from auditor.outputs.formats.summary_base import SummaryView
     from auditor.outputs.html_env import url_path
 
     names = [CLIENT, LONE_CLIENT, "[x](javascript:alert(1))", "javascript:alert(1)"]
-    summary = {"clients": 4, "average_score": 55, "worse": 4, "better": 0, "new": 4, "resolved": 0, "errored": 3}
-    text, html = render_summary(summary_rows(names), summary, HEADER, links=True)
+    doc = summary_document(names)
+    text, html = render_summary(SummaryView(doc, links=True))
     assert_clean(text.replace("FORGED", "") + "??FORGED")  # the 32-character name column may cut it
     assert_clean(html, also=frozenset({"0A"}))  # ...%0D%0AFORGED.html in a link
     assert_html_inert(html)
     assert 'href="clients/javascript%3Aalert%281%29.html"' in html
-    assert summary_subject(None, summary).isprintable()
+    assert summary_subject(None, doc.summary).isprintable()
     assert url_path("clients/a b\udcff.html") == "clients/a%20b%FF.html"  # a file-system byte stays that byte
     assert url_path(f"clients/{LONE}.html") == "clients/%3F.html"
 
 
 def test_header_injection_is_impossible():
-    from auditor.notify import build_message
+    from auditor.outputs.channels.email import build_message
 
     msg = build_message("robot@agency.example", ["owner@client.example"], "hi\r\nBcc: victim@example.com",
                         f"text {LONE}", f"<p>{LONE}</p>")
