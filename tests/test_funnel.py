@@ -147,11 +147,13 @@ def test_table_and_markdown_show_a_funnel_table():
     assert "Not available: no GA4 data" in md
 
 
-def test_html_draws_svg_bars_and_highlights_the_biggest_drop():
+def test_html_draws_bars_and_highlights_the_biggest_drop():
     html = render("html", _results())
-    assert html.count("<svg") == 1 and "Funnel not available: no GA4 data" in html
-    assert 'fill="#b42318"><tspan font-weight="600">add_to_cart</tspan>' in html
-    assert html.count('fill="#b42318"></rect>') == 1
+    assert html.count('<ol class="funnel"') == 1 and "Funnel not available: no GA4 data" in html
+    assert html.count('<li class="worst">') == 1  # the biggest drop, once
+    worst = html[html.index('<li class="worst">'):]
+    assert worst[:worst.index("</li>")].count("<strong>add_to_cart</strong>") == 1
+    assert html.count('class="bar" style="width:') == 9  # one bar per step with data
 
 
 def test_html_escapes_event_names():
