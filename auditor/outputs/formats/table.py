@@ -17,6 +17,7 @@ from typing import Any
 
 from auditor.business_model import profile_label
 from auditor.outputs.base import Format
+from auditor.outputs.digest import deduction_line
 from auditor.outputs.terminal import paint, safe, table, wrap
 from auditor.outputs.wording import change_lines, score_line
 from auditor.result import ClientResult, Finding, Summary
@@ -68,10 +69,12 @@ class TableFormat(Format):
         """'== name [profile]  score ...' on one line when it fits, else the score on its own lines below."""
         color = self.options.color
         who, score = f"== {safe(r.name)} [{safe(profile_label(r))}]", safe(score_line(r))
+        made = deduction_line(r)  # what makes the score: a low total beside high category scores is no riddle
+        breakdown = wrap(f"score: {safe(made)}", self.width, "   ", "     ") if made else []
         if len(who) + 2 + len(score) <= self.width:
-            return [paint(who, "heading", color) + "  " + score]
+            return [paint(who, "heading", color) + "  " + score, *breakdown]
         return [*(paint(x, "heading", color) for x in wrap(who, self.width, "", "   ")),
-                *wrap(score, self.width, "   ")]
+                *wrap(score, self.width, "   "), *breakdown]
 
     def _notes(self, r: ClientResult) -> list[str]:
         """No findings, the rules not run, the suppressed findings not shown."""
@@ -126,7 +129,9 @@ class TableFormat(Format):
     def end(self, summary: Summary) -> None:
         rows = [[x.name, "-" if x.score is None else str(x.score), x.grade or "error"] for x in summary.ranking]
         counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
-        self._lines(["", "Clients, worst first",
-                     *table(["client", "score", "grade"], rows, ("left", "right", "left"), self.width),
+        ranking = [] if self.options.single else [  # one client has nothing to be ranked against
+            "", "Clients, worst first", *table(["client", "score", "grade"], rows, ("left", "right", "left"),
+                                                self.width)]
+        self._lines([*ranking, "",
                      *wrap(f"{summary.clients} client(s), {summary.errored} errored; findings: {counts or 'none'}",
                            self.width, "", "  ")])
