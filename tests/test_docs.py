@@ -72,3 +72,16 @@ def test_explain_prints_every_part(rid):
                  "Example finding:", "References:"):
         assert part in p.stdout, part
     assert ("Parameters:" in p.stdout) == bool(Ruleset.load().rules[rid].params)
+
+
+def test_readme_example_is_what_the_command_prints():
+    """The README's example is the real output of its command on a 100-column terminal."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"`audit --offline fixtures/lumen-analytics` on the bundled.*?```\n(.*?)```", readme, re.S)
+    assert block, "the README's example block"
+    p = subprocess.run([sys.executable, "-m", "auditor", "--offline", "fixtures/lumen-analytics"], cwd=ROOT,
+                       capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"}, timeout=120)
+    assert p.returncode == 1
+    assert p.stdout.strip("\n") == block.group(1).strip("\n")
