@@ -143,7 +143,10 @@ def registry() -> dict[str, Rule]:
 def _available(client: Client, need: str) -> bool | None:
     """True: present; None: source absent (rule not applicable); False: optional data not collected."""
     if "|" in need:
-        return True if any(_available(client, n) for n in need.split("|")) else None
+        for n in need.split("|"):
+            if _available(client, n):
+                return True
+        return None
     source, _, part = need.partition(".")
     obj = getattr(client, source, None)
     if obj is None:

@@ -15,8 +15,8 @@ Built once per client from data already loaded (one pass), shared by the rules a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from auditor.evidence import Basis, Evidence, Metric, Position, count, pct
 from auditor.model import Client, ConversionAction, FunnelMeasure
@@ -92,44 +92,50 @@ def judge(verdict: NameVerdict, *, event: str | None, action: str | None, metric
 
     `volume`/`macro_volume`: users over 28 days (GA4) or conversions over 30 days (Ads), for the position and
     the ratio; `funnel`: a recorded funnel report of the subject toward `funnel_macro`."""
-    base = Evidence(event=event, action=action, strength="unknown", basis="none", metric=metric,
-                    period_days=(USER_DAYS if metric == "users" else ADS_DAYS) if metric else None, users=volume,
-                    macro=macro, macro_users=macro_volume, detail=verdict.detail)
     position: Position = "unknown"
     if volume and macro_volume:
         position = "before" if volume >= macro_volume else "after"
     ratio = macro_volume / volume if position == "before" and volume and macro_volume else None
     funnel_rate = funnel.rate if funnel is not None else None
+    period = (USER_DAYS if metric == "users" else ADS_DAYS) if metric else None
+    users, shown_macro, macro_users = volume, macro, macro_volume
+    rate: float | None = None
+    measure: Literal["funnel", "ratio"] | None = None
     if funnel is not None and funnel_rate is not None:  # the numbers shown are the report's own
-        measured = replace(base, users=funnel.users[0], macro=funnel_macro or macro, period_days=USER_DAYS,
-                           macro_users=funnel.users[-1] if len(funnel.users) > 1 else 0, rate=funnel_rate,
-                           measure="funnel", position=position)
+        users, shown_macro, period = funnel.users[0], funnel_macro or macro, USER_DAYS
+        macro_users = funnel.users[-1] if len(funnel.users) > 1 else 0
+        rate, measure = funnel_rate, "funnel"
     elif ratio is not None:
-        measured = replace(base, rate=ratio, measure="ratio", position=position)
-    else:
-        measured = replace(base, position=position)
-    classify = tax.thresholds.classify
+        rate, measure = ratio, "ratio"
+    strength, basis = _strength(verdict, position, rate, ratio, funnel_rate, tax.thresholds.classify)
+    return Evidence(event=event, action=action, strength=strength, basis=basis, position=position, metric=metric,
+                    period_days=period, users=users, macro=shown_macro, macro_users=macro_users, rate=rate,
+                    measure=measure, detail=verdict.detail)
+
+
+def _strength(verdict: NameVerdict, position: Position, rate: float | None, ratio: float | None,
+              funnel_rate: float | None, classify: Callable[[float], Strength]) -> tuple[Strength, Basis]:
+    """The class and what it rests on: `rate` is the measured one (a funnel's, else the ratio), if any."""
     if verdict.source == "config":
         cls: Strength = verdict.strength
-        if cls != "low" and measured.rate is not None and classify(measured.rate) != "low":
-            cls = classify(measured.rate)  # listed strong: at least medium, better if the data shows it
-        return replace(measured, strength=cls, basis="config")
+        if cls != "low" and rate is not None and classify(rate) != "low":
+            cls = classify(rate)  # listed strong: at least medium, better if the data shows it
+        return cls, "config"
     if funnel_rate is not None:
-        return replace(measured, strength=classify(funnel_rate), basis="funnel")
+        return classify(funnel_rate), "funnel"
     if position == "after":
-        return replace(measured, strength="low" if verdict.weak else "unknown", basis="ratio")
+        return ("low" if verdict.weak else "unknown"), "ratio"
     if ratio is not None:
         ceiling = classify(ratio)
         if ceiling == "low":  # the upper bound is low: so is the rate
-            return replace(measured, strength="low", basis="ratio")
+            return "low", "ratio"
         if verdict.kind != "micro" or verdict.strength == "unknown":  # only a ceiling, and no name to go on
-            return replace(measured, strength="unknown", basis="ratio")
+            return "unknown", "ratio"
         if _rank(ceiling) >= _rank(verdict.strength):  # the ceiling is the tighter bound
-            return replace(measured, strength=ceiling, basis="ratio")
-        return replace(measured, strength=verdict.strength, basis=_basis(verdict))  # the name caps it
+            return ceiling, "ratio"
+        return verdict.strength, _basis(verdict)  # the name caps it
     strength: Strength = verdict.strength if verdict.kind == "micro" else "unknown"
-    return replace(measured, strength=strength,
-                   basis=_basis(verdict) if strength != "unknown" or verdict.detail else "none")
+    return strength, (_basis(verdict) if strength != "unknown" or verdict.detail else "none")
 
 
 class Hierarchy:
@@ -156,6 +162,7 @@ class Hierarchy:
         if ads:
             for a in ads.actions:
                 self._actions[a.resource_name] = self._action(a)
+        self._considered: tuple[frozenset[str], list[Evidence]] | None = None
 
     # -- the macro -----------------------------------------------------------------------------------------------
 
@@ -212,8 +219,9 @@ class Hierarchy:
     def _action(self, a: ConversionAction) -> Evidence:
         verdict = self.taxonomy.action_verdict(a)
         m = self.macro
-        if (m and a in m.actions) or verdict.kind == "macro":
-            why = "a primary macro action" if m and a in m.actions else verdict.detail
+        primary_macro = m is not None and a in m.actions
+        if primary_macro or verdict.kind == "macro":
+            why = "a primary macro action" if primary_macro else verdict.detail
             return self._macro_evidence(a.ga4_event_name, a.name, f"{why} ({a.category})")
         if a.ga4_event_name and self._users.get(a.ga4_event_name, 0) > 0 and m and m.reference:
             return self._event_judge(a.ga4_event_name, a.name, verdict)
@@ -240,22 +248,31 @@ class Hierarchy:
         """Evidence of every event a rule or the funnel looks at (key events, imported events, proxy
         candidates, ladder steps, then Google Ads actions no GA4 event stands for), most users first: the
         account's hierarchy as the report shows it."""
+        if self._considered is None:  # all but the ladder's steps, worked out once: the funnel asks, then the report
+            self._considered = self._considered_without_ladder()
+        names, actions = self._considered
+        if self.client.ga4:
+            names = names | {n for n in ladder if self._users.get(n)}
+        out = sorted((self.event(n) for n in names), key=lambda e: (-(e.users or 0), e.event))
+        return out + actions
+
+    def _considered_without_ladder(self) -> tuple[frozenset[str], list[Evidence]]:
+        """The events with users that `considered` shows whatever the ladder, and its Google Ads actions, sorted."""
         ga4, ads = self.client.ga4, self.client.ads
         names: set[str] = set()
         if ga4:
             names.update(k.event_name for k in ga4.key_events)
-            names.update(n for n in ladder if n in self._users)
         if ads:
             names.update(a.ga4_event_name for a in ads.enabled_actions if a.ga4_event_name)
         names.update(n for n, ev in self._events.items() if ev.proxy_grade)  # proxy candidates
         if self.macro:
             names.update(self.macro.events)
-        out = sorted((self.event(n) for n in names if self._users.get(n)), key=lambda e: (-(e.users or 0), e.event))
+        actions: list[Evidence] = []
         if ads:  # tags, and imports of events GA4 did not report
             rest = [self.action(a) for a in ads.enabled_actions
                     if not (a.ga4_event_name and self._users.get(a.ga4_event_name))]
-            out += sorted(rest, key=lambda e: (-(e.users or 0), e.action or ""))
-        return out
+            actions = sorted(rest, key=lambda e: (-(e.users or 0), e.action or ""))
+        return frozenset(n for n in names if self._users.get(n)), actions
 
     def proxies(self, min_volume: float) -> list[Proxy]:
         """Micros before the macro, of at least medium strength, with `min_volume` conversions (Ads, 30 days)

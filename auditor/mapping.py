@@ -43,26 +43,41 @@ def _camel(key: str) -> str:
 
 
 class Obj:
-    """A JSON object read from one fixture file, with typed accessors that name file and field on error."""
+    """A JSON object read from one fixture file, with typed accessors that name file and field on error.
 
-    __slots__ = ("data", "file", "path", "warnings")
+    Its place in the file (`rows[3].metricValues[1]`) is worked out only when a message names it: a report has
+    thousands of cells and almost never a bad one."""
 
-    def __init__(self, data: Any, file: str, path: str, warnings: list[str]) -> None:
+    __slots__ = ("data", "file", "warnings", "_parent", "_key", "_index")
+
+    def __init__(self, data: Any, file: str, warnings: list[str], parent: Obj | None = None, key: str = "",
+                 index: int | None = None) -> None:
+        """`parent` and `key`: the object holding this one under `key` (at `index` when `key` is a list); a
+        body of the file has no parent, and `key` is then its path ('' or '[i]' for a page)."""
+        self.file, self.warnings, self._parent, self._key, self._index = file, warnings, parent, key, index
         if not isinstance(data, dict):
-            raise FixtureError(file, f"expected an object, got {_kind(data)}", path or None)
+            raise FixtureError(file, f"expected an object, got {_kind(data)}", self.path or None)
         # snake_case keys (preserving_proto_field_name=True) read as their camelCase JSON names
-        self.data = data if not any("_" in k for k in data) else {_camel(k): v for k, v in data.items()}
-        self.file, self.path, self.warnings = file, path, warnings
+        self.data = {_camel(k): v for k, v in data.items()} if "_" in "".join(data) else data
+
+    @property
+    def path(self) -> str:
+        """Where this object is in its file: '' for the body, '[1]' for a page, 'rows[3].metricValues[1]'."""
+        if self._parent is None:
+            return self._key
+        where = self._parent._where(self._key)
+        return where if self._index is None else f"{where}[{self._index}]"
 
     def _where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        path = self.path
+        return f"{path}.{key}" if path else key
 
     def raw(self, key: str) -> Any:
         return self.data.get(key, _MISSING)
 
     def obj(self, key: str) -> Obj | None:
         v = self.data.get(key)
-        return None if v is None else Obj(v, self.file, self._where(key), self.warnings)
+        return None if v is None else Obj(v, self.file, self.warnings, self, key)
 
     def objs(self, key: str) -> Iterator[Obj]:
         v = self.data.get(key)
@@ -70,8 +85,25 @@ class Obj:
             return
         if not isinstance(v, list):
             raise FixtureError(self.file, f"expected a list, got {_kind(v)}", self._where(key))
+        file, warnings = self.file, self.warnings
         for i, item in enumerate(v):
-            yield Obj(item, self.file, f"{self._where(key)}[{i}]", self.warnings)
+            yield Obj(item, file, warnings, self, key, i)
+
+    def cell_values(self, key: str) -> list[Any]:
+        """The `value` of each object of list `key`, read straight from the JSON: the cells of a report row
+        (`[{"value": "12"}, ...]`), thousands in a report. A cell that is not a plain object goes through its
+        `cell`, which checks it and folds snake_case keys; a value that needs checking is read through it too."""
+        cells = self.data.get(key)
+        if cells is None:
+            return []
+        if not isinstance(cells, list):
+            raise FixtureError(self.file, f"expected a list, got {_kind(cells)}", self._where(key))
+        return [(c if c.__class__ is dict and "_" not in "".join(c) else self.cell(key, i).data).get("value")
+                for i, c in enumerate(cells)]
+
+    def cell(self, key: str, i: int) -> Obj:
+        """The `Obj` of item `i` of list `key`: made when a message must name it."""
+        return Obj(self.data[key][i], self.file, self.warnings, self, key, i)
 
     def str(self, key: str, default: str | None = None, required: bool = False) -> str | None:
         v = self.data.get(key)
@@ -103,13 +135,26 @@ class Obj:
         v = self.data.get(key)
         if v is None:
             return default
-        return _number(v, self.file, self._where(key))
+        return self._number(v, key)
+
+    def _number(self, v: Any, key: str) -> float:
+        """A finite number: JSON numbers, or strings (int64 and special doubles travel as strings). NaN, the
+        infinities and numbers beyond a double (1e309) are errors: no report may print 'nan conv.'."""
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise FixtureError(self.file, f"expected a number, got {_kind(v)}", self._where(key))
+        try:
+            n = float(v)
+        except (ValueError, OverflowError):
+            raise FixtureError(self.file, f"expected a number, got {_short(v)}", self._where(key)) from None
+        if not math.isfinite(n):
+            raise FixtureError(self.file, f"expected a finite number, got {_short(v)}", self._where(key))
+        return n
 
     def int(self, key: str, default: int | None = 0) -> int | None:
         v = self.data.get(key)
         if v is None:
             return default
-        n = _number(v, self.file, self._where(key))
+        n = self._number(v, key)
         if n != int(n) or n < 0:
             raise FixtureError(self.file, f"expected a whole number of at least 0, got {v!r}", self._where(key))
         return int(n)
@@ -141,7 +186,7 @@ class Obj:
             return None
         if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 20:
             return str(int(v))  # kept exact: a double would round ids beyond 2**53
-        n = _number(v, self.file, self._where(key))
+        n = self._number(v, key)
         if n != int(n) or n < 0 or n >= 2**64:
             raise FixtureError(self.file, f"expected an id, got {_short(v)}", self._where(key))
         return str(int(n))
@@ -150,6 +195,8 @@ class Obj:
         v = self.data.get(key)
         if v is None:
             return default
+        if v.__class__ is str and v in known:  # the usual case
+            return v
         if isinstance(v, bool) or not isinstance(v, (str, int)):
             raise FixtureError(self.file, f"expected an enum name, got {_kind(v)}", self._where(key))
         if isinstance(v, int):
@@ -167,20 +214,6 @@ def _kind(v: Any) -> str:
         return "null"
     return {bool: "a boolean", str: "a string", int: "a number", float: "a number", list: "a list",
             dict: "an object"}.get(type(v), type(v).__name__)
-
-
-def _number(v: Any, file: str, where: str) -> float:
-    """A finite number: JSON numbers, or strings (int64 and special doubles travel as strings). NaN, the
-    infinities and numbers beyond a double (1e309) are errors: no report may print 'nan conv.'."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise FixtureError(file, f"expected a number, got {_kind(v)}", where)
-    try:
-        n = float(v)
-    except (ValueError, OverflowError):
-        raise FixtureError(file, f"expected a number, got {_short(v)}", where) from None
-    if not math.isfinite(n):
-        raise FixtureError(file, f"expected a finite number, got {_short(v)}", where)
-    return n
 
 
 def _short(v: Any) -> str:
@@ -205,13 +238,13 @@ class _Source:
     def pages(self) -> Iterator[Obj]:
         bodies = self.bodies or []
         for i, body in enumerate(bodies):
-            yield Obj(body, self.file, f"[{i}]" if len(bodies) > 1 else "", self.warnings)
+            yield Obj(body, self.file, self.warnings, key=f"[{i}]" if len(bodies) > 1 else "")
 
     def first(self) -> Obj:
         bodies = self.bodies or []
         if not bodies:
             raise FixtureError(self.file, "holds no response body")
-        return Obj(bodies[0], self.file, "", self.warnings)
+        return Obj(bodies[0], self.file, self.warnings)
 
     def items(self, key: str) -> Iterator[Obj]:
         for page in self.pages():
@@ -317,6 +350,18 @@ _REPORT_METRICS = {"eventCount": "event_count", "totalUsers": "total_users", "ev
                    "keyEvents": "key_events", "conversions": "key_events"}
 
 
+def _plain_number(v: Any) -> float | None:
+    """A finite number of at least 0, as JSON or a string; None for anything else (an `Obj` then reads it)."""
+    if v.__class__ is str or v.__class__ is int or v.__class__ is float:
+        try:
+            n = float(v)
+        except (ValueError, OverflowError):
+            return None
+        if 0 <= n < math.inf:
+            return n
+    return None
+
+
 def _map_report(src: _Source) -> tuple[EventStat, ...]:
     """runReport pages -> one EventStat per event name (pages concatenated, duplicate rows summed)."""
     totals: dict[str, dict[str, float]] = {}
@@ -326,24 +371,30 @@ def _map_report(src: _Source) -> tuple[EventStat, ...]:
         if "eventName" not in dims and page.raw("rows") not in (_MISSING, None, []):
             raise FixtureError(src.file, "report has no eventName dimension", f"{page.path}.dimensionHeaders")
         di = dims.index("eventName") if "eventName" in dims else 0
+        read = [(j, metric, field) for j, metric in enumerate(mets) if (field := _REPORT_METRICS.get(metric or ""))]
         for row in page.objs("rows"):
-            dvals = list(row.objs("dimensionValues"))
-            mvals = list(row.objs("metricValues"))
+            dvals, mvals = row.cell_values("dimensionValues"), row.cell_values("metricValues")
             if len(dvals) <= di:
                 raise FixtureError(src.file, "row has fewer dimension values than headers", row.path)
-            name = dvals[di].str("value", "") or ""
+            name = dvals[di]
+            if name.__class__ is not str or not name.isascii():  # absent, not text, or text to check: its Obj reads it
+                name = row.cell("dimensionValues", di).str("value", "") or ""
             acc = totals.setdefault(name, {})
-            for j, metric in enumerate(mets):
-                field = _REPORT_METRICS.get(metric or "")
-                if field and j < len(mvals):
-                    n = (mvals[j].amount("value", what=metric) if field == "event_value"
-                         else mvals[j].count("value", metric))
+            for j, metric, field in read:
+                if j < len(mvals):
+                    n = _plain_number(mvals[j])  # the usual cell: a count, as a string
+                    if n is None:  # anything else is read, and reported, by the cell's Obj
+                        cell = row.cell("metricValues", j)
+                        n = cell.amount("value", what=metric) if field == "event_value" else cell.count("value", metric)
                     acc[field] = acc.get(field, 0.0) + (n or 0.0)
     return tuple(
         EventStat(event_name=n, event_count=int(m.get("event_count", 0)), total_users=int(m.get("total_users", 0)),
                   event_value=m.get("event_value", 0.0), key_events=m.get("key_events", 0.0))
         for n, m in totals.items()
     )
+
+
+_NO_STATS = ActionStats()  # immutable: one instance serves every action without a stats row
 
 
 def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
@@ -360,7 +411,7 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
         if not action:
             continue
         m = row.obj("metrics")
-        prev = stats.get(action, ActionStats())
+        prev = stats.get(action, _NO_STATS)
         if m is None:
             stats[action] = prev
             continue
@@ -395,7 +446,7 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
             view_through_lookback_window_days=a.int("viewThroughLookbackWindowDays", None),
             ga4_event_name=g4.str("eventName") if g4 else None,
             ga4_property_id=g4.ident("propertyId") if g4 else None,
-            stats=stats.get(resource, ActionStats()),
+            stats=stats.get(resource, _NO_STATS),
         ))
         if customer_id is None:
             customer_id = resource.split("/")[1] if resource.startswith("customers/") else None

@@ -156,14 +156,14 @@ class Ads:
     currency_code: str | None = None
     descriptive_name: str | None = None
     goals: tuple[ConversionGoal, ...] | None = None  # None: not collected
+    # Derived from `actions` once, when the snapshot is built: every rule asks for them.
+    enabled_actions: tuple[ConversionAction, ...] = field(init=False, repr=False, compare=False)
+    primary_actions: tuple[ConversionAction, ...] = field(init=False, repr=False, compare=False)  # enabled ones
 
-    @property
-    def enabled_actions(self) -> tuple[ConversionAction, ...]:
-        return tuple(a for a in self.actions if a.enabled)
-
-    @property
-    def primary_actions(self) -> tuple[ConversionAction, ...]:
-        return tuple(a for a in self.actions if a.enabled and a.primary_for_goal)
+    def __post_init__(self) -> None:
+        enabled = tuple(a for a in self.actions if a.enabled)
+        object.__setattr__(self, "enabled_actions", enabled)  # frozen: set once, here
+        object.__setattr__(self, "primary_actions", tuple(a for a in enabled if a.primary_for_goal))
 
 
 @dataclass(frozen=True, slots=True)

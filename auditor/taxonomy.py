@@ -24,6 +24,7 @@ PROXY_STRENGTHS = frozenset({"very_high", "high", "medium"})  # strong enough to
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEP = re.compile(r"[^a-z0-9]+")
 _WORDS = re.compile(r"[a-z]+|[0-9]+")
+_STEP_WORD = re.compile(r"(step|stage)\d+")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -141,7 +142,7 @@ class Tokens:
         progress = [w for w in words if w in self.progress]
         pairs = zip(words, words[1:], strict=False)
         progress += [f"{w} {n}" for w, n in pairs if w in ("step", "stage") and n.isdigit()]
-        progress += [w for w in words if re.fullmatch(r"(step|stage)\d+", w)]
+        progress += [w for w in words if _STEP_WORD.fullmatch(w)]
         weak = [w for w in words if w in self.weak]
         if intent:
             cls = intent[0][1]
@@ -238,6 +239,11 @@ class Taxonomy:
         k = name_key(event_name)
         return name_key(self.synonyms[k]) if k in self.synonyms else k
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a rule's name list is the same for every client of a run
+    def canonical_set(self, names: tuple[str, ...]) -> frozenset[str]:
+        """The canonical keys of a list of names (a rule's parameter such as its revenue events)."""
+        return frozenset(self.canonical(n) for n in names)
+
     def config_verdict(self, *names: str | None) -> NameVerdict | None:
         """What the user's config says of any of these names, if anything: it wins over lists and data."""
         for n in names:
@@ -284,20 +290,24 @@ class Taxonomy:
         """An action's kind and prior: the config on its event or name, the lists on its GA4 event, its Ads
         category (a macro category makes it a macro), the lists on its own name, then the words of its event
         and action names, then its category."""
-        cfg = self.config_verdict(action.ga4_event_name, action.name)
+        return self._action_verdict(action.ga4_event_name, action.name, action.category)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - as name_verdict: a pure function of the names and category
+    def _action_verdict(self, ga4_event_name: str | None, name: str, category: str) -> NameVerdict:
+        cfg = self.config_verdict(ga4_event_name, name)
         if cfg is not None:
             return cfg
-        listed = self.name_verdict(action.ga4_event_name) if action.ga4_event_name else UNKNOWN_NAME
+        listed = self.name_verdict(ga4_event_name) if ga4_event_name else UNKNOWN_NAME
         if listed.source in ("profile", "taxonomy"):
             return listed
-        cat = self.category_verdict(action.category)
+        cat = self.category_verdict(category)
         if cat.kind == "macro":
             return cat
-        if action.name:
-            named = self.name_verdict(action.name)
+        if name:
+            named = self.name_verdict(name)
             if named.source in ("profile", "taxonomy"):
                 return named
-        for n in (action.ga4_event_name, action.name):
+        for n in (ga4_event_name, name):
             if n:
                 v = self.tokens.verdict(n)
                 if v.kind != "unknown":

@@ -47,7 +47,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                     [a.resource_name], severity=str(ctx.params["same_value_severity"]),
                 )
     if client.ga4:
-        revenue = {tax.canonical(n) for n in ctx.params["revenue_events"]}
+        revenue = tax.canonical_set(tuple(ctx.params["revenue_events"]))
         volumes = {e.event_name: e for e in client.ga4.events}
         for k in client.ga4.key_events:
             stat = volumes.get(k.event_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -12,23 +13,31 @@ MAX_LENGTH = 40
 RESERVED_PREFIXES = ("ga_", "google_", "firebase_")
 # Placeholders GA4 writes into reports, not names anyone sent.
 _REPORT_PLACEHOLDERS = frozenset({"(other)", "(not set)"})
-_WORD = re.compile(r"\w+")  # Unicode letters, digits and underscores: GA4 accepts non-English letters
+# Anything but Unicode letters, digits and underscores: GA4 accepts non-English letters
+_NOT_WORD = re.compile(r"\W")
 
 
 def problems(name: str) -> list[str]:
     """What is wrong with an event name under GA4's rules, in words; empty when it is valid."""
+    return list(_problems(name))
+
+
+@functools.lru_cache(maxsize=8192)
+def _problems(name: str) -> tuple[str, ...]:
+    """`problems`, once per name: every client sends the same standard events, every run asks again."""
     out = []
     if len(name) > MAX_LENGTH:
         out.append(f"{len(name)} characters (limit {MAX_LENGTH})")
-    prefix = next((p for p in RESERVED_PREFIXES if name.lower().startswith(p)), None)
+    lower = name.lower()
+    prefix = next((p for p in RESERVED_PREFIXES if lower.startswith(p)), None)
     if prefix:
         out.append(f"reserved prefix '{prefix}'")
-    bad = sorted({ch for ch in name if not _WORD.fullmatch(ch)})
+    bad = sorted(set(_NOT_WORD.findall(name)))
     if bad:
         out.append("invalid character(s) " + " ".join(repr(ch) for ch in bad))
     if name and not name[0].isalpha():
         out.append("does not start with a letter")
-    return out
+    return tuple(out)
 
 
 def suggest(name: str) -> str:
@@ -52,27 +61,32 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     ((other), (not set)) and the names in `ignore_events` (events Google itself collects with a reserved
     prefix, such as firebase_campaign) are not flagged. Each finding proposes a valid name."""
     ignore = {str(n) for n in ctx.params["ignore_events"]}
-    names: dict[str, tuple[int, list[str], bool]] = {}  # name -> (28-day volume, resources, is a key event)
+    volumes: dict[str, int] = {}  # every name -> its 28-day volume
+    named_by: dict[str, list[str]] = {}  # name -> the key events and imports that use it
+    key_events: set[str] = set()
 
-    def add(name: str, volume: int = 0, resource: str | None = None, key: bool = False) -> None:
-        v, res, k = names.get(name, (0, [], False))
-        names[name] = (max(v, volume), res + ([resource] if resource else []), k or key)
+    def add(name: str, volume: int = 0, resource: str | None = None) -> None:
+        volumes[name] = max(volumes.get(name, 0), volume)
+        if resource:
+            named_by.setdefault(name, []).append(resource)
 
     if client.ga4:
         for e in client.ga4.events:
             add(e.event_name, e.event_count)
         for k in client.ga4.key_events:
-            add(k.event_name, resource=k.name or None, key=True)
+            add(k.event_name, resource=k.name or None)
+            key_events.add(k.event_name)
     if client.ads:
         for a in client.ads.enabled_actions:
             if a.ga4_event_name:
                 add(a.ga4_event_name, resource=a.resource_name)
-    for name, (volume, resources, is_key) in sorted(names.items()):
+    for name in sorted(volumes):
         if name in _REPORT_PLACEHOLDERS or name in ignore:
             continue
-        found = problems(name)
+        found = _problems(name)
         if not found:
             continue
+        volume, resources, is_key = volumes[name], named_by.get(name, []), name in key_events
         good = suggest(name)
         over = len(name) > MAX_LENGTH
         yield ctx.finding(

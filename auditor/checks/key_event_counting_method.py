@@ -21,8 +21,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     ga4 = client.ga4
     assert ga4 is not None
     tax = ctx.taxonomy
-    per_event = {tax.canonical(n) for n in ctx.params["once_per_event_events"]}
-    per_session = {tax.canonical(n) for n in ctx.params["once_per_session_events"]}
+    per_event = tax.canonical_set(tuple(ctx.params["once_per_event_events"]))
+    per_session = tax.canonical_set(tuple(ctx.params["once_per_session_events"]))
     volumes = ga4.volumes()
     for k in ga4.key_events:
         key = tax.canonical(k.event_name)

@@ -10,11 +10,12 @@ from auditor.model import Client
 
 def _names(client: Client) -> dict[str, tuple[int, set[str]]]:
     """Every event name the client uses -> (28-day volume, where it appears)."""
-    out: dict[str, tuple[int, set[str]]] = {}
+    volumes: dict[str, int] = {}
+    places: dict[str, set[str]] = {}
 
     def add(name: str, volume: int, where: str) -> None:
-        v, places = out.get(name, (0, set()))
-        out[name] = (max(v, volume), places | {where})
+        volumes[name] = max(volumes.get(name, 0), volume)
+        places.setdefault(name, set()).add(where)
 
     if client.ga4:
         for e in client.ga4.events:
@@ -25,7 +26,7 @@ def _names(client: Client) -> dict[str, tuple[int, set[str]]]:
         for a in client.ads.enabled_actions:
             if a.ga4_event_name:
                 add(a.ga4_event_name, 0, "Ads GA4 imports")
-    return out
+    return {name: (volume, places[name]) for name, volume in volumes.items()}
 
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:
@@ -39,9 +40,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     groups: dict[str, list[str]] = {}
     for n in names:
         groups.setdefault(tax.canonical(n), []).append(n)
-    for key, variants in sorted(groups.items()):
-        if len(variants) < int(ctx.params["min_variants"]):
-            continue
+    least = int(ctx.params["min_variants"])
+    for key, variants in sorted((k, v) for k, v in groups.items() if len(v) >= least):
         variants.sort(key=lambda n: (-names[n][0], n))
         canonical = tax.synonyms.get(key)
         if canonical is None:

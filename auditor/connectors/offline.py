@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,18 +31,19 @@ def client_dirs(root: Path) -> Iterator[Path]:
         yield root
         return
     try:
-        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+        names = sorted(name for name, e in _entries(root).items() if not name.startswith((".", "_")) and _is_dir(e))
     except OSError as e:
         raise ConfigError(f"{root}: cannot read: {e.strerror or e}") from None
-    if not subdirs:
+    if not names:
         raise ConfigError(f"{root}: holds no client folders (expected ga4/ and/or ads/ inside each)")
-    yield from subdirs
+    yield from (root / name for name in names)
 
 
-def read_body_file(path: Path, display: str) -> list[dict]:
+def read_body_file(path: str | os.PathLike[str], display: str) -> list[dict]:
     """One fixture file -> list of response bodies. A file holds one body or a JSON array of bodies."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as e:
         raise FixtureError(display, f"cannot read: {e.strerror or e}") from None
     if not data.strip():
@@ -80,6 +82,24 @@ def _inside(path: Path, folder: Path) -> None:
         raise FixtureError(str(path), "a symbolic link that leads out of the client folder; refused")
 
 
+def _entries(folder: Path | str) -> dict[str, os.DirEntry[str]]:
+    """A folder's entries by name (one directory read: whether each is a symbolic link comes with it)."""
+    with os.scandir(folder) as it:
+        return {e.name: e for e in it}
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Whether an entry is a folder, a symbolic link followed as `Path.is_dir` follows it (one that loops or leads
+    nowhere is not a folder)."""
+    return Path(entry.path).is_dir() if entry.is_symlink() else entry.is_dir()
+
+
+# per source folder: file name -> file key of the layout (events.json -> ga4/events.json)
+_LAYOUT: dict[str, dict[str, str]] = {
+    source: {k.split("/", 1)[1]: k for k in ALL_FILES if k.startswith(source + "/")} for source in SOURCES
+}
+
+
 def load_client(folder: Path) -> RawClient:
     """Read every fixture file of one client folder. Raises FixtureError on the first unreadable one.
 
@@ -87,30 +107,35 @@ def load_client(folder: Path) -> RawClient:
     that source, never a client without it (which would skip its rules and raise the score)."""
     raw = RawClient(name=folder.name, origin=str(folder))
     try:
-        entries = {p.name for p in folder.iterdir()}
+        entries = _entries(folder)
     except OSError as e:
         raise FixtureError(str(folder), f"cannot read: {e.strerror or e}") from None
     for source in SOURCES:
-        src = folder / source
-        if source not in entries:
+        entry = entries.get(source)
+        if entry is None:
             continue
-        _inside(src, folder)
-        if not src.is_dir():
+        src = folder / source
+        if entry.is_symlink():
+            _inside(src, folder)
+        if not _is_dir(entry):
             raise FixtureError(str(src), "expected a folder of response files")
+        where = str(src)
         try:
-            present = {p.name for p in src.iterdir()}
+            present = _entries(where)
         except OSError as e:
-            raise FixtureError(str(src), f"cannot read: {e.strerror or e}") from None
-        expected = {k.split("/", 1)[1]: k for k in ALL_FILES if k.startswith(source + "/")}
-        for name in sorted(present & set(expected)):
-            path = src / name
-            _inside(path, folder)
-            raw.bodies[expected[name]] = read_body_file(path, str(path))
-        unknown = sorted(n for n in present - set(expected) if n.endswith(".json"))
-        if not present & set(expected):
+            raise FixtureError(where, f"cannot read: {e.strerror or e}") from None
+        expected = _LAYOUT[source]
+        layout = sorted(present.keys() & expected.keys())
+        for name in layout:
+            if present[name].is_symlink():
+                _inside(src / name, folder)
+            path = os.path.join(where, name)
+            raw.bodies[expected[name]] = read_body_file(path, path)
+        unknown = sorted(n for n in present.keys() - expected.keys() if n.endswith(".json"))
+        if not layout:
             found = f"only {', '.join(unknown[:3])}" if unknown else "no file" if not present else "no .json file"
-            raise FixtureError(str(src), f"holds no response file of the layout ({found}; expected "
-                                         f"{', '.join(sorted(expected))})")
+            raise FixtureError(where, f"holds no response file of the layout ({found}; expected "
+                                      f"{', '.join(sorted(expected))})")
         for n in unknown:
             raw.warnings.append(f"{src / n}: not a file of the layout; ignored")
     if not raw.bodies:
