@@ -76,6 +76,28 @@ class FunnelMeasure:
 
 
 @dataclass(frozen=True, slots=True)
+class AttributionSettings:
+    """properties.getAttributionSettings (Admin API v1alpha)."""
+
+    reporting_attribution_model: str = UNKNOWN
+    acquisition_lookback: str = UNKNOWN  # acquisition_conversion_event_lookback_window
+    other_lookback: str = UNKNOWN  # other_conversion_event_lookback_window
+    # Which channels may take credit for the conversions GA4 shares with Google Ads:
+    # NOT_SELECTED_YET | PAID_AND_ORGANIC_CHANNELS | GOOGLE_PAID_CHANNELS
+    ads_export_scope: str = UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class AdsKeyEvents:
+    """One row of the 28-day report by eventName and googleAdsCustomerId: the key events of one event that GA4
+    attributes to one Google Ads account (attribution-scoped: only what GA4 credits to that account's clicks)."""
+
+    event_name: str
+    customer_id: str  # 10 digits (GA4 writes 123-456-7890)
+    key_events: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class GA4:
     property: Property
     key_events: tuple[KeyEvent, ...]
@@ -83,6 +105,8 @@ class GA4:
     retention: DataRetention | None = None  # None: not collected
     ads_links: tuple[AdsLink, ...] | None = None  # None: not collected
     funnels: tuple[FunnelMeasure, ...] = ()  # optional evidence; none recorded: rates rest on user counts
+    attribution: AttributionSettings | None = None  # None: not collected
+    ads_key_events: tuple[AdsKeyEvents, ...] | None = None  # None: not collected
 
     def event(self, event_name: str) -> EventStat | None:
         for e in self.events:
@@ -150,12 +174,66 @@ class ConversionGoal:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackingSettings:
+    """ads/customer.json: the account's tracking settings (FROM customer, without segments)."""
+
+    auto_tagging_enabled: bool | None = None  # None: not in the response
+    conversion_tracking_status: str = UNKNOWN  # customer.conversion_tracking_setting.conversion_tracking_status
+    cross_account_conversion_tracking_id: str | None = None
+    google_ads_conversion_customer: str | None = None  # customers/N of the account that owns the conversions
+    accepted_customer_data_terms: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignGoal:
+    """One campaign_conversion_goal row: whether the campaign bids on a category x origin of conversions."""
+
+    category: str
+    origin: str
+    biddable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """One campaign (status not REMOVED) with its last-30-day metrics, bidding strategy and goals."""
+
+    resource_name: str  # customers/1234567890/campaigns/111
+    id: str
+    name: str
+    status: str = UNKNOWN  # ENABLED | PAUSED
+    channel_type: str = UNKNOWN  # advertising_channel_type: SEARCH, PERFORMANCE_MAX, SHOPPING, DISPLAY...
+    bidding_strategy_type: str = UNKNOWN  # as the API names it: TARGET_CPA, MAXIMIZE_CONVERSION_VALUE, MANUAL_CPC...
+    target_cpa_micros: int | None = None  # the strategy's target when set
+    target_roas: float | None = None
+    conversions: float = 0.0  # 30 days, on the goals this campaign bids on
+    conversions_value: float = 0.0
+    all_conversions: float = 0.0
+    cost_micros: int = 0
+    goals: tuple[CampaignGoal, ...] | None = None  # campaign_conversion_goals.json; None: not collected
+    goal_config_level: str | None = None  # CUSTOMER (account default goals) | CAMPAIGN; None: not collected
+    custom_goal: str | None = None  # customers/N/customConversionGoals/M when the campaign bids on one
+
+
+@dataclass(frozen=True, slots=True)
+class CustomGoal:
+    """custom_conversion_goal: a named set of conversion actions a campaign can bid on instead of goals."""
+
+    resource_name: str
+    name: str
+    actions: tuple[str, ...] = ()  # conversion action resource names
+    status: str = UNKNOWN  # ENABLED | REMOVED
+
+
+@dataclass(frozen=True, slots=True)
 class Ads:
     customer_id: str
     actions: tuple[ConversionAction, ...]
     currency_code: str | None = None
     descriptive_name: str | None = None
     goals: tuple[ConversionGoal, ...] | None = None  # None: not collected
+    tracking: TrackingSettings | None = None  # ads/customer.json; None: not collected
+    campaigns: tuple[Campaign, ...] | None = None  # ads/campaigns.json; None: not collected
+    custom_goals: tuple[CustomGoal, ...] | None = None  # None: not collected
     # Derived from `actions` once, when the snapshot is built: every rule asks for them.
     enabled_actions: tuple[ConversionAction, ...] = field(init=False, repr=False, compare=False)
     primary_actions: tuple[ConversionAction, ...] = field(init=False, repr=False, compare=False)  # enabled ones
@@ -167,6 +245,24 @@ class Ads:
 
 
 @dataclass(frozen=True, slots=True)
+class EarlierRun:
+    """What one earlier complete run measured of a client: the vitals the trend rules compare."""
+
+    generated_at: str
+    step_rates: tuple[tuple[str, str, float], ...] = ()  # funnel (from step, to step, rate from previous)
+    daily: tuple[tuple[str, float], ...] = ()  # (GA4 event or "ads:" action name, daily volume)
+    key_events: tuple[str, ...] = ()  # key events with volume in that run
+    primary_actions: tuple[str, ...] = ()  # enabled primary actions with conversions in that run
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHistory:
+    """The client's earlier complete runs, oldest first (agency runs with history)."""
+
+    runs: tuple[EarlierRun, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Client:
     """Everything known about one client: a GA4 property and/or a Google Ads customer."""
 
@@ -175,3 +271,4 @@ class Client:
     ga4: GA4 | None = None
     ads: Ads | None = None
     warnings: tuple[str, ...] = ()
+    history: ClientHistory | None = None  # None: no history (a plain audit); the trend rules do not apply

@@ -8,7 +8,10 @@ object from the Google client libraries (``to_json`` with enum names), so everyt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.model import ClientHistory
 
 # file key -> (required when its source folder is present, what API call produced it)
 GA4_FILES: dict[str, tuple[bool, str]] = {
@@ -18,11 +21,18 @@ GA4_FILES: dict[str, tuple[bool, str]] = {
     "ga4/data_retention.json": (False, "GA4 Admin properties.getDataRetentionSettings"),
     "ga4/google_ads_links.json": (False, "GA4 Admin properties.googleAdsLinks.list"),
     "ga4/funnels.json": (False, "GA4 Data v1alpha properties:runFunnelReport"),
+    "ga4/attribution_settings.json": (False, "GA4 Admin v1alpha properties.getAttributionSettings"),
+    "ga4/ads_key_events.json": (False, "GA4 Data properties:runReport by eventName and googleAdsCustomerId"),
 }
 ADS_FILES: dict[str, tuple[bool, str]] = {
     "ads/conversion_actions.json": (True, "Google Ads search FROM conversion_action"),
     "ads/conversion_stats.json": (True, "Google Ads search FROM customer, segments.conversion_action"),
     "ads/customer_conversion_goals.json": (False, "Google Ads search FROM customer_conversion_goal"),
+    "ads/customer.json": (False, "Google Ads search FROM customer (tracking settings)"),
+    "ads/campaigns.json": (False, "Google Ads search FROM campaign, 30 days"),
+    "ads/campaign_conversion_goals.json": (False, "Google Ads search FROM campaign_conversion_goal"),
+    "ads/conversion_goal_campaign_configs.json": (False, "Google Ads search FROM conversion_goal_campaign_config"),
+    "ads/custom_conversion_goals.json": (False, "Google Ads search FROM custom_conversion_goal"),
 }
 ALL_FILES: dict[str, tuple[bool, str]] = {**GA4_FILES, **ADS_FILES}
 
@@ -40,6 +50,8 @@ class RawClient:
     # Files a source could not deliver (for example an API error on an optional call): key -> reason.
     missing: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what reading the files noticed (an unknown file name)
+    # The client's earlier complete runs (agency runs with history), for the rules that watch trends.
+    history: ClientHistory | None = None
 
     def has_source(self, source: str) -> bool:
         return any(k.startswith(source + "/") for k in self.bodies)
