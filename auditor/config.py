@@ -24,6 +24,7 @@ from pydantic import (
 
 from auditor import yaml_strict
 from auditor.conventions import FailLevel, Format
+from auditor.discovery import DISCOVERED, discover_config  # noqa: F401  (re-exported)
 from auditor.errors import ConfigError, suggest
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -235,27 +236,6 @@ def read_yaml_mapping(path: Path, what: str, shape: str = "a mapping") -> tuple[
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected {shape} at the top level")
     return data, text
-
-
-DISCOVERED = (".auditor.yaml", "pyproject.toml")  # looked for in the working directory when --config is absent
-
-
-def discover_config(folder: Path | None = None) -> Path | None:
-    """The config of the working directory, as ruff and sqlfluff find theirs: `.auditor.yaml`, else a
-    `pyproject.toml` with a `[tool.auditor]` table. None when there is neither."""
-    folder = folder or Path.cwd()
-    own = folder / DISCOVERED[0]
-    if own.is_file():
-        return own
-    pyproject = folder / DISCOVERED[1]
-    if pyproject.is_file():
-        try:
-            text = pyproject.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None  # somebody else's file we cannot read is not ours to fail on
-        if "[tool.auditor" in text:
-            return pyproject
-    return None
 
 
 def _read_pyproject(path: Path) -> tuple[dict[str, Any], str]:

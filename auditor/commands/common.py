@@ -92,7 +92,7 @@ def config_path(given: str | None) -> Path | None:
     """--config, else the working directory's discovered config (said on stderr when verbose)."""
     if given:
         return Path(given)
-    from auditor.config import discover_config
+    from auditor.discovery import discover_config
 
     return discover_config()
 
