@@ -19,8 +19,8 @@ from auditor.hierarchy import Hierarchy
 from auditor.model import Client
 from auditor.taxonomy import Taxonomy
 
-__all__ = ["CannotRun", "Context", "Evidence", "Finding", "Hierarchy", "Param", "Rule", "RuleOutcome",
-           "RuleSetting", "SEVERITIES", "cap", "fmt_count", "registry", "run_rule"]
+__all__ = ["CannotRun", "Context", "Evidence", "Finding", "Hierarchy", "NotApplicable", "Param", "Rule",
+           "RuleOutcome", "RuleSetting", "SEVERITIES", "cap", "fmt_count", "registry", "run_rule"]
 
 ENTRY_POINT_GROUP = "auditor.rules"
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -48,8 +48,10 @@ class Rule:
     references: tuple[str, ...] = ()
     params: Mapping[str, Param] = field(default_factory=dict)
     # Data the rule reads. "ga4" / "ads": the source must be present, else the rule does not apply.
-    # "ga4|ads": either. "ga4.retention", "ga4.ads_links", "ads.goals": optional files; when absent the
-    # rule could not run, which lowers coverage (never a pass).
+    # "ga4|ads": either. "ga4.retention", "ga4.ads_links", "ga4.attribution", "ga4.ads_key_events",
+    # "ads.goals", "ads.tracking", "ads.campaigns", "ads.custom_goals": optional files; when absent the rule
+    # could not run, which lowers coverage (never a pass). "history": the client's earlier runs; without them
+    # (a plain audit) the rule does not apply.
     requires: tuple[str, ...] = ()
     example: str = ""
     # What the rule's judgement rests on, for `audit explain` and docs/rules.md (counts, rates, names, config).
@@ -78,6 +80,11 @@ class Finding:
 
 class CannotRun(Exception):
     """Raised by a check when the snapshot lacks what it needs: reported as not run, never as a pass."""
+
+
+class NotApplicable(Exception):
+    """Raised by a check when the rule does not apply to this client (too few earlier runs to compare): reported
+    as not applicable, never as a pass, and it does not lower coverage."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +163,11 @@ def _available(client: Client, need: str) -> bool | None:
 
 _NOT_COLLECTED = {
     "ga4.retention": "ga4/data_retention.json", "ga4.ads_links": "ga4/google_ads_links.json",
-    "ads.goals": "ads/customer_conversion_goals.json",
+    "ga4.attribution": "ga4/attribution_settings.json", "ga4.ads_key_events": "ga4/ads_key_events.json",
+    "ads.goals": "ads/customer_conversion_goals.json", "ads.tracking": "ads/customer.json",
+    "ads.campaigns": "ads/campaigns.json", "ads.custom_goals": "ads/custom_conversion_goals.json",
 }
+_NOT_APPLICABLE = {"history": "no earlier runs of this client to compare with (an agency run with history has them)"}
 
 
 def cap(severity: str, ceiling: str) -> str:
@@ -171,7 +181,8 @@ def run_rule(rule: Rule, setting: RuleSetting, client: Client, taxonomy: Taxonom
     for need in rule.requires:
         ok = _available(client, need)
         if ok is None:
-            return RuleOutcome(rule, "not_applicable", reason=f"no {need.replace('|', ' or ')} data for this client")
+            reason = _NOT_APPLICABLE.get(need) or f"no {need.replace('|', ' or ')} data for this client"
+            return RuleOutcome(rule, "not_applicable", reason=reason)
         if not ok:
             return RuleOutcome(rule, "not_run", reason=f"{_NOT_COLLECTED.get(need, need)} was not collected")
     ctx = Context(rule=rule, severity=setting.severity, params=setting.params, taxonomy=taxonomy,
@@ -180,6 +191,8 @@ def run_rule(rule: Rule, setting: RuleSetting, client: Client, taxonomy: Taxonom
         findings = tuple(rule.check(client, ctx))
     except CannotRun as e:
         return RuleOutcome(rule, "not_run", reason=str(e))
+    except NotApplicable as e:
+        return RuleOutcome(rule, "not_applicable", reason=str(e))
     except Exception as e:  # a crashing rule marks the audit incomplete; the other rules still run
         return RuleOutcome(rule, "error", reason=f"rule crashed: {type(e).__name__}: {e}")
     return RuleOutcome(rule, "fail" if findings else "pass", findings=findings)

@@ -19,15 +19,21 @@ from auditor.model import (
     UNKNOWN,
     ActionStats,
     Ads,
+    AdsKeyEvents,
     AdsLink,
+    AttributionSettings,
+    Campaign,
+    CampaignGoal,
     Client,
     ConversionAction,
     ConversionGoal,
+    CustomGoal,
     DataRetention,
     EventStat,
     FunnelMeasure,
     KeyEvent,
     Property,
+    TrackingSettings,
 )
 from auditor.raw import ALL_FILES, RawClient
 
@@ -264,7 +270,7 @@ def map_client(raw: RawClient, profile: str) -> Client:
     ads = _map_ads(raw, warnings) if raw.has_source("ads") else None
     if ga4 is None and ads is None:
         raise FixtureError(raw.origin or raw.name, "no ga4/ or ads/ responses found")
-    return Client(name=raw.name, profile=profile, ga4=ga4, ads=ads, warnings=tuple(warnings))
+    return Client(name=raw.name, profile=profile, ga4=ga4, ads=ads, warnings=tuple(warnings), history=raw.history)
 
 
 def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
@@ -303,8 +309,100 @@ def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
         )
     src = _Source(raw, "ga4/funnels.json", warnings)
     funnels = _map_funnels(src) if src.present else ()
+    src = _Source(raw, "ga4/attribution_settings.json", warnings)
+    attribution = _map_attribution(src.first()) if src.present else None
+    src = _Source(raw, "ga4/ads_key_events.json", warnings)
+    ads_key_events = _map_ads_key_events(src) if src.present else None
     return GA4(property=prop, key_events=tuple(key_events), events=events, retention=retention, ads_links=links,
-               funnels=funnels)
+               funnels=funnels, attribution=attribution, ads_key_events=ads_key_events)
+
+
+# Enum names of the newer optional files (Admin API v1alpha AttributionSettings; Google Ads v26), by name as the
+# JSON mapping writes them; a value outside them is kept as read with a warning, like every enum.
+_REPORTING_MODEL = frozenset({"REPORTING_ATTRIBUTION_MODEL_UNSPECIFIED", "PAID_AND_ORGANIC_CHANNELS_DATA_DRIVEN",
+                              "PAID_AND_ORGANIC_CHANNELS_LAST_CLICK", "GOOGLE_PAID_CHANNELS_LAST_CLICK"})
+_ACQUISITION_LOOKBACK = frozenset({"ACQUISITION_CONVERSION_EVENT_LOOKBACK_WINDOW_UNSPECIFIED",
+                                   "ACQUISITION_CONVERSION_EVENT_LOOKBACK_WINDOW_7_DAYS",
+                                   "ACQUISITION_CONVERSION_EVENT_LOOKBACK_WINDOW_30_DAYS"})
+_OTHER_LOOKBACK = frozenset({"OTHER_CONVERSION_EVENT_LOOKBACK_WINDOW_UNSPECIFIED",
+                             "OTHER_CONVERSION_EVENT_LOOKBACK_WINDOW_30_DAYS",
+                             "OTHER_CONVERSION_EVENT_LOOKBACK_WINDOW_60_DAYS",
+                             "OTHER_CONVERSION_EVENT_LOOKBACK_WINDOW_90_DAYS"})
+_EXPORT_SCOPE = frozenset({"ADS_WEB_CONVERSION_DATA_EXPORT_SCOPE_UNSPECIFIED", "NOT_SELECTED_YET",
+                           "PAID_AND_ORGANIC_CHANNELS", "GOOGLE_PAID_CHANNELS"})
+_TRACKING_STATUS = frozenset({"UNSPECIFIED", "UNKNOWN", "NOT_CONVERSION_TRACKED", "CONVERSION_TRACKING_MANAGED_BY_SELF",
+                              "CONVERSION_TRACKING_MANAGED_BY_THIS_MANAGER",
+                              "CONVERSION_TRACKING_MANAGED_BY_ANOTHER_MANAGER"})
+_CAMPAIGN_STATUS = frozenset({"UNSPECIFIED", "UNKNOWN", "ENABLED", "PAUSED", "REMOVED"})
+_CHANNEL_TYPE = frozenset({"UNSPECIFIED", "UNKNOWN", "SEARCH", "DISPLAY", "SHOPPING", "HOTEL", "VIDEO",
+                           "MULTI_CHANNEL", "LOCAL", "SMART", "PERFORMANCE_MAX", "LOCAL_SERVICES", "TRAVEL",
+                           "DEMAND_GEN"})
+_BIDDING_STRATEGY = frozenset({
+    "UNSPECIFIED", "UNKNOWN", "COMMISSION", "ENHANCED_CPC", "FIXED_CPM", "FIXED_SHARE_OF_VOICE", "INVALID",
+    "MANUAL_CPA", "MANUAL_CPC", "MANUAL_CPM", "MANUAL_CPV", "MAXIMIZE_CONVERSIONS", "MAXIMIZE_CONVERSION_VALUE",
+    "PAGE_ONE_PROMOTED", "PERCENT_CPC", "TARGET_CPA", "TARGET_CPC", "TARGET_CPM", "TARGET_CPV",
+    "TARGET_IMPRESSION_SHARE", "TARGET_OUTRANK_SHARE", "TARGET_ROAS", "TARGET_SPEND",
+})
+_GOAL_CONFIG_LEVEL = frozenset({"UNSPECIFIED", "UNKNOWN", "CUSTOMER", "CAMPAIGN"})
+_CUSTOM_GOAL_STATUS = frozenset({"UNSPECIFIED", "UNKNOWN", "ENABLED", "REMOVED"})
+
+
+def _map_attribution(a: Obj) -> AttributionSettings:
+    """properties.getAttributionSettings -> AttributionSettings (enum names kept as the API writes them)."""
+    return AttributionSettings(
+        reporting_attribution_model=a.enum("reportingAttributionModel", _REPORTING_MODEL),
+        acquisition_lookback=a.enum("acquisitionConversionEventLookbackWindow", _ACQUISITION_LOOKBACK),
+        other_lookback=a.enum("otherConversionEventLookbackWindow", _OTHER_LOOKBACK),
+        ads_export_scope=a.enum("adsWebConversionDataExportScope", _EXPORT_SCOPE),
+    )
+
+
+_CUSTOMER_ID = re.compile(r"^\d{1,10}$")
+
+
+def _customer_id(v: str) -> str | None:
+    """A Google Ads customer id as 10 digits ('123-456-7890', '1234567890', '123456789' -> padded); None for
+    anything else."""
+    digits = v.replace("-", "").replace(" ", "").strip()
+    return digits.zfill(10) if _CUSTOMER_ID.match(digits) else None
+
+
+def _map_ads_key_events(src: _Source) -> tuple[AdsKeyEvents, ...]:
+    """runReport pages by eventName and googleAdsCustomerId with the keyEvents metric -> one AdsKeyEvents per
+    (event, account), duplicate rows summed. Rows of sessions no Google Ads account takes credit for ('(not
+    set)', empty) are skipped; an id that is not a customer id is skipped with a warning."""
+    totals: dict[tuple[str, str], float] = {}
+    for page in src.pages():
+        dims = [d.str("name", "") for d in page.objs("dimensionHeaders")]
+        mets = [m.str("name", "") for m in page.objs("metricHeaders")]
+        if page.raw("rows") in (_MISSING, None, []):
+            continue
+        for need in ("eventName", "googleAdsCustomerId"):
+            if need not in dims:
+                raise FixtureError(src.file, f"report has no {need} dimension", f"{page.path}.dimensionHeaders"
+                                   if page.path else "dimensionHeaders")
+        metric = next((m for m in ("keyEvents", "conversions") if m in mets), None)
+        if metric is None:
+            raise FixtureError(src.file, "report has no keyEvents metric",
+                               f"{page.path}.metricHeaders" if page.path else "metricHeaders")
+        ei, ci, mi = dims.index("eventName"), dims.index("googleAdsCustomerId"), mets.index(metric)
+        for row in page.objs("rows"):
+            dvals = list(row.objs("dimensionValues"))
+            mvals = list(row.objs("metricValues"))
+            if len(dvals) <= max(ei, ci) or len(mvals) <= mi:
+                raise FixtureError(src.file, "row has fewer values than headers", row.path)
+            event = dvals[ei].str("value", "") or ""
+            raw_id = (dvals[ci].str("value", "") or "").strip()
+            if not raw_id or raw_id == "(not set)":
+                continue
+            cid = _customer_id(raw_id)
+            if cid is None:
+                src.warnings.append(f"{src.file}: {dvals[ci].path}: {_short(raw_id)} is not a Google Ads customer id; "
+                                    "row skipped")
+                continue
+            n = mvals[mi].count("value", metric)
+            totals[(event, cid)] = totals.get((event, cid), 0.0) + n
+    return tuple(AdsKeyEvents(event_name=e, customer_id=c, key_events=n) for (e, c), n in totals.items())
 
 
 _STEP = re.compile(r"^(\d+)\.\s?(.*)$")
@@ -461,8 +559,129 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
             )
             for row in src.items("results") if (g := row.obj("customerConversionGoal")) is not None
         )
+    tracking = None
+    src = _Source(raw, "ads/customer.json", warnings)
+    if src.present:
+        tracking = _map_tracking(src)
+    custom_goals = None
+    src = _Source(raw, "ads/custom_conversion_goals.json", warnings)
+    if src.present:
+        custom_goals = tuple(
+            CustomGoal(resource_name=g.req("resourceName"), name=g.str("name", "") or "",
+                       actions=tuple(_strings(g, "conversionActions")),
+                       status=g.enum("status", _CUSTOM_GOAL_STATUS))
+            for row in src.items("results") if (g := row.obj("customConversionGoal")) is not None
+        )
+    src = _Source(raw, "ads/campaigns.json", warnings)
+    campaigns = _map_campaigns(raw, src, warnings) if src.present else None
     return Ads(customer_id=customer_id or "", actions=tuple(actions), currency_code=currency,
-               descriptive_name=descriptive, goals=goals)
+               descriptive_name=descriptive, goals=goals, tracking=tracking, campaigns=campaigns,
+               custom_goals=custom_goals)
+
+
+def _strings(o: Obj, key: str) -> list[str]:
+    """A list of strings (resource names), each checked."""
+    v = o.raw(key)
+    if v is _MISSING or v is None:
+        return []
+    if not isinstance(v, list):
+        raise FixtureError(o.file, f"expected a list, got {_kind(v)}", o._where(key))
+    out = []
+    for i, item in enumerate(v):
+        if not isinstance(item, str):
+            raise FixtureError(o.file, f"expected a string, got {_kind(item)}", f"{o._where(key)}[{i}]")
+        out.append(item)
+    return out
+
+
+def _map_tracking(src: _Source) -> TrackingSettings:
+    """ads/customer.json: one row FROM customer -> the account's tracking settings (a response without a row
+    says nothing: every setting unknown)."""
+    c = next((c for row in src.items("results") if (c := row.obj("customer")) is not None), None)
+    if c is None:
+        return TrackingSettings()
+    t = c.obj("conversionTrackingSetting")
+    return TrackingSettings(
+        auto_tagging_enabled=c.bool("autoTaggingEnabled", None),
+        conversion_tracking_status=t.enum("conversionTrackingStatus", _TRACKING_STATUS) if t else UNKNOWN,
+        cross_account_conversion_tracking_id=t.ident("crossAccountConversionTrackingId") if t else None,
+        google_ads_conversion_customer=t.str("googleAdsConversionCustomer") if t else None,
+        accepted_customer_data_terms=t.bool("acceptedCustomerDataTerms", None) if t else None,
+    )
+
+
+def _map_campaigns(raw: RawClient, src: _Source, warnings: list[str]) -> tuple[Campaign, ...]:
+    """ads/campaigns.json (campaigns with their 30-day metrics, rows of one campaign summed) joined with the
+    campaign goals (campaign_conversion_goals.json: `goals` stays None when absent) and the goal configs
+    (conversion_goal_campaign_configs.json: `goal_config_level` stays None when absent), by campaign resource."""
+    goals: dict[str, list[CampaignGoal]] | None = None
+    gsrc = _Source(raw, "ads/campaign_conversion_goals.json", warnings)
+    if gsrc.present:
+        goals = {}
+        for row in gsrc.items("results"):
+            g = row.obj("campaignConversionGoal")
+            if g is None:
+                continue
+            goals.setdefault(g.req("campaign"), []).append(CampaignGoal(
+                category=g.enum("category", enums.GOAL_CATEGORY), origin=g.enum("origin", enums.GOAL_ORIGIN),
+                biddable=bool(g.bool("biddable"))))
+    configs: dict[str, tuple[str, str | None]] | None = None
+    csrc = _Source(raw, "ads/conversion_goal_campaign_configs.json", warnings)
+    if csrc.present:
+        configs = {}
+        for row in csrc.items("results"):
+            g = row.obj("conversionGoalCampaignConfig")
+            if g is None:
+                continue
+            configs[g.req("campaign")] = (g.enum("goalConfigLevel", _GOAL_CONFIG_LEVEL),
+                                          g.str("customConversionGoal") or None)
+    order: list[str] = []
+    base: dict[str, dict[str, Any]] = {}
+    metrics: dict[str, list[float]] = {}
+    for row in src.items("results"):
+        c = row.obj("campaign")
+        if c is None:
+            raise FixtureError(row.file, "result has no campaign", row.path)
+        resource = c.req("resourceName")
+        if resource not in base:
+            order.append(resource)
+            base[resource] = _campaign_fields(c, resource)
+            metrics[resource] = [0.0, 0.0, 0.0, 0.0]
+        m = row.obj("metrics")
+        if m is not None:  # one campaign may span several rows (dates, devices): sum them
+            acc = metrics[resource]
+            acc[0] += m.amount("conversions", what="conversions") or 0.0
+            acc[1] += m.amount("conversionsValue", what="conversions value") or 0.0
+            acc[2] += m.amount("allConversions", what="all conversions") or 0.0
+            acc[3] += m.count("costMicros", "cost")
+    out = []
+    for resource in order:
+        conv, value, all_conv, cost = metrics[resource]
+        level, custom = configs.get(resource, (None, None)) if configs is not None else (None, None)
+        out.append(Campaign(
+            **base[resource], conversions=conv, conversions_value=value, all_conversions=all_conv,
+            cost_micros=int(cost), goal_config_level=level, custom_goal=custom,
+            goals=None if goals is None else tuple(goals.get(resource, ())),
+        ))
+    return tuple(out)
+
+
+def _campaign_fields(c: Obj, resource: str) -> dict[str, Any]:
+    """A campaign's settings; its strategy's target from whichever strategy field carries one."""
+    cpa = roas = None
+    for key in ("targetCpa", "maximizeConversions"):
+        o = c.obj(key)
+        if o is not None and cpa is None:
+            cpa = o.int("targetCpaMicros", None) or None
+    for key in ("targetRoas", "maximizeConversionValue"):
+        o = c.obj(key)
+        if o is not None and roas is None:
+            roas = o.amount("targetRoas", None, what="target ROAS") or None
+    return {"resource_name": resource, "id": _id(c, resource), "name": c.str("name", "") or "",
+            "status": c.enum("status", _CAMPAIGN_STATUS),
+            "channel_type": c.enum("advertisingChannelType", _CHANNEL_TYPE),
+            "bidding_strategy_type": c.enum("biddingStrategyType", _BIDDING_STRATEGY),
+            "target_cpa_micros": cpa, "target_roas": roas}
 
 
 def _id(a: Obj, resource: str) -> str:

@@ -143,3 +143,104 @@ def run_on_terminal(args: list[str], *, stdout_too: bool = True, **popen: Any) -
 
 __all__ = ["action", "add_weak_key_event", "ads", "client", "findings", "ga4", "outcome", "render", "ruleset",
            "run_on_terminal", "RuleSetting"]
+
+
+# --- campaigns, tracking, attribution and history (the campaign and trend rules) ----------------------------------
+
+def campaign(name: str, strategy: str = "TARGET_CPA", *, status: str = "ENABLED", channel: str = "SEARCH",
+             conversions: float = 10.0, value: float = 0.0, target_cpa: float | None = None,
+             target_roas: float | None = None, goals: Any = None, level: str | None = None,
+             custom_goal: str | None = None, all_conversions: float | None = None) -> Any:
+    """A Campaign of customer 1234567890; `target_cpa` in the account currency, `goals` a list of CampaignGoal
+    (or (category, origin, biddable) tuples)."""
+    from auditor.model import Campaign, CampaignGoal
+
+    _NEXT_ID[0] += 1
+    i = str(_NEXT_ID[0])
+    if goals is not None:
+        goals = tuple(g if isinstance(g, CampaignGoal) else CampaignGoal(*g) for g in goals)
+    return Campaign(
+        resource_name=f"customers/1234567890/campaigns/{i}", id=i, name=name, status=status, channel_type=channel,
+        bidding_strategy_type=strategy, target_cpa_micros=None if target_cpa is None else int(target_cpa * 1e6),
+        target_roas=target_roas, conversions=conversions, conversions_value=value,
+        all_conversions=conversions if all_conversions is None else all_conversions, goals=goals,
+        goal_config_level=level, custom_goal=custom_goal)
+
+
+def campaign_goal(category: str, origin: str = "WEBSITE", biddable: bool = True) -> Any:
+    from auditor.model import CampaignGoal
+
+    return CampaignGoal(category=category, origin=origin, biddable=biddable)
+
+
+def account_goal(category: str, origin: str = "WEBSITE", biddable: bool = True) -> Any:
+    from auditor.model import ConversionGoal
+
+    return ConversionGoal(resource_name=f"customers/1234567890/customerConversionGoals/{category}~{origin}",
+                          category=category, origin=origin, biddable=biddable)
+
+
+def custom_goal(name: str, *members: ConversionAction, status: str = "ENABLED") -> Any:
+    from auditor.model import CustomGoal
+
+    _NEXT_ID[0] += 1
+    return CustomGoal(resource_name=f"customers/1234567890/customConversionGoals/{_NEXT_ID[0]}", name=name,
+                      actions=tuple(a.resource_name for a in members), status=status)
+
+
+def tracking(auto_tagging: bool | None = True) -> Any:
+    from auditor.model import TrackingSettings
+
+    return TrackingSettings(auto_tagging_enabled=auto_tagging,
+                            conversion_tracking_status="CONVERSION_TRACKING_MANAGED_BY_SELF")
+
+
+def with_ads(a: Ads, **changes: Any) -> Ads:
+    """`a` with new optional data: campaigns=(...), goals=(...), custom_goals=(...), tracking=..."""
+    return replace(a, **changes)
+
+
+def attribution(scope: str = "GOOGLE_PAID_CHANNELS",
+                model: str = "PAID_AND_ORGANIC_CHANNELS_DATA_DRIVEN") -> Any:
+    from auditor.model import AttributionSettings
+
+    return AttributionSettings(reporting_attribution_model=model,
+                               acquisition_lookback="ACQUISITION_CONVERSION_EVENT_LOOKBACK_WINDOW_30_DAYS",
+                               other_lookback="OTHER_CONVERSION_EVENT_LOOKBACK_WINDOW_90_DAYS",
+                               ads_export_scope=scope)
+
+
+def ads_key_events(counts: dict[str, float], customer: str = "1234567890") -> tuple[Any, ...]:
+    """The key events GA4 attributes to one Google Ads account, by event (28 days)."""
+    from auditor.model import AdsKeyEvents
+
+    return tuple(AdsKeyEvents(event_name=n, customer_id=customer, key_events=k) for n, k in counts.items())
+
+
+def with_ga4(g: GA4, **changes: Any) -> GA4:
+    """`g` with new optional data: attribution=..., ads_key_events=(...), funnels=(...)"""
+    return replace(g, **changes)
+
+
+def earlier_run(date: str, *, steps: dict[tuple[str, str], float] | None = None,
+                daily: dict[str, float] | None = None, key_events: tuple[str, ...] = (),
+                primary_actions: tuple[str, ...] = ()) -> Any:
+    from auditor.model import EarlierRun
+
+    return EarlierRun(generated_at=f"{date}T06:00:00Z",
+                      step_rates=tuple((a, b, r) for (a, b), r in (steps or {}).items()),
+                      daily=tuple((daily or {}).items()), key_events=key_events, primary_actions=primary_actions)
+
+
+def history(*runs: Any) -> Any:
+    from auditor.model import ClientHistory
+
+    return ClientHistory(runs=tuple(runs))
+
+
+def with_history(c: Client, *runs: Any) -> Client:
+    return replace(c, history=history(*runs))
+
+
+__all__ += ["account_goal", "ads_key_events", "attribution", "campaign", "campaign_goal", "custom_goal",
+            "earlier_run", "history", "tracking", "with_ads", "with_ga4", "with_history"]

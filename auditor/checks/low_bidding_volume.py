@@ -16,7 +16,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     better, with at least `proxy_min_volume` conversions (Google Ads, 30 days) or events (GA4, 28 days), and the
     highest rate to the macro (not the one latest on a fixed ladder). When a primary micro already qualifies, a
     proxy is in place and the finding says so as a note. An account with no primary macro at all is left to
-    no-primary-conversion and micro-primary-goal. The volume is account-wide: per campaign it is lower still."""
+    no-primary-conversion and micro-primary-goal. This is the account-wide view: each campaign on Smart Bidding
+    learns from its own, lower volume, which is smart-bidding-low-volume's (when campaigns are collected)."""
     ads = client.ads
     assert ads is not None
     h = ctx.hierarchy
@@ -26,8 +27,9 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     volume = sum(a.stats.conversions for a in macros)
     if not macros or volume >= threshold:
         return
-    head = (f"primary macro actions have {fmt_count(volume)} conv. in 30 days (below {fmt_count(threshold)}): too "
-            "few for Smart Bidding to learn from")
+    head = (f"primary macro actions have {fmt_count(volume)} conv. in 30 days (below {fmt_count(threshold)}) "
+            "across the account: too few for Smart Bidding to learn from (each campaign's own volume: "
+            "smart-bidding-low-volume)")
     resources = [a.resource_name for a in macros]
     in_place = [a for a in ads.primary_actions if h.action(a).strength != "macro" and h.action(a).proxy_grade
                 and a.stats.conversions >= min_proxy]
@@ -107,8 +109,9 @@ RULE = Rule(
         "proxy_min_volume": Param("Conversions or events a strong micro needs to stand in as the bidding goal."),
     },
     requires=("ads",),
-    example="primary macro actions have 14 conv. in 30 days (below 30): too few for Smart Bidding to learn from; "
-            "best micro proxy: GA4 event 'begin_checkout' (412 in 28 days) ...",
+    example="primary macro actions have 14 conv. in 30 days (below 30) across the account: too few for Smart "
+            "Bidding to learn from (each campaign's own volume: smart-bidding-low-volume); best micro proxy: GA4 "
+            "event 'begin_checkout' (412 in 28 days) ...",
     evidence=("The macro volume is the 30-day conversions of the primary macro actions. Proxy candidates are the "
               "account's own events and actions that sit before the macro (at least the macro's users) with "
               "enough volume; they are ranked by their rate to the macro. " + STRENGTH_EVIDENCE),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.checks._campaigns import default_bids_on
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.hierarchy import STRENGTH_EVIDENCE
 from auditor.model import Client, ConversionAction
@@ -28,7 +29,10 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     the macro is the recommended bidding proxy and is reported at `strong_micro_low_volume_severity` as a note;
     a weak (low) micro is flagged at the rule's severity; one whose strength the data cannot establish, or one
     that fires after or beside the macro (fewer users: it cannot stand in for it), at most at medium. Every
-    finding carries its evidence."""
+    finding carries its evidence. This rule judges the account-default goals: once the customer conversion goals
+    are collected, a primary action whose category x origin the account default does not mark biddable is not
+    bid on by it and is left alone (a campaign that bids on it through its own goals is campaign-goal-override's
+    finding, which names the campaign)."""
     ads = client.ads
     assert ads is not None
     tax, h = ctx.taxonomy, ctx.hierarchy
@@ -41,6 +45,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         ev = h.action(a)
         if ev.strength == "macro" or tax.action_verdict(a).kind != "micro":
             continue  # macros, and actions neither their name nor their category place, are not judged
+        if not default_bids_on(ads, a):
+            continue  # the account default does not bid on its goal: only a campaign's own goals can
         why = f" — {ev.text()}"
         if a.system_managed:
             yield ctx.finding(
@@ -108,6 +114,7 @@ RULE = Rule(
     requires=("ads",),
     example="'Add to cart' (ADD_TO_CART, GA4 event add_to_cart, 2,410 conv. in 30 days) is a micro set as primary",
     evidence=("Whether an action is a micro comes from its Ads category or its event's name; how strong it is "
-              "decides the severity. " + STRENGTH_EVIDENCE),
+              "decides the severity; the account-default goals (when collected) say whether the account default "
+              "bids on it. " + STRENGTH_EVIDENCE),
     check=check,
 )
