@@ -9,16 +9,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from auditor.engine import Rule
+from auditor.engine import OPTIONAL_DATA, Rule
 from auditor.ruleset import DEFAULT_PROFILE, Ruleset
 
 REGENERATE = "python -m auditor.docs > docs/rules.md"
 
 _NEEDS = {
     "ga4": "GA4", "ads": "Google Ads", "ga4|ads": "GA4 or Google Ads",
-    "ga4.retention": "GA4 data retention settings (`ga4/data_retention.json`)",
-    "ga4.ads_links": "GA4 Google Ads links (`ga4/google_ads_links.json`)",
-    "ads.goals": "Google Ads customer conversion goals (`ads/customer_conversion_goals.json`)",
+    "history": "earlier complete runs of the client (agency runs with history)",
+    **{need: f"{what} (`{file}`)" for need, (what, file) in OPTIONAL_DATA.items()},
 }
 
 

@@ -161,12 +161,18 @@ def _available(client: Client, need: str) -> bool | None:
     return True if not part else getattr(obj, part) is not None
 
 
-_NOT_COLLECTED = {
-    "ga4.retention": "ga4/data_retention.json", "ga4.ads_links": "ga4/google_ads_links.json",
-    "ga4.attribution": "ga4/attribution_settings.json", "ga4.ads_key_events": "ga4/ads_key_events.json",
-    "ads.goals": "ads/customer_conversion_goals.json", "ads.tracking": "ads/customer.json",
-    "ads.campaigns": "ads/campaigns.json", "ads.custom_goals": "ads/custom_conversion_goals.json",
+# optional data a rule may require -> (what it is, the file that holds it)
+OPTIONAL_DATA = {
+    "ga4.retention": ("GA4 data retention settings", "ga4/data_retention.json"),
+    "ga4.ads_links": ("GA4 Google Ads links", "ga4/google_ads_links.json"),
+    "ga4.attribution": ("GA4 attribution settings", "ga4/attribution_settings.json"),
+    "ga4.ads_key_events": ("GA4 key events attributed to Google Ads", "ga4/ads_key_events.json"),
+    "ads.goals": ("Google Ads customer conversion goals", "ads/customer_conversion_goals.json"),
+    "ads.tracking": ("Google Ads tracking settings", "ads/customer.json"),
+    "ads.campaigns": ("Google Ads campaigns", "ads/campaigns.json"),
+    "ads.custom_goals": ("Google Ads custom conversion goals", "ads/custom_conversion_goals.json"),
 }
+_NOT_COLLECTED = {need: file for need, (_, file) in OPTIONAL_DATA.items()}
 _NOT_APPLICABLE = {"history": "no earlier runs of this client to compare with (an agency run with history has them)"}
 
 
