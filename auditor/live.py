@@ -1,11 +1,13 @@
 """Live audits: which clients to read (targets) and reading them concurrently through the connectors.
 
-A live run reads each client with a fixed number of calls (GA4: properties.get, keyEvents.list, runReport,
-getDataRetentionSettings, googleAdsLinks.list; Ads: three searchStream queries: 8 per client when nothing pages),
-plus up to 3 GA4 funnel reports (v1alpha runFunnelReport) for the micro events that decide a finding, planned from
-the bodies already read (`auditor.audit.plan_funnels`), on a bounded thread pool. Both connectors are built once
-and shared by every worker. The client libraries are imported only when a connector is built, so `audit --help`
-and offline runs never load them.
+A live run reads each client with a fixed number of calls when nothing pages: GA4 6 (properties.get, keyEvents.list,
+batchRunReports with the 28-day event report and the Ads-attributed key events, getDataRetentionSettings,
+googleAdsLinks.list, getAttributionSettings), Google Ads 7 searchStream queries (conversion actions, 30-day stats,
+customer goals, tracking settings, campaigns, campaign goals, campaign goal configs) and an 8th, custom conversion
+goals, only when a campaign bids on one; plus up to 3 GA4 funnel reports (v1alpha runFunnelReport) for the micro
+events that decide a finding, planned from the bodies already read (`auditor.audit.plan_funnels`), on a bounded
+thread pool. Both connectors are built once and shared by every worker. The client libraries are imported only
+when a connector is built, so `audit --help` and offline runs never load them.
 """
 
 from __future__ import annotations
@@ -27,15 +29,17 @@ if TYPE_CHECKING:
     from auditor.ruleset import Ruleset
 
 # Default --jobs. Each worker reads one client at a time, call after call, so 4 workers keep at most 4 requests in
-# flight. GA4 Admin allows 600 requests per minute per user (1,200 per project) and a client costs 4 Admin calls
-# of its 8: 4 workers at 0.25 s or more per call send at most ~480 Admin requests a minute. The Data API's 10
-# concurrent requests per property are never approached (one Data report per property at a time; funnel reports
-# have their own quota category). Google Ads counts operations per day (one per query, 3 per client), which
-# concurrency does not change.
+# flight. GA4 Admin allows 600 requests per minute per user (1,200 per project) and a client with both sources
+# costs 5 Admin calls of its 13: 4 workers at 0.25 s or more per call send at most ~370 Admin requests a minute
+# (GA4-only clients, 5 of 6, up to ~800: RESOURCE_EXHAUSTED is retried with backoff). The Data API's 10
+# concurrent requests per property are never approached (one Data call per property at a time; funnel reports
+# have their own quota category). Google Ads counts operations per day (one per query, 7 or 8 per
+# client), which concurrency does not change.
 DEFAULT_JOBS = 4
-# When nothing pages; see the module docstring. "ga4_funnels" is a maximum (auditor.hierarchy.MAX_FUNNEL_REPORTS):
-# none for a client whose plan is empty (no GA4, no macro with users, no micro worth measuring).
-CALLS_PER_CLIENT = {"ga4": 5, "ads": 3, "ga4_funnels": 3}
+# When nothing pages; see the module docstring. "ads_custom_goals" is the query added only when a campaign's goal
+# config names a custom conversion goal. "ga4_funnels" is a maximum (auditor.hierarchy.MAX_FUNNEL_REPORTS): none
+# for a client whose plan is empty (no GA4, no macro with users, no micro worth measuring).
+CALLS_PER_CLIENT = {"ga4": 6, "ads": 7, "ads_custom_goals": 1, "ga4_funnels": 3}
 
 _PROPERTY = re.compile(r"(?:properties/)?(\d+)")
 _SERVICE_ACCOUNT = re.compile(r"@[A-Za-z0-9.-]*\.gserviceaccount\.com$")
@@ -171,6 +175,8 @@ class Live:
             from auditor.connectors.ga4 import API_VERSIONS
 
             out.update({"ga4_admin": API_VERSIONS["admin"], "ga4_data": API_VERSIONS["data"]})
+            if self._ga4.attribution_used():
+                out["ga4_admin_attribution"] = API_VERSIONS["admin_attribution"]
             if self._ga4.funnels_used():
                 out["ga4_data_funnels"] = API_VERSIONS["data_funnels"]
         if self._ads is not None:
@@ -313,7 +319,7 @@ def _discover(live: Live, manager: str | None, configured: list[Any], warn: Warn
         warn("the GA4 credentials reach no property (accountSummaries.list is empty)")
 
     # Pairing needs every property's links: read them now, concurrently, and hand them to the fetch later so a
-    # client still costs 5 GA4 calls.
+    # client still costs 6 GA4 calls.
     links: dict[str, list[dict[str, Any]]] = {}
     if properties and accounts:
         from auditor.connectors.ga4 import OptionalMissing

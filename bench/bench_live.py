@@ -6,8 +6,10 @@ Each client is one GA4 property and one Google Ads customer served by the fakes 
 latency per API call. The fakes run in a child process, as Google does, so their own CPU does not compete with
 the auditor's for the GIL. The run goes through `auditor.live` exactly as `audit --config` does (shared
 connectors, bounded pool, results in order, each audited). Ideal wall time = calls x latency / jobs; the ratio
-says how much the pool, the client libraries and the audit itself add. Then `audit --help` start-up time, and
-`python -X importtime` proving it imports no Google library.
+says how much the pool, the client libraries and the audit itself add. The calls each client cost are reported per
+source (GA4: 6 when nothing pages, plus the funnel reports its plan reads; Google Ads: 7 searchStream queries, 8
+when a campaign bids on a custom goal) beside what `auditor.live.CALLS_PER_CLIENT` documents. Then `audit --help`
+start-up time, and `python -X importtime` proving it imports no Google library.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# The client every served copy is made of: northwind-outfitters has both sources and every optional file and
-# needs no funnel report; lumen-analytics (--sample) adds the 3 funnel reports of a low-volume account.
+# The client every served copy is made of: northwind-outfitters has both sources and every optional file, needs no
+# funnel report and uses no custom goal; lumen-analytics (--sample) adds the 3 funnel reports of a low-volume
+# account and the custom-goal query of its proxy campaign.
 SAMPLE = ROOT / "fixtures" / "northwind-outfitters"
 
 
@@ -59,7 +62,7 @@ def run_live(pairs: list[tuple[str, str]], jobs: int, keys: dict[str, Path]) -> 
     targets = [Target(f"client-{i:03d}", pid, cid) for i, (pid, cid) in enumerate(pairs)]
     live = Live(str(keys["ga4"]), None, jobs)
     started, cpu = time.perf_counter(), time.process_time()
-    ok = sum(1 for r in iter_live(targets, ruleset, jobs, live) if r["status"] == "ok")
+    ok = sum(1 for r in iter_live(targets, ruleset, jobs, live) if r.status == "ok")
     return time.perf_counter() - started, time.process_time() - cpu, live.calls(), ok
 
 
@@ -138,11 +141,13 @@ def main() -> None:
         })
         run_live(pairs[:2], 2, keys)  # warm up: imports, TLS, first token
         rows = []
+        per_source: dict[str, float] = {}
         for jobs in args.jobs:
             wall, cpu, calls, ok = run_live(pairs, jobs, keys)
             total = calls.get("ga4", 0) + calls.get("ads", 0) + calls.get("ads_retries", 0)
             ideal = total * args.latency / jobs
             rows.append((jobs, total / args.clients, total, ideal, wall, wall / ideal, cpu, ok))
+            per_source = {k: v / args.clients for k, v in calls.items()}
     finally:
         for child in children:
             child.stdin.close()
@@ -156,6 +161,12 @@ def main() -> None:
         print(f"{jobs:>4}  {per:>12.1f}  {total:>6}  {ideal:>8.2f}  {wall:>7.2f}  {ratio:>10.2f}  {cpu:>6.2f}  "
               f"{ok:>4}")
     print("(CPU s: the auditor process's own CPU, client libraries and audit: the floor when jobs grow)")
+    from auditor.live import CALLS_PER_CLIENT as doc
+
+    print(f"\ncalls per client (last run): GA4 {per_source.get('ga4', 0):.1f} (documented: {doc['ga4']}, plus up to "
+          f"{doc['ga4_funnels']} funnel reports), Google Ads {per_source.get('ads', 0):.1f} (documented: {doc['ads']}, "
+          f"plus {doc['ads_custom_goals']} when a campaign bids on a custom goal), Ads retries "
+          f"{per_source.get('ads_retries', 0):.1f}")
     median, google = help_timing()
     print(f"\naudit --help: {median * 1000:.0f} ms (median of 5); Google modules imported: "
           f"{', '.join(google) if google else 'none'}")

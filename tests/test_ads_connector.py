@@ -17,7 +17,7 @@ from auditor.connectors.offline import load_client
 from auditor.errors import ConfigError, SourceError
 from auditor.mapping import map_client
 from auditor.raw import ADS_FILES, RawClient
-from tests.fakes.ads_server import FakeAdsServer, install_test_ca
+from tests.fakes.ads_server import SETTINGS, FakeAdsServer, install_test_ca
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SHOP = "1234567890"
@@ -74,7 +74,49 @@ def _make_shop(root: Path) -> Path:
     _write(folder / "ads" / "customer_conversion_goals.json", {"results": [
         {"customerConversionGoal": {"resourceName": f"customers/{SHOP}/customerConversionGoals/PURCHASE~WEBSITE",
                                     "category": "PURCHASE", "origin": "WEBSITE", "biddable": True}}]})
+    _write_campaign_level(folder, SHOP)
     return folder
+
+
+def _write_campaign_level(folder: Path, customer: str, custom_goal: str | None = None,
+                          removed: bool = False) -> None:
+    """The campaign-level files of a customer: tracking settings, two campaigns (one REMOVED when `removed`:
+    recorded here only to prove the query leaves it out), their goals and configs, and the custom goals (an
+    empty stream unless a campaign names `custom_goal`)."""
+    def campaign(id_: str, status: str, strategy: str, conversions: float, **fields: object) -> dict:
+        return {"campaign": {"resourceName": f"customers/{customer}/campaigns/{id_}", "id": id_,
+                             "name": f"Campaign {id_}", "status": status, "advertisingChannelType": "SEARCH",
+                             "biddingStrategyType": strategy, **fields},
+                "metrics": {"conversions": conversions, "conversionsValue": conversions * 10,
+                            "allConversions": conversions + 2, "costMicros": "125000000"}}
+
+    campaigns = [campaign("901", "ENABLED", "TARGET_CPA", 20, targetCpa={"targetCpaMicros": "15000000"}),
+                 campaign("902", "PAUSED", "MAXIMIZE_CONVERSION_VALUE", 3,
+                          maximizeConversionValue={"targetRoas": 4.5})]
+    if removed:
+        campaigns.append(campaign("903", "REMOVED", "MANUAL_CPC", 0))
+    _write(folder / "ads" / "customer.json", [{"results": [{"customer": {
+        "resourceName": f"customers/{customer}", "id": customer, "autoTaggingEnabled": True,
+        "conversionTrackingSetting": {"conversionTrackingStatus": "CONVERSION_TRACKING_MANAGED_BY_SELF",
+                                      "googleAdsConversionCustomer": f"customers/{customer}",
+                                      "acceptedCustomerDataTerms": True}}}]}])
+    _write(folder / "ads" / "campaigns.json", [{"results": campaigns}])
+    _write(folder / "ads" / "campaign_conversion_goals.json", [{"results": [
+        {"campaignConversionGoal": {
+            "resourceName": f"customers/{customer}/campaignConversionGoals/{c}~PURCHASE~WEBSITE",
+            "campaign": f"customers/{customer}/campaigns/{c}", "category": "PURCHASE", "origin": "WEBSITE",
+            "biddable": True}} for c in ("901", "902")]}])
+    configs = [{"conversionGoalCampaignConfig": {
+        "resourceName": f"customers/{customer}/conversionGoalCampaignConfigs/901",
+        "campaign": f"customers/{customer}/campaigns/901", "goalConfigLevel": "CUSTOMER"}},
+        {"conversionGoalCampaignConfig": {
+            "resourceName": f"customers/{customer}/conversionGoalCampaignConfigs/902",
+            "campaign": f"customers/{customer}/campaigns/902", "goalConfigLevel": "CAMPAIGN",
+            **({"customConversionGoal": custom_goal} if custom_goal else {})}}]
+    _write(folder / "ads" / "conversion_goal_campaign_configs.json", [{"results": configs}])
+    _write(folder / "ads" / "custom_conversion_goals.json", [{"results": [{"customConversionGoal": {
+        "resourceName": custom_goal, "name": "Purchases only", "status": "ENABLED",
+        "conversionActions": [f"customers/{customer}/conversionActions/111"]}}]}] if custom_goal else [{}])
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
@@ -145,8 +187,16 @@ def _offline_ads(folder: Path):
 # --- fetch -------------------------------------------------------------------------------------------------
 
 
+CAMPAIGN_LEVEL = ("ads/customer.json", "ads/campaigns.json", "ads/campaign_conversion_goals.json",
+                  "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json")
+QUERIES = ["conversion_action", "customer", "customer_conversion_goal", "customer", "campaign",
+           "campaign_conversion_goal", "conversion_goal_campaign_config"]
+
+
 @pytest.mark.parametrize("folder", [None, *_real_ads_clients()], ids=lambda p: p.name if p else "shop")
 def test_fetch_maps_like_the_offline_fixture(server: FakeAdsServer, shop_dir: Path, folder: Path | None) -> None:
+    from auditor.live import CALLS_PER_CLIENT
+
     folder = folder or shop_dir
     customer = next(c for c, f in server.customers.items() if f == folder)
     connector = _connector(server)
@@ -163,10 +213,103 @@ def test_fetch_maps_like_the_offline_fixture(server: FakeAdsServer, shop_dir: Pa
     # JSON mapping: camelCase, enum names, int64 as strings
     row = bodies["ads/conversion_actions.json"][0]["results"][0]["conversionAction"]
     assert isinstance(row["id"], str) and isinstance(row["type"], str) and "primaryForGoal" in row
-    assert [c.resource for c in server.calls] == ["conversion_action", "customer", "customer_conversion_goal"]
+    # seven queries, one resource each; custom goals read only when a campaign's goal config names one
+    recorded = load_client(folder).bodies["ads/custom_conversion_goals.json"]
+    named = any(b.get("results") for b in recorded)
+    assert [c.resource for c in server.calls] == QUERIES + (["custom_conversion_goal"] if named else [])
     assert all(c.method == "SearchStream" and c.customer_id == customer for c in server.calls)
     assert "segments.date DURING LAST_30_DAYS" in server.calls[1].query
-    assert connector.calls_made() == 3
+    assert "segments" not in server.calls[3].query  # the tracking settings: one row, no segment
+    assert "segments.date DURING LAST_30_DAYS AND campaign.status != 'REMOVED'" in server.calls[4].query
+    assert connector.calls_made() == CALLS_PER_CLIENT["ads"] + named * CALLS_PER_CLIENT["ads_custom_goals"]
+    if not named:
+        assert bodies["ads/custom_conversion_goals.json"] == [{}]  # collected, and empty: no query sent
+    # the campaign-level files hold what the recording holds, row for row
+    for key in CAMPAIGN_LEVEL:
+        assert _results(bodies[key]) == _results(load_client(folder).bodies[key]), key
+
+
+def _results(batches: list[dict]) -> list[dict]:
+    return [row for b in batches for row in b.get("results", [])]
+
+
+def test_custom_goals_are_read_when_a_campaign_names_one(server: FakeAdsServer, tmp_path: Path) -> None:
+    other = "4444444444"
+    folder = tmp_path / "custom"
+    _write(folder / "ads" / "conversion_actions.json", [{"results": [{"conversionAction": {
+        "resourceName": f"customers/{other}/conversionActions/111", "id": "111", "name": "Purchase",
+        "status": "ENABLED", "category": "PURCHASE", "primaryForGoal": True}}]}])
+    _write(folder / "ads" / "conversion_stats.json", [{}])
+    _write_campaign_level(folder, other, custom_goal=f"customers/{other}/customConversionGoals/77", removed=True)
+    server.add_fixtures(folder)
+    connector = _connector(server)
+    bodies, missing = connector.fetch(other)
+    assert missing == {}
+    assert [c.resource for c in server.calls] == [*QUERIES, "custom_conversion_goal"]
+    assert connector.calls_made() == 8
+    [goal] = _results(bodies["ads/custom_conversion_goals.json"])
+    assert goal["customConversionGoal"]["conversionActions"] == [f"customers/{other}/conversionActions/111"]
+    # the REMOVED campaign is left out by the query (the fake applies its != condition)
+    assert [r["campaign"]["id"] for r in _results(bodies["ads/campaigns.json"])] == ["901", "902"]
+    ads = _ads(bodies)
+    assert ads.custom_goals is not None and [g.name for g in ads.custom_goals] == ["Purchases only"]
+    assert [(c.id, c.goal_config_level, c.custom_goal) for c in ads.campaigns or ()] == [
+        ("901", "CUSTOMER", None), ("902", "CAMPAIGN", f"customers/{other}/customConversionGoals/77")]
+
+
+@pytest.mark.parametrize(("resource", "key"), [
+    (SETTINGS, "ads/customer.json"),
+    ("campaign", "ads/campaigns.json"),
+    ("campaign_conversion_goal", "ads/campaign_conversion_goals.json"),
+    ("custom_conversion_goal", "ads/custom_conversion_goals.json"),
+])
+def test_a_new_optional_query_denied_marks_only_its_file_missing(server: FakeAdsServer, resource: str,
+                                                                 key: str) -> None:
+    keystone = next(c for c, f in server.customers.items() if f.name == "keystone-legal")  # names a custom goal
+    server.deny(keystone, resource)
+    connector = _connector(server)
+    bodies, missing = connector.fetch(keystone)
+    assert list(missing) == [key] and key not in bodies
+    assert missing[key].startswith(f"Google Ads customer {keystone}: USER_PERMISSION_DENIED: ")
+    assert set(bodies) == set(ADS_FILES) - {key}
+    assert connector.calls_made() == 8  # a refused query is not retried, and the others still run
+    assert server.call_count == 8
+
+
+def test_goal_configs_denied_leave_custom_goals_unknown(server: FakeAdsServer) -> None:
+    keystone = next(c for c, f in server.customers.items() if f.name == "keystone-legal")
+    server.deny(keystone, "conversion_goal_campaign_config")
+    connector = _connector(server)
+    bodies, missing = connector.fetch(keystone)
+    assert set(missing) == {"ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json"}
+    assert missing["ads/custom_conversion_goals.json"].startswith("not read: ads/conversion_goal_campaign_configs")
+    assert connector.calls_made() == 7  # which custom goals are used is unknown: not read
+    ads = _ads(bodies, missing)
+    assert ads.campaigns and all(c.goal_config_level is None for c in ads.campaigns) and ads.custom_goals is None
+
+
+def test_an_optional_query_still_unavailable_fails_the_customer(server: FakeAdsServer,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDITOR_RETRY_ATTEMPTS", "2")
+    server.fail_unavailable(100, "campaign")
+    with pytest.raises(SourceError, match=rf"^Google Ads customer {SHOP}: UNAVAILABLE after 2 attempts"):
+        _connector(server).fetch(SHOP)
+    assert [c.resource for c in server.calls] == QUERIES[:4] + ["campaign"] * 2
+
+
+def test_the_fake_refuses_fields_the_from_resource_cannot_select(server: FakeAdsServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.connectors import ads
+
+    monkeypatch.setattr(ads, "ACTIONS_QUERY", "SELECT campaign.id FROM conversion_action")
+    with pytest.raises(SourceError, match=r"PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE"):
+        _connector(server).fetch(SHOP)
+    monkeypatch.setattr(ads, "ACTIONS_QUERY", "SELECT conversion_action.id FROM conversion_action")
+    monkeypatch.setattr(ads, "OPTIONAL_QUERIES", (
+        ("ads/campaign_conversion_goals.json",
+         "SELECT campaign_conversion_goal.campaign, metrics.conversions FROM campaign_conversion_goal"),))
+    bodies, missing = _connector(server).fetch(SHOP)  # an optional query the API rejects: missing, not fatal
+    assert "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE" in missing["ads/campaign_conversion_goals.json"]
 
 
 def test_stream_of_many_batches_is_complete(server: FakeAdsServer, shop_dir: Path,
@@ -195,8 +338,8 @@ def test_retry_after_unavailable_succeeds(server: FakeAdsServer) -> None:
     connector = _connector(server)
     bodies, missing = connector.fetch(SHOP)
     assert len(_ads(bodies, missing).actions) == 3
-    assert server.call_count == 5  # 2 failed attempts + 3 queries
-    assert connector.calls_made() == 3 and connector.retries_made() == 2
+    assert server.call_count == 9  # 2 failed attempts + 7 queries
+    assert connector.calls_made() == 7 and connector.retries_made() == 2
 
 
 def test_stream_broken_after_first_batch_is_run_again(server: FakeAdsServer, shop_dir: Path) -> None:
@@ -204,8 +347,8 @@ def test_stream_broken_after_first_batch_is_run_again(server: FakeAdsServer, sho
     connector = _connector(server)
     bodies, _ = connector.fetch(SHOP)
     assert _ads(bodies) == _offline_ads(shop_dir)  # no batch lost or doubled
-    assert connector.retries_made() == 1 and connector.calls_made() == 3
-    assert server.call_count == 4
+    assert connector.retries_made() == 1 and connector.calls_made() == 7
+    assert server.call_count == 8
 
 
 def test_unavailable_every_time_gives_up_after_the_policy_attempts(server: FakeAdsServer,
@@ -291,8 +434,8 @@ def test_concurrent_fetches_share_one_connector(server: FakeAdsServer, monkeypat
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(connector.fetch, [SHOP] * 4))
     assert all(len(_ads(b, m).actions) == 3 for b, m in results)
-    assert connector.calls_made() == 12
-    assert time.monotonic() - started < 12 * 0.05  # in parallel, not one after another
+    assert connector.calls_made() == 28
+    assert time.monotonic() - started < 28 * 0.05  # in parallel, not one after another
 
 
 # --- discover ----------------------------------------------------------------------------------------------
@@ -399,7 +542,7 @@ def test_refresh_token_credentials_send_the_fetched_bearer(server: FakeAdsServer
     assert creds.token is None
     bodies, _ = _connector(server, credentials=creds).fetch(SHOP)
     assert len(_ads(bodies).actions) == 3
-    assert len(token_server.requests) == 1  # refreshed once, then reused for all three calls
+    assert len(token_server.requests) == 1  # refreshed once, then reused for every query
     assert {c.metadata["authorization"] for c in server.calls} == {"Bearer ya29.loopback"}
 
 

@@ -40,6 +40,7 @@ def newest_ads_version() -> str:
 @cache
 def message_types() -> dict[str, type]:
     """Fixture file -> the response message type of the API call that produced it."""
+    from google.analytics.admin_v1alpha import types as admin_alpha
     from google.analytics.admin_v1beta import types as admin
     from google.analytics.data_v1alpha import types as data_alpha
     from google.analytics.data_v1beta import types as data
@@ -53,15 +54,49 @@ def message_types() -> dict[str, type]:
         "ga4/data_retention.json": admin.DataRetentionSettings,
         "ga4/google_ads_links.json": admin.ListGoogleAdsLinksResponse,
         "ga4/funnels.json": data_alpha.RunFunnelReportResponse,
+        "ga4/attribution_settings.json": admin_alpha.AttributionSettings,
+        "ga4/ads_key_events.json": data.RunReportResponse,  # one report of a batchRunReports response
         "ads/conversion_actions.json": stream,
         "ads/conversion_stats.json": stream,
         "ads/customer_conversion_goals.json": stream,
+        "ads/customer.json": stream,
+        "ads/campaigns.json": stream,
+        "ads/campaign_conversion_goals.json": stream,
+        "ads/conversion_goal_campaign_configs.json": stream,
+        "ads/custom_conversion_goals.json": stream,
     }
+
+
+# The GAQL resource each Ads file is a query FROM: every row of its batches holds that resource.
+ADS_RESOURCE = {
+    "ads/conversion_actions.json": "conversionAction",
+    "ads/conversion_stats.json": "customer",
+    "ads/customer_conversion_goals.json": "customerConversionGoal",
+    "ads/customer.json": "customer",
+    "ads/campaigns.json": "campaign",
+    "ads/campaign_conversion_goals.json": "campaignConversionGoal",
+    "ads/conversion_goal_campaign_configs.json": "conversionGoalCampaignConfig",
+    "ads/custom_conversion_goals.json": "customConversionGoal",
+}
+# The campaign-level files: every client with an Ads account records them all, every GA4 property both GA4 ones.
+CAMPAIGN_LEVEL_ADS = ("ads/customer.json", "ads/campaigns.json", "ads/campaign_conversion_goals.json",
+                      "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json")
+CAMPAIGN_LEVEL_GA4 = ("ga4/attribution_settings.json", "ga4/ads_key_events.json")
 
 
 def bodies(rel: str) -> list[dict]:
     value = json.loads((FIXTURES / rel).read_text(encoding="utf-8"))
     return value if isinstance(value, list) else [value]
+
+
+def rows(rel: str, resource: str) -> list[dict]:
+    """The `resource` object of every row of every batch of an Ads file."""
+    return [row[resource] for b in bodies(rel) for row in b.get("results", [])]
+
+
+def report_rows(rel: str) -> list[tuple[list[str], list[str]]]:
+    return [([v["value"] for v in r["dimensionValues"]], [v["value"] for v in r["metricValues"]])
+            for b in bodies(rel) for r in b.get("rows", [])]
 
 
 def keys(value) -> set[str]:
@@ -171,3 +206,78 @@ def test_files_of_one_client_agree(client):
                 assert row["segments"]["conversionAction"] in by_resource
         if ga4 is not None:
             assert ads.currency_code == ga4.property.currency_code
+
+
+def test_ads_files_are_streams_of_their_resource():
+    for rel in FILES:
+        key = rel.split("/", 1)[1]
+        if key.startswith("ads/"):
+            value = json.loads((FIXTURES / rel).read_text(encoding="utf-8"))
+            assert isinstance(value, list) and value, f"{rel}: an array of searchStream batches"
+            for row in (row for b in value for row in b.get("results", [])):
+                assert ADS_RESOURCE[key] in row, f"{rel}: a row without {ADS_RESOURCE[key]}"
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_campaign_level_files_agree(client):
+    """The campaign-level files of one client agree with each other and with its conversion actions, key events
+    and events, the way one recording of a property and an Ads customer would."""
+    folder = FIXTURES / client
+    if (folder / "ga4").is_dir():
+        for key in CAMPAIGN_LEVEL_GA4:
+            assert (folder / key).is_file(), f"{client}/{key}"
+        prop = bodies(f"{client}/ga4/property.json")[0]["name"]
+        assert bodies(f"{client}/ga4/attribution_settings.json")[0]["name"] == f"{prop}/attributionSettings"
+        key_events = {k["eventName"] for b in bodies(f"{client}/ga4/key_events.json") for k in b.get("keyEvents", [])}
+        totals: dict[str, float] = {}
+        for b in bodies(f"{client}/ga4/events.json"):
+            metrics = [m["name"] for m in b["metricHeaders"]]
+            for r in b.get("rows", []):
+                totals[r["dimensionValues"][0]["value"]] = float(r["metricValues"][metrics.index("keyEvents")]["value"])
+        report = bodies(f"{client}/ga4/ads_key_events.json")
+        assert [h["name"] for h in report[0]["dimensionHeaders"]] == ["eventName", "googleAdsCustomerId"]
+        assert [h["name"] for h in report[0]["metricHeaders"]] == ["keyEvents"]
+        assert all(int(r.get("rowCount", 0)) == len(report_rows(f"{client}/ga4/ads_key_events.json")) for r in report)
+        customer = None
+        if (folder / "ads").is_dir():
+            cid = rows(f"{client}/ads/customer.json", "customer")[0]["id"]
+            customer = f"{cid[:3]}-{cid[3:6]}-{cid[6:]}"  # as GA4 writes it
+        credited: dict[str, float] = {}
+        for (event, account), (value,) in report_rows(f"{client}/ga4/ads_key_events.json"):
+            assert event in key_events, f"{event}: the report is filtered to key events"
+            assert account in ("(not set)", customer), account
+            credited[event] = credited.get(event, 0.0) + float(value)
+        for event, total in credited.items():  # attribution shares one key event among channels
+            assert abs(total - totals[event]) < 0.01, (event, total, totals[event])
+    if not (folder / "ads").is_dir():
+        return
+    for key in CAMPAIGN_LEVEL_ADS:
+        assert (folder / key).is_file(), f"{client}/{key}"
+    [customer] = rows(f"{client}/ads/customer.json", "customer")
+    cid = customer["id"]
+    assert customer["resourceName"] == f"customers/{cid}"
+    assert customer["conversionTrackingSetting"]["googleAdsConversionCustomer"] == f"customers/{cid}"
+    actions = {a["resourceName"]: a for a in rows(f"{client}/ads/conversion_actions.json", "conversionAction")}
+    campaigns = {c["resourceName"] for c in rows(f"{client}/ads/campaigns.json", "campaign")}
+    assert all(c.startswith(f"customers/{cid}/campaigns/") for c in campaigns)
+    assert all(c["status"] != "REMOVED" for c in rows(f"{client}/ads/campaigns.json", "campaign"))
+    configs = rows(f"{client}/ads/conversion_goal_campaign_configs.json", "conversionGoalCampaignConfig")
+    assert {c["campaign"] for c in configs} == campaigns
+    custom = {g["resourceName"]: g for g in rows(f"{client}/ads/custom_conversion_goals.json", "customConversionGoal")}
+    named = {c["customConversionGoal"] for c in configs if c.get("customConversionGoal")}
+    assert named <= set(custom) and bool(named) == bool(custom), "custom goals are read only when a campaign names one"
+    for goal in custom.values():
+        assert set(goal["conversionActions"]) <= set(actions)
+    for c in configs:
+        assert c["goalConfigLevel"] in ("CUSTOMER", "CAMPAIGN")
+        assert c["goalConfigLevel"] == "CAMPAIGN" or not c.get("customConversionGoal")
+    goals = rows(f"{client}/ads/campaign_conversion_goals.json", "campaignConversionGoal")
+    assert {g["campaign"] for g in goals} == campaigns
+    categories = {(a["category"], a["origin"]) for a in actions.values() if a["status"] == "ENABLED"}
+    assert {(g["category"], g["origin"]) for g in goals} <= categories | {
+        (a["category"], a["origin"]) for a in actions.values()}
+    # campaign metrics add up to the account's: conversions and value of the actions campaigns bid on
+    stats = [row["metrics"] for b in bodies(f"{client}/ads/conversion_stats.json") for row in b.get("results", [])]
+    metrics = [row["metrics"] for b in bodies(f"{client}/ads/campaigns.json") for row in b.get("results", [])]
+    for name in ("conversions", "conversionsValue", "allConversions"):
+        assert abs(sum(m.get(name, 0) for m in metrics) - sum(s.get(name, 0) for s in stats)) < 0.01, name

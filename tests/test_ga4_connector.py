@@ -70,6 +70,28 @@ def _funnel_body(steps: list[tuple[str, int]]) -> dict[str, Any]:
             "kind": "analyticsData#runFunnelReport"}
 
 
+def _ads_key_events(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """A report by eventName x googleAdsCustomerId (keyEvents) as GA4 writes it: the customer id as 123-456-7890,
+    "(not set)" for the key events it credits to no Google Ads account."""
+    return {
+        "dimensionHeaders": [{"name": "eventName"}, {"name": "googleAdsCustomerId"}],
+        "metricHeaders": [{"name": "keyEvents", "type": "TYPE_FLOAT"}],
+        "rows": [{"dimensionValues": [{"value": e}, {"value": c}], "metricValues": [{"value": v}]}
+                 for e, c, v in rows],
+        "rowCount": len(rows),
+        "metadata": {"currencyCode": "EUR", "timeZone": "Europe/Berlin"},
+        "kind": "analyticsData#runReport",
+    }
+
+
+def _attribution(pid: str, scope: str) -> dict[str, Any]:
+    return {"name": f"properties/{pid}/attributionSettings",
+            "acquisitionConversionEventLookbackWindow": "ACQUISITION_CONVERSION_EVENT_LOOKBACK_WINDOW_30_DAYS",
+            "otherConversionEventLookbackWindow": "OTHER_CONVERSION_EVENT_LOOKBACK_WINDOW_90_DAYS",
+            "reportingAttributionModel": "PAID_AND_ORGANIC_CHANNELS_DATA_DRIVEN",
+            "adsWebConversionDataExportScope": scope}
+
+
 def _write(folder: Path, files: dict[str, Any]) -> Path:
     for key, body in files.items():
         path = folder / key
@@ -104,6 +126,11 @@ def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "adsPersonalizationEnabled": True, "canManageClients": False,
             "createTime": "2023-02-01T00:00:00Z", "updateTime": "2023-02-01T00:00:00Z",
             "creatorEmailAddress": "owner@shop.example"}]},
+        "ga4/attribution_settings.json": _attribution(SHOP, "GOOGLE_PAID_CHANNELS"),
+        # 14 rows: each of the 7 key events credited to the linked Ads account and to no Ads account
+        "ga4/ads_key_events.json": _ads_key_events([
+            (ke["eventName"], account, f"{n}.5") for n, (ke, account) in enumerate(
+                (ke, account) for ke in key_events for account in ("123-456-7890", "(not set)"))]),
     })
     _write(root / "leads", {
         "ga4/property.json": {"name": f"properties/{LEADS}", "parent": "accounts/666", "displayName": "Leads",
@@ -116,13 +143,19 @@ def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # recorded funnels: a full one, and one whose second step nobody reached (GA4 leaves its row out)
         "ga4/funnels.json": [_funnel_body([("form_start", 120), ("generate_lead", 9)]),
                              _funnel_body([("page_view", 400)])],
+        "ga4/attribution_settings.json": _attribution(LEADS, "NOT_SELECTED_YET"),
+        "ga4/ads_key_events.json": _ads_key_events([("generate_lead", "(not set)", "1")]),
     })
-    _write(root / "bare", {  # optional files not recorded: the fake answers NOT_FOUND for them
+    _write(root / "bare", {  # optional files not recorded: the fake answers NOT_FOUND for them; no key events
         "ga4/property.json": {"name": f"properties/{BARE}", "parent": "accounts/555", "displayName": "Bare",
                               "industryCategory": "OTHER", "timeZone": "Etc/UTC", "currencyCode": "USD"},
         "ga4/key_events.json": {},
         "ga4/events.json": {"dimensionHeaders": [{"name": "eventName"}], "metricHeaders": [{"name": "eventCount"}],
                             "kind": "analyticsData#runReport"},
+        # no key event, so no Ads-attributed one: the connector records the empty report GA4 would give
+        "ga4/ads_key_events.json": {"dimensionHeaders": [{"name": "eventName"}, {"name": "googleAdsCustomerId"}],
+                                    "metricHeaders": [{"name": "keyEvents", "type": "TYPE_FLOAT"}],
+                                    "kind": "analyticsData#runReport"},
     })
     return root
 
@@ -161,7 +194,8 @@ def test_settings_from_env(fake: FakeGA4, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("AUDITOR_RETRY_ATTEMPTS", "7")
     s = GA4Settings.from_env()
     assert (s.credentials, s.admin_endpoint, s.data_endpoint, s.policy.attempts) == (None, fake.url, fake.url, 7)
-    assert API_VERSIONS == {"admin": "v1beta", "data": "v1beta", "data_funnels": "v1alpha"}
+    assert API_VERSIONS == {"admin": "v1beta", "data": "v1beta", "data_funnels": "v1alpha",
+                            "admin_attribution": "v1alpha"}
 
 
 def test_fetch_maps_like_offline(fake: FakeGA4, fixture_root: Path) -> None:
@@ -169,7 +203,7 @@ def test_fetch_maps_like_offline(fake: FakeGA4, fixture_root: Path) -> None:
     bodies, missing = conn.fetch(SHOP)
     assert missing == {}
     assert set(bodies) == {"ga4/property.json", "ga4/key_events.json", "ga4/events.json", "ga4/data_retention.json",
-                           "ga4/google_ads_links.json"}
+                           "ga4/google_ads_links.json", "ga4/attribution_settings.json", "ga4/ads_key_events.json"}
     folder = fixture_root / "shop"
     live = map_client(_live(bodies, missing, str(folder)), "ecommerce")
     offline = map_client(load_client(folder), "ecommerce")
@@ -183,13 +217,35 @@ def test_fetch_maps_like_offline(fake: FakeGA4, fixture_root: Path) -> None:
     assert purchase["countingMethod"] == "ONCE_PER_EVENT" and purchase["custom"] is False
     assert bodies["ga4/events.json"][0]["rows"][0]["metricValues"][0] == {"value": "1000"}
     # fixed number of calls, each carrying the bearer token and the right request
-    assert conn.calls_made(SHOP) == 5 == len(fake.calls(property_id=SHOP))
+    assert conn.calls_made(SHOP) == 6 == len(fake.calls(property_id=SHOP))
+    assert [c.method for c in fake.calls()] == ["getProperty", "listKeyEvents", "batchRunReports",
+                                                "getDataRetentionSettings", "listGoogleAdsLinks",
+                                                "getAttributionSettings"]
     assert {c.authorization for c in fake.calls()} == {"Bearer static-test-token"}
     assert fake.calls("listKeyEvents")[0].query["pageSize"] == ["200"]
-    report = fake.calls("runReport")[0].body
+    [batch] = fake.calls("batchRunReports")
+    assert batch.path == f"/v1beta/properties/{SHOP}:batchRunReports"
+    report, ads_report = batch.body["requests"]
+    assert "property" not in report and "property" not in ads_report  # a batch's requests take the batch's
     assert [m["name"] for m in report["metrics"]] == ["eventCount", "totalUsers", "eventValue", "keyEvents"]
-    assert report["dimensions"] == [{"name": "eventName"}]
+    assert report["dimensions"] == [{"name": "eventName"}] and "dimensionFilter" not in report
     assert report["dateRanges"] == [{"startDate": "28daysAgo", "endDate": "yesterday"}]
+    # the Ads-attributed key events over the same 28 days, filtered to the property's key events
+    assert ads_report["dimensions"] == [{"name": "eventName"}, {"name": "googleAdsCustomerId"}]
+    assert ads_report["metrics"] == [{"name": "keyEvents"}]
+    assert ads_report["dateRanges"] == report["dateRanges"]
+    assert ads_report["dimensionFilter"] == {"filter": {"fieldName": "eventName", "inListFilter": {
+        "values": sorted(ke.event_name for ke in live.ga4.key_events), "caseSensitive": True}}}
+    assert fake.calls("getAttributionSettings")[0].path == f"/v1alpha/properties/{SHOP}/attributionSettings"
+    # the two reports land in their own files, each a RunReportResponse as runReport writes it
+    assert bodies["ga4/events.json"][0]["kind"] == "analyticsData#runReport"
+    assert bodies["ga4/events.json"] == [json.loads(json.dumps(b)) for b in bodies["ga4/events.json"]]
+    ads_rows = bodies["ga4/ads_key_events.json"][0]["rows"]
+    assert ads_rows[0] == {"dimensionValues": [{"value": "purchase"}, {"value": "123-456-7890"}],
+                           "metricValues": [{"value": "0.5"}]}
+    assert len(ads_rows) == 14 and bodies["ga4/ads_key_events.json"][0]["rowCount"] == 14
+    assert bodies["ga4/attribution_settings.json"] == [_attribution(SHOP, "GOOGLE_PAID_CHANNELS")]
+    assert conn.attribution_used()
 
 
 def test_fetch_accepts_resource_name_and_rejects_garbage(fake: FakeGA4) -> None:
@@ -209,6 +265,12 @@ def test_sample_fixtures_round_trip(client: Path) -> None:
         conn = GA4Connector(GA4Settings(credentials=_token_creds(), admin_endpoint=fake.url, data_endpoint=fake.url))
         pid = json.loads((client / "ga4/property.json").read_text())["name"].rsplit("/", 1)[-1]
         bodies, missing = conn.fetch(pid)
+        assert conn.calls_made(pid) == 6
+        # the campaign-level files: what a recording of this property holds is what the fixture holds
+        recorded = load_client(client).bodies
+        assert bodies["ga4/attribution_settings.json"] == recorded["ga4/attribution_settings.json"]
+        for key in ("ga4/events.json", "ga4/ads_key_events.json"):  # recorded pages may be cut differently
+            assert _rows(bodies[key]) == _rows(recorded[key]), key
         recorded = client / "ga4/funnels.json"
         if recorded.is_file():  # the same funnels asked for: the fake serves the recorded answers
             pairs = [tuple(str(r["dimensionValues"][0]["value"]).split(". ", 1)[1]
@@ -219,28 +281,43 @@ def test_sample_fixtures_round_trip(client: Path) -> None:
     assert live.ga4 == offline.ga4
 
 
+def _rows(pages: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """What a report's pages say, whatever default fields the JSON mapping prints and wherever pages are cut."""
+    return (pages[0].get("dimensionHeaders"), [m["name"] for m in pages[0].get("metricHeaders", [])],
+            [row for page in pages for row in page.get("rows", [])], {int(p.get("rowCount") or 0) for p in pages})
+
+
 def test_pagination_is_complete(fake: FakeGA4, fixture_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.max_page_size = 2  # the server returns fewer than asked: 7 key events -> 4 pages
-    monkeypatch.setattr(ga4, "REPORT_PAGE_ROWS", 10)  # 25 rows -> 3 runReport pages
+    monkeypatch.setattr(ga4, "REPORT_PAGE_ROWS", 10)  # 25 event rows -> 3 pages, 14 Ads key event rows -> 2
     conn = _connector()
     bodies, _ = conn.fetch(SHOP)
     assert len(bodies["ga4/key_events.json"]) == 4
-    assert len(bodies["ga4/events.json"]) == 3
-    assert [c.body.get("offset", "0") for c in fake.calls("runReport")] == ["0", "10", "20"]
+    assert len(bodies["ga4/events.json"]) == 3 and len(bodies["ga4/ads_key_events.json"]) == 2
+    # the first page of each report in the batch, the next ones by runReport, each with the property
+    [batch] = fake.calls("batchRunReports")
+    assert [r.get("offset", "0") for r in batch.body["requests"]] == ["0", "0"]
+    more = fake.calls("runReport")
+    assert [(len(c.body["dimensions"]), c.body.get("offset")) for c in more] == [(1, "10"), (1, "20"), (2, "10")]
+    assert {c.path for c in more} == {f"/v1beta/properties/{SHOP}:runReport"}
+    assert "dimensionFilter" in more[-1].body
     assert [c.query.get("pageToken") is not None for c in fake.calls("listKeyEvents")] == [False, True, True, True]
+    assert sum(len(b["rows"]) for b in bodies["ga4/ads_key_events.json"]) == 14
     live = map_client(_live(bodies, {}, str(fixture_root / "shop")), "ecommerce")
     assert live.ga4 == map_client(load_client(fixture_root / "shop"), "ecommerce").ga4
-    assert conn.calls_made(SHOP) == 1 + 4 + 3 + 1 + 1
+    assert conn.calls_made(SHOP) == 1 + 4 + (1 + 2 + 1) + 1 + 1 + 1
 
 
 def test_unavailable_is_retried(fake: FakeGA4) -> None:
     fake.fail("listKeyEvents", "UNAVAILABLE", times=2)
-    fake.fail("runReport", "UNAVAILABLE", times=1)
+    fake.fail("batchRunReports", "UNAVAILABLE", times=1)
+    fake.fail("getAttributionSettings", "UNAVAILABLE", times=1)
     conn = _connector()
     bodies, missing = conn.fetch(SHOP)
     assert len(bodies["ga4/key_events.json"][0]["keyEvents"]) == 7 and missing == {}
-    assert len(fake.calls("listKeyEvents")) == 3 and len(fake.calls("runReport")) == 2
-    assert conn.calls_made(SHOP) == 5 + 3  # failed attempts count as calls
+    assert len(fake.calls("listKeyEvents")) == 3 and len(fake.calls("batchRunReports")) == 2
+    assert len(bodies["ga4/ads_key_events.json"][0]["rows"]) == 14
+    assert conn.calls_made(SHOP) == 6 + 4  # failed attempts count as calls
 
 
 def test_unavailable_gives_up_after_attempts(fake: FakeGA4, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,13 +330,13 @@ def test_unavailable_gives_up_after_attempts(fake: FakeGA4, monkeypatch: pytest.
 
 
 def test_permission_denied_is_not_retried(fake: FakeGA4) -> None:
-    fake.fail("runReport", "PERMISSION_DENIED", times=None, property_id=SHOP)
+    fake.fail("batchRunReports", "PERMISSION_DENIED", times=None, property_id=SHOP)
     with pytest.raises(SourceError) as err:
         _connector().fetch(SHOP)
     msg = str(err.value)
     assert "\n" not in msg
     assert msg.startswith(f"GA4 property {SHOP}: permission denied for the signed-in user; add it as a Viewer")
-    assert len(fake.calls("runReport")) == 1
+    assert len(fake.calls("batchRunReports")) == 1
 
 
 def test_unknown_property_names_it(fake: FakeGA4) -> None:
@@ -278,7 +355,8 @@ def test_optional_calls_failing_are_missing(fake: FakeGA4, fixture_root: Path) -
     assert client.ga4.retention is None and client.ga4.ads_links is not None
 
     bodies, missing = conn.fetch(BARE)  # nothing recorded: NOT_FOUND
-    assert set(missing) == {"ga4/data_retention.json", "ga4/google_ads_links.json"}
+    assert set(missing) == {"ga4/data_retention.json", "ga4/google_ads_links.json", "ga4/attribution_settings.json"}
+    assert missing["ga4/attribution_settings.json"].startswith("GA4 Admin getAttributionSettings: not found")
     assert "not found" in missing["ga4/google_ads_links.json"]
     offline = map_client(load_client(fixture_root / "bare"), "default")
     assert map_client(_live(bodies, missing, str(fixture_root / "bare")), "default").ga4 == offline.ga4
@@ -395,8 +473,79 @@ def test_one_connector_many_threads(fake: FakeGA4) -> None:
     elapsed = time.monotonic() - start
     assert [r[0]["ga4/property.json"][0]["name"] for r in results] == [
         f"properties/{SHOP}", f"properties/{LEADS}", f"properties/{BARE}"]
-    assert conn.calls_made() == 15 == len(fake.calls())
-    assert elapsed < 15 * 0.05  # the three properties ran concurrently
+    assert conn.calls_made() == 18 == len(fake.calls())
+    assert elapsed < 18 * 0.05  # the three properties ran concurrently
+
+
+# -- the campaign-level calls: batched reports, attribution settings ------------------------------------------------
+
+def test_no_key_events_one_report_in_the_batch_and_an_empty_ads_report(fake: FakeGA4) -> None:
+    conn = _connector()
+    bodies, missing = conn.fetch(BARE)
+    [batch] = fake.calls("batchRunReports")
+    assert [r["dimensions"] for r in batch.body["requests"]] == [[{"name": "eventName"}]]  # no key event: skipped
+    assert conn.calls_made(BARE) == 6 and "ga4/ads_key_events.json" not in missing
+    [empty] = bodies["ga4/ads_key_events.json"]  # collected, and empty: as GA4 answers a report with no rows
+    assert empty["dimensionHeaders"] == [{"name": "eventName"}, {"name": "googleAdsCustomerId"}]
+    assert empty["metricHeaders"] == [{"name": "keyEvents", "type": "TYPE_FLOAT"}]
+    assert empty["rowCount"] == 0 and not empty.get("rows") and empty["kind"] == "analyticsData#runReport"
+    assert empty["metadata"]["timeZone"] == "Etc/UTC" or empty["metadata"] == {}
+    from google.analytics.data_v1beta import RunReportResponse
+
+    RunReportResponse.from_json(json.dumps(empty))  # strict: the fixture contract
+
+
+def test_attribution_settings_denied_marks_only_that_file_missing(fake: FakeGA4) -> None:
+    fake.fail("getAttributionSettings", "PERMISSION_DENIED", times=None)
+    conn = _connector()
+    bodies, missing = conn.fetch(SHOP)
+    assert list(missing) == ["ga4/attribution_settings.json"]
+    reason = missing["ga4/attribution_settings.json"]
+    assert reason.startswith("GA4 Admin getAttributionSettings: permission denied (") and "\n" not in reason
+    assert "ga4/attribution_settings.json" not in bodies and len(bodies) == 6
+    assert len(fake.calls("getAttributionSettings")) == 1  # refused: not retried
+    # links handed over by discovery are not read again; attribution settings still are
+    fake.reset()
+    bodies, missing = conn.fetch(SHOP, links=[{"googleAdsLinks": []}])
+    assert [c.method for c in fake.calls()].count("listGoogleAdsLinks") == 0
+    assert "ga4/attribution_settings.json" in bodies and conn.calls_made(SHOP) == 6 + 5  # the refusal counts
+
+
+def test_attribution_settings_unavailable_fails_the_client(fake: FakeGA4, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDITOR_RETRY_ATTEMPTS", "2")
+    fake.fail("getAttributionSettings", "UNAVAILABLE", times=None)
+    with pytest.raises(SourceError, match=rf"^GA4 property {SHOP}: Admin API unavailable on getAttributionSettings "
+                                          "after 2 attempts"):
+        _connector().fetch(SHOP)
+
+
+def test_a_report_the_batch_refuses_fails_the_client(fake: FakeGA4, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the fake checks report shapes as GA4 does: a dimension set it does not serve is INVALID_ARGUMENT, and one
+    # bad request fails the whole batch
+    monkeypatch.setattr(ga4, "ADS_KEY_EVENTS_DIMENSIONS", ("eventName", "sessionGoogleAdsCustomerId"))
+    with pytest.raises(SourceError, match=rf"^GA4 property {SHOP}: batchRunReports rejected the request"):
+        _connector().fetch(SHOP)
+    assert len(fake.calls("batchRunReports")) == 1  # not retried
+
+
+def test_the_fake_applies_the_key_event_filter_through_the_real_client(fake: FakeGA4) -> None:
+    from google.analytics import data_v1beta
+
+    conn = _connector()
+    request = conn._ads_key_events_request(["generate_lead", "purchase"])
+    request.property = f"properties/{SHOP}"
+    response = conn._data.run_report(request=request)
+    assert {r.dimension_values[0].value for r in response.rows} == {"generate_lead", "purchase"}
+    assert response.row_count == 4 and response.metric_headers[0].type_ == data_v1beta.MetricType.TYPE_FLOAT
+
+
+def test_admin_v1alpha_is_imported_on_the_first_fetch_only() -> None:
+    code = ("import sys, google.oauth2.credentials\n"
+            "from auditor.connectors.ga4 import GA4Connector, GA4Settings\n"
+            "c = GA4Connector(GA4Settings(credentials=google.oauth2.credentials.Credentials(token='t')))\n"
+            "print('google.analytics.admin_v1alpha' in sys.modules, c.attribution_used())\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_FIXTURES.parent)
+    assert (p.returncode, p.stdout.strip()) == (0, "False False"), p.stderr
 
 
 # -- funnel reports (Data API v1alpha) ---------------------------------------------------------------------------

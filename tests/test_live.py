@@ -42,6 +42,14 @@ CLIENTS = {
 }
 # The sample clients these tests serve: the expectations below (discovery, counts) are about exactly these.
 SERVED = [*CLIENTS, "brightcart-home"]
+# Calls per client when nothing pages (auditor.live.CALLS_PER_CLIENT): GA4 6 per property; Google Ads 7 per
+# customer, 8 for one whose campaigns bid on a custom conversion goal (keystone-legal, lumen-analytics)
+GA4_CALLS, ADS_CALLS = 6, 7
+CUSTOM_GOALS = {"keystone-legal", "lumen-analytics"}
+# The campaign-level files every client of this test records (GA4 ones for a property, Ads ones for a customer)
+CAMPAIGN_LEVEL = ("ga4/attribution_settings.json", "ga4/ads_key_events.json", "ads/customer.json",
+                  "ads/campaigns.json", "ads/campaign_conversion_goals.json",
+                  "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json")
 # (micro, macro) pairs auditor.audit.plan_funnels picks from each client's data; fixtures/<client>/ga4/funnels.json
 # records the answers to exactly these (the others read none)
 FUNNELS = {
@@ -67,6 +75,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(FIXTURES / name, root / name)
     links = root / "northwind-outfitters/ga4/google_ads_links.json"
     links.write_text(links.read_text().replace('"[redacted]"', json.dumps(PERSONAL)))
+    goals = root / "keystone-legal/ads/custom_conversion_goals.json"  # a name is free text: the removed goal's
+    goals.write_text(goals.read_text().replace("Consultations only (old)", f"Consultations only (old, {PERSONAL})"))
     return root
 
 
@@ -189,9 +199,13 @@ def test_single_client_from_the_command_line_equals_offline(env, keys, served, g
     # no profile given on either side: both infer it from the data
     assert live["clients"][0]["profile_source"] == "inferred"
     assert live == offline_json(served, env, ["northwind-outfitters"], client_yaml=False)
-    # 8 calls for a client with both sources: 5 GA4 + 3 Ads, each with the token from the key's token_uri; no
-    # funnel report (no micro of this healthy account decides a finding)
-    assert len(ga4.calls()) == 5 and ads.call_count == 3
+    # 13 calls for a client with both sources: 6 GA4 + 7 Ads (no custom goal), each with the token from the
+    # key's token_uri; no funnel report (no micro of this healthy account decides a finding)
+    assert len(ga4.calls()) == GA4_CALLS and ads.call_count == ADS_CALLS
+    assert [c.method for c in ga4.calls()] == ["getProperty", "listKeyEvents", "batchRunReports",
+                                               "getDataRetentionSettings", "listGoogleAdsLinks",
+                                               "getAttributionSettings"]
+    assert "custom_conversion_goal" not in [c.resource for c in ads.calls]
     assert {t["claims"]["iss"] for t in ga4.tokens} == {SA_EMAIL, ADS_SA_EMAIL}
     assert {t["claims"]["scope"] for t in ga4.tokens if t["claims"]["iss"] == SA_EMAIL} == {
         "https://www.googleapis.com/auth/analytics.readonly"}
@@ -206,14 +220,14 @@ def test_config_clients_equal_offline(config_run, served, env) -> None:
     offline["clients"].sort(key=lambda c: list(CLIENTS).index(c["name"]))
     offline["summary"] = live["summary"]  # the summary is recomputed from the same rows; order differs
     assert live == offline
-    # a fixed number of calls per client whatever its size: 5 per property, 3 per customer, plus the funnel
-    # reports the plan picks (keystone-legal: 2; at most 3)
-    assert config_run["ga4_calls"] == 5 * 3 + 2 and config_run["ads_calls"] == 3 * 3
+    # a fixed number of calls per client whatever its size: 6 per property, 7 per customer (8 for keystone-legal,
+    # whose campaigns bid on a custom goal), plus the funnel reports the plan picks (keystone-legal: 2; at most 3)
+    assert config_run["ga4_calls"] == GA4_CALLS * 3 + 2 and config_run["ads_calls"] == ADS_CALLS * 3 + 1
 
 
 def test_permission_denied_on_one_client_errors_it_alone(env, keys, ga4, ads, tmp_path: Path) -> None:
     ads.deny("2609718453")  # keystone-legal: a GoogleAdsFailure USER_PERMISSION_DENIED in the trailer
-    ga4.fail("runReport", "UNAVAILABLE", times=1, property_id="318406725")  # retried, then fine
+    ga4.fail("batchRunReports", "UNAVAILABLE", times=1, property_id="318406725")  # retried, then fine
     cfg = write_config(tmp_path / "auditor.yaml", list(CLIENTS))
     p = audit("--config", str(cfg), "--format", "json", "--fail-on", "never",
               "--ga4-credentials", str(keys["ga4"]), env=env)
@@ -226,8 +240,8 @@ def test_permission_denied_on_one_client_errors_it_alone(env, keys, ga4, ads, tm
     assert all(c["status"] == "ok" and c["score"] is not None for c in by_name.values())
     errors = [line for line in p.stderr.splitlines() if line.startswith("audit: error:")]
     assert errors == [f"audit: error: client keystone-legal: {bad['errors'][0]}"]
-    assert len(ads.calls) == 3 * 3 - 2  # denied at once, not retried; its other queries never ran
-    assert len(ga4.calls("runReport", "318406725")) == 2
+    assert len(ads.calls) == ADS_CALLS * 2 + 1  # denied at once, not retried; its other queries never ran
+    assert len(ga4.calls("batchRunReports", "318406725")) == 2
 
 
 def test_optional_call_failing_is_incomplete_never_a_pass(env, keys, ga4) -> None:
@@ -289,7 +303,7 @@ def recording(config_run, fakes, keys, home, tmp_path_factory: pytest.TempPathFa
     return out
 
 
-def test_record_then_offline_gives_the_same_result(recording, config_run, env) -> None:
+def test_record_then_offline_gives_the_same_result(recording, config_run, env, served) -> None:
     assert sorted(p.name for p in recording.iterdir()) == sorted([*CLIENTS, "manifest.json"])
     offline = offline_json(recording, env)
     live = config_run["json"]
@@ -301,8 +315,24 @@ def test_record_then_offline_gives_the_same_result(recording, config_run, env) -
         fixture = yaml.safe_load((FIXTURES / name / "client.yaml").read_text())
         assert recorded == {k: v for k, v in fixture.items() if k in ("profile", "funnel")}
     assert sorted(p.name for p in (recording / "fieldnotes-media/ga4").iterdir()) == [
-        "data_retention.json", "events.json", "google_ads_links.json", "key_events.json", "property.json"]
+        "ads_key_events.json", "attribution_settings.json", "data_retention.json", "events.json",
+        "google_ads_links.json", "key_events.json", "property.json"]
     assert not (recording / "fieldnotes-media/ads").exists()
+    for name in CLIENTS:  # every file of the sample client, the campaign-level ones included
+        files = {str(p.relative_to(FIXTURES / name)) for p in (FIXTURES / name).rglob("*.json")}
+        assert {str(p.relative_to(recording / name)) for p in (recording / name).rglob("*.json")} == files, name
+        for key in CAMPAIGN_LEVEL:
+            if key in files:
+                # what was served, redacted (a removed custom goal's name holds a personal address)
+                assert _content(recording / name / key) == _content(served / name / key, redact=True), (name, key)
+    # written as the offline reader expects them: searchStream batches, one GA4 body; custom goals not queried
+    # (no campaign names one) are one empty batch
+    for name in CLIENTS:
+        if CLIENTS[name][1]:
+            goals = json.loads((recording / name / "ads/custom_conversion_goals.json").read_text())
+            assert any(b.get("results") for b in goals) == (name in CUSTOM_GOALS), name
+    assert json.loads((recording / "northwind-outfitters/ads/custom_conversion_goals.json").read_text()) == [{}]
+    assert isinstance(json.loads((recording / "keystone-legal/ga4/ads_key_events.json").read_text()), dict)
     for name in CLIENTS:  # the funnel reports read, one body per pair, always an array; none when none planned
         path = recording / name / "ga4/funnels.json"
         assert path.is_file() == (name in FUNNELS)
@@ -315,15 +345,32 @@ def test_record_then_offline_gives_the_same_result(recording, config_run, env) -
     assert isinstance(actions, list) and actions[0]["results"][0]["conversionAction"]["id"].isdigit()
 
 
+def _content(path: Path, redact: bool = False) -> Any:
+    """What a recorded file says, whatever default fields or request ids the live JSON mapping adds: Ads rows,
+    report headers and rows, or the whole body; `redact`: as `audit record` would write it."""
+    from auditor.connectors.redact import redact as redacted
+
+    value = json.loads(path.read_text(encoding="utf-8"))
+    pages = value if isinstance(value, list) else [value]
+    if redact:
+        pages = [redacted(f"{path.parent.name}/{path.name}", p) for p in pages]
+    if path.parent.name == "ads":
+        return [row for b in pages for row in b.get("results", [])]
+    if "dimensionHeaders" in pages[0]:
+        return ([h["name"] for h in pages[0]["dimensionHeaders"]], [h["name"] for h in pages[0]["metricHeaders"]],
+                [row for p in pages for row in p.get("rows", [])])
+    return pages
+
+
 def test_manifest(recording) -> None:
     m = json.loads((recording / "manifest.json").read_text())
     assert m["recorded_at"] == "2026-01-01T00:00:00Z" and m["tool"]["name"] == "auditor"
-    assert m["api_versions"] == {"ga4_admin": "v1beta", "ga4_data": "v1beta", "ga4_data_funnels": "v1alpha",
-                                 "google_ads": "v26"}
+    assert m["api_versions"] == {"ga4_admin": "v1beta", "ga4_data": "v1beta", "ga4_admin_attribution": "v1alpha",
+                                 "ga4_data_funnels": "v1alpha", "google_ads": "v26"}
     assert [c["name"] for c in m["clients"]] == list(CLIENTS)
     assert {c["status"] for c in m["clients"]} == {"recorded"}
     assert "ga4/funnels.json" in next(c for c in m["clients"] if c["name"] == "keystone-legal")["files"]
-    assert m["calls"] == {"ga4": 15 + 2, "ads": 9, "ads_retries": 0}
+    assert m["calls"] == {"ga4": GA4_CALLS * 3 + 2, "ads": ADS_CALLS * 3 + 1, "ads_retries": 0}
     assert not list(recording.rglob(".*"))  # no temporary file or folder left behind
 
 
@@ -337,6 +384,9 @@ def test_recording_holds_no_secret_token_key_or_email(recording, keys, fakes) ->
     assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text)
     links = json.loads((recording / "northwind-outfitters/ga4/google_ads_links.json").read_text())
     assert links["googleAdsLinks"][0]["creatorEmailAddress"] == "[redacted]"  # served with PERSONAL in it
+    goals = json.loads((recording / "keystone-legal/ads/custom_conversion_goals.json").read_text())
+    assert [g["customConversionGoal"]["name"] for b in goals for g in b["results"]] == [
+        "Enquiries + video plays", "Consultations only (old, [redacted])"]
 
 
 def test_record_with_funnels_denied_lists_them_missing_and_audits_the_same(env, keys, ga4, tmp_path: Path) -> None:
@@ -410,13 +460,15 @@ def test_discovery_pairs_properties_and_accounts_through_links(in_process, keys,
     assert by_name["keystone"].profile == "lead-gen"
     assert by_name["brightcart-home-www"].status == "incomplete"  # links not recorded: NOT_FOUND, partial
     assert by_name["northwind-outfitters"].status == "ok"
-    # links read during discovery are not read again: still 5 GA4 calls per property, 3 Ads calls per account,
-    # plus keystone's 2 funnel reports (a property audited without its Ads account has no primary to measure)
+    # links read during discovery are not read again: still 6 GA4 calls per property, 7 Ads calls per account (8
+    # for keystone's custom goal), plus keystone's 2 funnel reports (a property audited without its Ads account
+    # has no primary to measure)
     per_property = {pid: len(ga4.calls(property_id=pid)) for pid in ("352190847", "287315904", "301772468",
                                                                      "318406725")}
-    assert per_property == {"352190847": 5 + 1, "287315904": 5, "301772468": 5 + 2, "318406725": 5}  # +1: re-read
+    assert per_property == {"352190847": GA4_CALLS + 1, "287315904": GA4_CALLS, "301772468": GA4_CALLS + 2,
+                            "318406725": GA4_CALLS}  # +1: re-read
     assert {c.metadata["login-customer-id"] for c in ads.calls} == {MANAGER}
-    assert ads.call_count == 1 + 3 * 4
+    assert ads.call_count == 1 + ADS_CALLS * 4 + 1
 
 
 def test_discovery_without_a_manager_warns_and_audits_properties(in_process, keys, ga4, ads) -> None:
@@ -451,7 +503,7 @@ def test_results_stream_in_order_with_a_bounded_window(in_process, keys, ga4) ->
     time.sleep(0.3)  # the consumer is slow: the pool must not run ahead of it
     assert first.name == "client-00" and live.started <= 2 * 2 + 1
     assert [r.name for r in results] == [f"client-{i:02d}" for i in range(1, 12)]
-    assert live.calls() == {"ga4": 12 * 5}
+    assert live.calls() == {"ga4": 12 * GA4_CALLS}
 
 
 def test_pages_and_stream_batches_are_read_to_the_end(in_process, keys, ga4, ads, served,
@@ -467,7 +519,7 @@ def test_pages_and_stream_batches_are_read_to_the_end(in_process, keys, ga4, ads
     live = Live(str(keys["ga4"]))
     [result] = iter_live([Target("northwind-outfitters", "318406725", "4821937560", "ecommerce")], ruleset, 1, live)
     assert len(ga4.calls("listKeyEvents")) > 1 and len(ga4.calls("runReport")) > 1
-    assert live.calls()["ga4"] > 5 and live.calls()["ads"] == 3  # a stream is one call, however many batches
+    assert live.calls()["ga4"] > GA4_CALLS and live.calls()["ads"] == ADS_CALLS  # a stream is one call
     offline = audit_folder(served / "northwind-outfitters", ruleset)
     assert result == offline
 
@@ -480,14 +532,15 @@ def test_retry_after_unavailable_then_success(in_process, keys, ga4, ads) -> Non
     live = Live(str(keys["ga4"]))
     [result] = iter_live([Target("nw", "318406725", "4821937560")], _ruleset(), 1, live)
     assert result.status == "ok"
-    assert live.calls() == {"ga4": 5 + 2, "ads": 3, "ads_retries": 1}
+    assert live.calls() == {"ga4": GA4_CALLS + 2, "ads": ADS_CALLS, "ads_retries": 1}
 
 
 def test_funnel_reports_follow_the_plan_and_are_retried(in_process, keys, ga4, ads) -> None:
     from auditor.hierarchy import MAX_FUNNEL_REPORTS
     from auditor.live import CALLS_PER_CLIENT, Live, Target, iter_live
 
-    assert CALLS_PER_CLIENT == {"ga4": 5, "ads": 3, "ga4_funnels": MAX_FUNNEL_REPORTS}
+    assert CALLS_PER_CLIENT == {"ga4": GA4_CALLS, "ads": ADS_CALLS, "ads_custom_goals": 1,
+                                "ga4_funnels": MAX_FUNNEL_REPORTS}
     ga4.fail("runFunnelReport", "UNAVAILABLE", times=1)
     live = Live(str(keys["ga4"]))
     targets = [Target("keystone-legal", "301772468", "2609718453", "lead-gen"),
@@ -500,8 +553,9 @@ def test_funnel_reports_follow_the_plan_and_are_retried(in_process, keys, ga4, a
             for c in ga4.calls("runFunnelReport") if c.status == 200]
     assert sent == [("301772468", pair) for pair in FUNNELS["keystone-legal"]] + [
         ("352190847", pair) for pair in FUNNELS["brightcart-home"]]
-    # GA4 5 per property + the plan's funnel reports (2 + 1) + the attempt that failed; Ads 3 per customer
-    assert live.calls() == {"ga4": 5 * 3 + (2 + 1) + 1, "ads": 3 * 2, "ads_retries": 0}
+    # GA4 6 per property + the plan's funnel reports (2 + 1) + the attempt that failed; Ads 7 per customer, and
+    # keystone's custom goals
+    assert live.calls() == {"ga4": GA4_CALLS * 3 + (2 + 1) + 1, "ads": ADS_CALLS * 2 + 1, "ads_retries": 0}
     assert live.api_versions()["ga4_data_funnels"] == "v1alpha"
 
 
@@ -619,7 +673,7 @@ def test_free_names_no_profile_and_three_funnel_reports_live_equal_offline(lumen
     sent = [tuple(s["name"] for s in c.body["funnel"]["steps"]) for c in ga4.calls("runFunnelReport")]
     assert sent == [("hero_video_play", "demo_booked"), ("pricing_visit_qualified", "demo_booked"),
                     ("quote_form_step_2", "demo_booked")]
-    assert len(ga4.calls()) == 5 + 3 and ads.call_count == 3
+    assert len(ga4.calls()) == GA4_CALLS + 3 and ads.call_count == ADS_CALLS + 1  # its campaigns use a custom goal
     bases = {f["evidence"]["event"]: f["evidence"]["basis"] for f in client["findings"] if f["evidence"]}
     assert bases["pricing_visit_qualified"] == bases["hero_video_play"] == "funnel"
     assert live == offline_json(root, env)  # lumen has no client.yaml: both sides infer its profile
@@ -655,8 +709,8 @@ def test_recording_again_merges_the_manifest_and_partial_clients_stay_partial(en
     assert by_name["fieldnotes-media"]["status"] == "incomplete"
     assert list(by_name["fieldnotes-media"]["missing"]) == ["ga4/data_retention.json"]
     assert [c["run"] for c in m["clients"]] == [1, 2, 2] and [r["run"] for r in m["runs"]] == [1, 2]
-    # the top level describes the latest run: keystone 5 GA4 + 2 funnel reports + 3 Ads, northwind 5 + 3
-    assert m["calls"] == {"ga4": 5 + 2 + 5, "ads": 3 + 3, "ads_retries": 0}
+    # the top level describes the latest run: keystone 6 GA4 + 2 funnel reports + 8 Ads, northwind 6 + 7
+    assert m["calls"] == {"ga4": GA4_CALLS + 2 + GA4_CALLS, "ads": ADS_CALLS + 1 + ADS_CALLS, "ads_retries": 0}
     clients = offline()
     assert {n: c["status"] for n, c in clients.items()} == {
         "fieldnotes-media": "incomplete", "keystone-legal": "ok", "northwind-outfitters": "ok"}

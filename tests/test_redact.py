@@ -46,6 +46,12 @@ def test_sensitive_keys(key: str) -> None:
     "keyEvents", "key", "sessions", "sessionsPerUser", "author", "authorName", "tokenizer", "secretary", "status",
     "countingMethod", "propertyId", "customerId", "descriptiveName", "eventName", "displayName", "resourceName",
     "concurrentRequests", "requestId", "name", "value", "primaryForGoal", "adsPersonalizationEnabled",
+    # the campaign-level files: tracking settings, campaigns, goals, attribution settings
+    "autoTaggingEnabled", "conversionTrackingSetting", "crossAccountConversionTrackingId",
+    "googleAdsConversionCustomer", "acceptedCustomerDataTerms", "targetCpaMicros", "targetRoas", "costMicros",
+    "biddingStrategyType", "goalConfigLevel", "customConversionGoal", "conversionActions", "biddable",
+    "googleAdsCustomerId", "adsWebConversionDataExportScope", "reportingAttributionModel",
+    "acquisitionConversionEventLookbackWindow", "otherConversionEventLookbackWindow",
 ])
 def test_harmless_keys(key: str) -> None:
     assert not sensitive_key(key)
@@ -178,6 +184,22 @@ def test_sample_fixture_with_real_addresses_comes_out_as_recorded() -> None:
     assert '"[redacted]"' in text
     served = json.loads(text.replace('"[redacted]"', json.dumps("Jürgen.Müller@bücher.example")))
     assert redact("ga4/google_ads_links.json", served) == json.loads(text)
+
+
+def test_campaign_level_free_text_is_scrubbed_and_ids_kept() -> None:
+    """Campaign and custom goal names are free text: an address typed into one is removed like anywhere else; the
+    ids the rules join on (GA4's dashed customer id, a cross-account tracking id) are not secrets and stay."""
+    campaigns = json.loads((FIXTURES / "keystone-legal/ads/campaigns.json").read_text(encoding="utf-8"))
+    campaigns[0]["results"][0]["campaign"]["name"] = "Search - Commercial disputes (owner: ops@keystone.example)"
+    out = redact("ads/campaigns.json", campaigns[0])
+    assert out["results"][0]["campaign"]["name"] == "Search - Commercial disputes (owner: [redacted])"
+    assert out["results"][1:] == campaigns[0]["results"][1:]
+    setting = {"results": [{"customer": {"id": "2609718453", "conversionTrackingSetting": {
+        "crossAccountConversionTrackingId": "9999999999", "googleAdsConversionCustomer": "customers/9999999999"}}}]}
+    assert redact("ads/customer.json", setting) == setting
+    report = json.loads((FIXTURES / "keystone-legal/ga4/ads_key_events.json").read_text(encoding="utf-8"))
+    assert redact("ga4/ads_key_events.json", report) == report
+    assert "260-971-8453" in json.dumps(report)
 
 
 # -- property: planted secrets never survive, everything else does ------------------------------------------------

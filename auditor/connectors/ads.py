@@ -1,4 +1,5 @@
-"""Live Google Ads connector: three GAQL searchStream queries per customer -> the raw bodies of `auditor.raw`.
+"""Live Google Ads connector: seven GAQL searchStream queries per customer (an eighth when a campaign bids on a
+custom conversion goal) -> the raw bodies of `auditor.raw`.
 
 Only the live path imports this module (the google-ads import costs about a second). Every batch is written
 as the API's JSON mapping writes it (camelCase, enum names, int64 as strings, default values omitted), so
@@ -35,6 +36,14 @@ logging.getLogger("google.ads.googleads.client").addHandler(logging.NullHandler(
 ACTIONS_FILE = "ads/conversion_actions.json"
 STATS_FILE = "ads/conversion_stats.json"
 GOALS_FILE = "ads/customer_conversion_goals.json"
+CUSTOMER_FILE = "ads/customer.json"
+CAMPAIGNS_FILE = "ads/campaigns.json"
+CAMPAIGN_GOALS_FILE = "ads/campaign_conversion_goals.json"
+GOAL_CONFIGS_FILE = "ads/conversion_goal_campaign_configs.json"
+CUSTOM_GOALS_FILE = "ads/custom_conversion_goals.json"
+# What a query with no rows streams: one batch without results. Also what custom_conversion_goals.json holds when
+# no campaign names a custom goal (the query is then not run): collected, and empty.
+EMPTY_STREAM: list[dict] = [{}]
 
 ACTIONS_QUERY = """
 SELECT conversion_action.resource_name, conversion_action.id, conversion_action.name,
@@ -63,6 +72,48 @@ SELECT customer_conversion_goal.resource_name, customer_conversion_goal.category
   customer_conversion_goal.origin, customer_conversion_goal.biddable
 FROM customer_conversion_goal
 """
+# The account's tracking settings: no segment, so one row.
+CUSTOMER_QUERY = """
+SELECT customer.id, customer.auto_tagging_enabled,
+  customer.conversion_tracking_setting.conversion_tracking_status,
+  customer.conversion_tracking_setting.cross_account_conversion_tracking_id,
+  customer.conversion_tracking_setting.google_ads_conversion_customer,
+  customer.conversion_tracking_setting.accepted_customer_data_terms
+FROM customer
+"""
+# One row per campaign: no segment is selected, so the date range aggregates. A campaign with no impressions in
+# the 30 days may have no row.
+CAMPAIGNS_QUERY = """
+SELECT campaign.resource_name, campaign.id, campaign.name, campaign.status, campaign.advertising_channel_type,
+  campaign.bidding_strategy_type, campaign.target_cpa.target_cpa_micros, campaign.target_roas.target_roas,
+  campaign.maximize_conversions.target_cpa_micros, campaign.maximize_conversion_value.target_roas,
+  metrics.conversions, metrics.conversions_value, metrics.all_conversions, metrics.cost_micros
+FROM campaign
+WHERE segments.date DURING LAST_30_DAYS AND campaign.status != 'REMOVED'
+"""
+CAMPAIGN_GOALS_QUERY = """
+SELECT campaign_conversion_goal.resource_name, campaign_conversion_goal.campaign,
+  campaign_conversion_goal.category, campaign_conversion_goal.origin, campaign_conversion_goal.biddable
+FROM campaign_conversion_goal
+"""
+GOAL_CONFIGS_QUERY = """
+SELECT conversion_goal_campaign_config.resource_name, conversion_goal_campaign_config.campaign,
+  conversion_goal_campaign_config.goal_config_level, conversion_goal_campaign_config.custom_conversion_goal
+FROM conversion_goal_campaign_config
+"""
+CUSTOM_GOALS_QUERY = """
+SELECT custom_conversion_goal.resource_name, custom_conversion_goal.name,
+  custom_conversion_goal.conversion_actions, custom_conversion_goal.status
+FROM custom_conversion_goal
+"""
+# The optional queries, in the order they run (the custom goals one follows, when a campaign names one).
+OPTIONAL_QUERIES = (
+    (GOALS_FILE, GOALS_QUERY),
+    (CUSTOMER_FILE, CUSTOMER_QUERY),
+    (CAMPAIGNS_FILE, CAMPAIGNS_QUERY),
+    (CAMPAIGN_GOALS_FILE, CAMPAIGN_GOALS_QUERY),
+    (GOAL_CONFIGS_FILE, GOAL_CONFIGS_QUERY),
+)
 # Cancelled or suspended clients would only fail on fetch (CUSTOMER_NOT_ENABLED): leave them out.
 CLIENTS_QUERY = """
 SELECT customer_client.id, customer_client.descriptive_name, customer_client.currency_code,
@@ -140,7 +191,14 @@ class AdsConnector:
     def fetch(
         self, customer_id: str, login_customer_id: str | None = None,
     ) -> tuple[dict[str, list[dict]], dict[str, str]]:
-        """Bodies keyed by fixture file, and optional files that could not be fetched -> reason."""
+        """Bodies keyed by fixture file, and optional files that could not be fetched -> reason.
+
+        Seven searchStream queries, one per resource: conversion actions and their 30-day stats (required),
+        then customer goals, tracking settings, campaigns, campaign goals and campaign goal configs (optional);
+        an eighth, custom conversion goals, only when a goal config names one (otherwise the file is an empty
+        stream: collected, none used). An optional query the API refuses (permission, not found, a rejected
+        query) is listed under `missing`; one still unavailable after its retries fails the customer.
+        """
         cid = normalise_customer_id(customer_id)
         login = (normalise_customer_id(login_customer_id, "login_customer_id") if login_customer_id
                  else self._login_for.get(cid, self.settings.login_customer_id))
@@ -149,10 +207,26 @@ class AdsConnector:
             STATS_FILE: self._stream(cid, STATS_QUERY, login),
         }
         missing: dict[str, str] = {}
-        try:
-            bodies[GOALS_FILE] = self._stream(cid, GOALS_QUERY, login)
-        except SourceError as e:  # optional: the rules that need goals report that they could not run
-            missing[GOALS_FILE] = str(e)
+        for key, query in OPTIONAL_QUERIES:
+            try:
+                bodies[key] = self._stream(cid, query, login)
+            except Unavailable:
+                raise
+            except SourceError as e:  # optional: the rules that need it report that they could not run
+                missing[key] = str(e)
+        configs = bodies.get(GOAL_CONFIGS_FILE)
+        if configs is None:
+            missing[CUSTOM_GOALS_FILE] = (f"not read: {GOAL_CONFIGS_FILE} was not collected, so which custom "
+                                          "goals campaigns use is unknown")
+        elif not custom_goals_named(configs):
+            bodies[CUSTOM_GOALS_FILE] = [dict(b) for b in EMPTY_STREAM]
+        else:
+            try:
+                bodies[CUSTOM_GOALS_FILE] = self._stream(cid, CUSTOM_GOALS_QUERY, login)
+            except Unavailable:
+                raise
+            except SourceError as e:
+                missing[CUSTOM_GOALS_FILE] = str(e)
         return bodies, missing
 
     def discover(self, manager_id: str) -> list[dict]:
@@ -246,12 +320,13 @@ class AdsConnector:
                 if started:
                     tries.failed += 1
                 if not started or tries.failed >= self._policy.attempts:
-                    raise _source_error(customer_id, e, login, tries.failed) from None
+                    raise Unavailable(str(_source_error(customer_id, e, login, tries.failed))) from None
                 time.sleep(self._policy.backoff(tries.failed))
                 with self._lock:
                     self._retries += 1
             except (GoogleAdsException, gexc.GoogleAPIError, grpc.RpcError, auth_exc.GoogleAuthError) as e:
-                raise _source_error(customer_id, e, login, tries.failed) from None
+                error = _source_error(customer_id, e, login, tries.failed)
+                raise (Unavailable(str(error)) if _transient(e) else error) from None
 
     def ensure_token(self) -> None:
         """Fetch the OAuth access token now (once per connector): the live run does it before reading any
@@ -277,6 +352,39 @@ class AdsConnector:
                                   ) from None
             except auth_exc.TransportError as e:
                 raise SourceError(f"Google Ads OAuth: cannot reach the token endpoint: {_first_line(e)}") from None
+
+
+class Unavailable(SourceError):
+    """A query still failing transiently (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL) after its
+    retries: the customer cannot be read now, even when the query is an optional one."""
+
+
+_TRANSIENT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                              grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INTERNAL})
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, gexc.RetryError) and exc.cause is not None:
+        exc = exc.cause
+    if isinstance(exc, TRANSIENT):
+        return True
+    call = getattr(exc, "error", None) if isinstance(exc, GoogleAdsException) else exc
+    code = getattr(call, "code", None)
+    try:
+        return callable(code) and code() in _TRANSIENT_CODES
+    except Exception:  # a call object without a status says nothing more
+        return False
+
+
+def custom_goals_named(config_bodies: list[dict]) -> list[str]:
+    """The custom conversion goals the campaign goal configs name (resource names, in order, once each)."""
+    named: list[str] = []
+    for body in config_bodies:
+        for row in body.get("results") or ():
+            goal = (row.get("conversionGoalCampaignConfig") or {}).get("customConversionGoal")
+            if goal and goal not in named:
+                named.append(goal)
+    return named
 
 
 def _body(batch: Any) -> dict:

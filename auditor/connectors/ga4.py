@@ -1,5 +1,5 @@
-"""Live GA4 connector: Admin v1beta + Data v1beta (and v1alpha for funnel reports) responses -> bodies keyed
-like the ``ga4/*.json`` fixtures.
+"""Live GA4 connector: Admin v1beta (and v1alpha for attribution settings) + Data v1beta (and v1alpha for funnel
+reports) responses -> bodies keyed like the ``ga4/*.json`` fixtures.
 
 Imported only on the live path (the Google libraries take ~0.6 s to import). Every call goes through the real
 client libraries with an explicit retry and timeout; responses are written back to the API's JSON mapping so
@@ -28,7 +28,7 @@ from auditor.connectors.ga4_auth import GA4_SCOPES, describe, load_ga4_credentia
 from auditor.connectors.retry import TRANSIENT, CallPolicy
 from auditor.errors import ConfigError, SourceError
 
-API_VERSIONS = {"admin": "v1beta", "data": "v1beta", "data_funnels": "v1alpha"}
+API_VERSIONS = {"admin": "v1beta", "data": "v1beta", "data_funnels": "v1alpha", "admin_attribution": "v1alpha"}
 
 ENV_ADMIN_ENDPOINT = "AUDITOR_GA4_ADMIN_ENDPOINT"
 ENV_DATA_ENDPOINT = "AUDITOR_GA4_DATA_ENDPOINT"
@@ -38,7 +38,18 @@ REPORT_PAGE_ROWS = 10_000
 REPORT_MAX_PAGES = 100  # a runaway guard (1M event names); eventName cardinality is a few hundred at most
 REPORT_METRICS = ("eventCount", "totalUsers", "eventValue", "keyEvents")
 REPORT_DAYS = ("28daysAgo", "yesterday")  # full days only: today's partial data would skew volumes
+# The key events GA4 credits to each Google Ads account: googleAdsCustomerId is attribution-scoped (the account
+# whose click GA4 credits with the key event; "(not set)" for every other channel), written as 123-456-7890.
+ADS_KEY_EVENTS_DIMENSIONS = ("eventName", "googleAdsCustomerId")
+ADS_KEY_EVENTS_METRICS = ("keyEvents",)
 FUNNEL_CALL = "runFunnelReport"
+BATCH_CALL = "batchRunReports"
+ATTRIBUTION_CALL = "getAttributionSettings"
+_DATA_CALLS = frozenset({"runReport", BATCH_CALL, FUNNEL_CALL})
+
+EVENTS_FILE = "ga4/events.json"
+ADS_KEY_EVENTS_FILE = "ga4/ads_key_events.json"
+ATTRIBUTION_FILE = "ga4/attribution_settings.json"
 
 # A connection reset or read timeout over REST is what gRPC reports as UNAVAILABLE / DEADLINE_EXCEEDED, and
 # REST maps HTTP 504/502 to GatewayTimeout/BadGateway rather than DeadlineExceeded: retry them all alike.
@@ -67,8 +78,9 @@ class GA4Settings:
 
 
 class GA4Connector:
-    """Builds the Admin and Data clients once (the v1alpha Data client on the first funnel report); `fetch`,
-    `funnel_reports` and `discover` are safe to call from several threads."""
+    """Builds the Admin and Data clients once (the v1alpha Admin client on the first attribution settings, the
+    v1alpha Data client on the first funnel report); `fetch`, `funnel_reports` and `discover` are safe to call
+    from several threads."""
 
     def __init__(self, settings: GA4Settings) -> None:
         self.settings = settings
@@ -87,40 +99,49 @@ class GA4Connector:
             client_options=self._options(settings.data_endpoint))
         self._alpha: Any = None  # the v1alpha Data client, built on the first funnel report (see _funnel_client)
         self._alpha_lock = threading.Lock()
+        self._admin_alpha: Any = None  # the v1alpha Admin client, built on the first getAttributionSettings
 
     # -- public -------------------------------------------------------------------------------------------
 
     def fetch(self, property_id: str, links: list[dict[str, Any]] | None = None) -> tuple[Bodies, dict[str, str]]:
         """All GA4 bodies of one property and the optional files that could not be fetched (key -> reason).
 
-        Five calls when nothing pages: properties.get, keyEvents.list, runReport, getDataRetentionSettings,
-        googleAdsLinks.list. `links`: the googleAdsLinks.list pages already read (by discovery), not read again.
-        A failing required call raises SourceError with one actionable line.
+        Six calls when nothing pages: properties.get, keyEvents.list, batchRunReports (the 28-day event report
+        and the key events GA4 attributes to Google Ads accounts, in one call), getDataRetentionSettings,
+        googleAdsLinks.list and getAttributionSettings (Admin v1alpha). `links`: the googleAdsLinks.list pages
+        already read (by discovery), not read again. A failing required call raises SourceError with one
+        actionable line; an optional one the credentials may not reach is listed under `missing`.
         """
         pid = _property_id(property_id)
         name = f"properties/{pid}"
         bodies: Bodies = {}
         missing: dict[str, str] = {}
         admin = self._admin
+        timeout = self.settings.policy.timeout
         bodies["ga4/property.json"] = [self._call(pid, "properties.get", lambda r: admin.get_property(
-            name=name, retry=r, timeout=self.settings.policy.timeout))]
+            name=name, retry=r, timeout=timeout))]
         bodies["ga4/key_events.json"] = self._pages(pid, "keyEvents.list", lambda r: admin.list_key_events(
-            request={"parent": name, "page_size": KEY_EVENTS_PAGE_SIZE}, retry=r, timeout=self.settings.policy.timeout))
-        bodies["ga4/events.json"] = self._report(pid, name)
+            request={"parent": name, "page_size": KEY_EVENTS_PAGE_SIZE}, retry=r, timeout=timeout))
+        key_events = sorted({str(k.get("eventName")) for page in bodies["ga4/key_events.json"]
+                             for k in page.get("keyEvents") or () if k.get("eventName")})
+        bodies[EVENTS_FILE], bodies[ADS_KEY_EVENTS_FILE] = self._reports(pid, name, key_events)
         try:
             bodies["ga4/data_retention.json"] = [self._call(
                 pid, "getDataRetentionSettings", lambda r: admin.get_data_retention_settings(
-                    name=f"{name}/dataRetentionSettings", retry=r, timeout=self.settings.policy.timeout),
-                optional=True)]
+                    name=f"{name}/dataRetentionSettings", retry=r, timeout=timeout), optional=True)]
         except OptionalMissing as e:
             missing["ga4/data_retention.json"] = e.reason
         if links is not None:
             bodies["ga4/google_ads_links.json"] = links
-            return bodies, missing
+        else:
+            try:
+                bodies["ga4/google_ads_links.json"] = self.ads_links(pid)
+            except OptionalMissing as e:
+                missing["ga4/google_ads_links.json"] = e.reason
         try:
-            bodies["ga4/google_ads_links.json"] = self.ads_links(pid)
+            bodies[ATTRIBUTION_FILE] = [self._attribution_settings(pid)]
         except OptionalMissing as e:
-            missing["ga4/google_ads_links.json"] = e.reason
+            missing[ATTRIBUTION_FILE] = e.reason
         return bodies, missing
 
     def ads_links(self, property_id: str) -> list[dict[str, Any]]:
@@ -163,6 +184,10 @@ class GA4Connector:
     def funnels_used(self) -> bool:
         """Whether a funnel report was asked for (the recording's manifest then names the v1alpha API)."""
         return self._alpha is not None
+
+    def attribution_used(self) -> bool:
+        """Whether attribution settings were asked for (the manifest then names the Admin v1alpha API)."""
+        return self._admin_alpha is not None
 
     def ensure_token(self) -> None:
         """Fetch the access token once, up front: rejected credentials then fail once, as one line, before any
@@ -242,26 +267,89 @@ class GA4Connector:
             raise self._error(pid, call, e, optional) from None
         return out
 
-    def _report(self, pid: str, name: str) -> list[dict]:
-        """runReport by eventName over 28 full days, paged by offset until rowCount rows are read."""
-        pages: list[dict] = []
-        offset = 0
-        for _ in range(REPORT_MAX_PAGES):
-            request = data_v1beta.RunReportRequest(
-                property=name,
-                dimensions=[data_v1beta.Dimension(name="eventName")],
-                metrics=[data_v1beta.Metric(name=m) for m in REPORT_METRICS],
-                date_ranges=[data_v1beta.DateRange(start_date=REPORT_DAYS[0], end_date=REPORT_DAYS[1])],
-                limit=REPORT_PAGE_ROWS, offset=offset,
-            )
-            body = self._call(pid, "runReport", lambda r, q=request: self._data.run_report(
+    def _reports(self, pid: str, name: str, key_events: Sequence[str]) -> tuple[list[dict], list[dict]]:
+        """The 28-day event report (``ga4/events.json``) and the Ads-attributed key events report
+        (``ga4/ads_key_events.json``), both first pages in ONE batchRunReports call; a report with more rows
+        than a page holds is read on with runReport, by offset, until rowCount rows are read.
+
+        The second report is asked for only when the property has key events (only key events can be imported
+        into Google Ads, and the report is filtered to them); without any, its file is the empty report GA4
+        would give, so the mapping knows it was collected."""
+        requests = [self._events_request()]
+        if key_events:
+            requests.append(self._ads_key_events_request(key_events))
+        batch = data_v1beta.BatchRunReportsRequest(property=name, requests=requests)
+        body = self._call(pid, BATCH_CALL, lambda r: self._data.batch_run_reports(
+            request=batch, retry=r, timeout=self.settings.policy.timeout))
+        reports = list(body.get("reports") or ())
+        if len(reports) != len(requests):
+            raise SourceError(f"GA4 property {pid}: {BATCH_CALL} answered {len(reports)} reports for "
+                              f"{len(requests)} requests")
+        pages = [self._rest_of_report(pid, name, request, first) for request, first in zip(
+            requests, reports, strict=True)]
+        events = pages[0]
+        if key_events:
+            return events, pages[1]
+        return events, [_empty_ads_key_events(events[0])]
+
+    @staticmethod
+    def _events_request() -> data_v1beta.RunReportRequest:
+        return data_v1beta.RunReportRequest(  # no property: a batch's requests take the batch's
+            dimensions=[data_v1beta.Dimension(name="eventName")],
+            metrics=[data_v1beta.Metric(name=m) for m in REPORT_METRICS],
+            date_ranges=[data_v1beta.DateRange(start_date=REPORT_DAYS[0], end_date=REPORT_DAYS[1])],
+            limit=REPORT_PAGE_ROWS,
+        )
+
+    @staticmethod
+    def _ads_key_events_request(key_events: Sequence[str]) -> data_v1beta.RunReportRequest:
+        return data_v1beta.RunReportRequest(
+            dimensions=[data_v1beta.Dimension(name=d) for d in ADS_KEY_EVENTS_DIMENSIONS],
+            metrics=[data_v1beta.Metric(name=m) for m in ADS_KEY_EVENTS_METRICS],
+            date_ranges=[data_v1beta.DateRange(start_date=REPORT_DAYS[0], end_date=REPORT_DAYS[1])],
+            dimension_filter=data_v1beta.FilterExpression(filter=data_v1beta.Filter(
+                field_name="eventName",
+                in_list_filter=data_v1beta.Filter.InListFilter(values=list(key_events), case_sensitive=True))),
+            limit=REPORT_PAGE_ROWS,
+        )
+
+    def _rest_of_report(self, pid: str, name: str, request: data_v1beta.RunReportRequest,
+                        first: dict) -> list[dict]:
+        """`first` and the pages after it (runReport by offset) until rowCount rows are read."""
+        pages = [first]
+        offset = len(first.get("rows") or ())
+        for _ in range(REPORT_MAX_PAGES - 1):
+            if not pages[-1].get("rows") or offset >= int(pages[-1].get("rowCount") or 0):
+                break
+            page = data_v1beta.RunReportRequest(request)
+            page.property = name
+            page.offset = offset
+            body = self._call(pid, "runReport", lambda r, q=page: self._data.run_report(
                 request=q, retry=r, timeout=self.settings.policy.timeout))
             pages.append(body)
-            rows = len(body.get("rows") or ())
-            offset += rows
-            if rows == 0 or offset >= int(body.get("rowCount") or 0):
-                break
+            offset += len(body.get("rows") or ())
         return pages
+
+    def _attribution_settings(self, pid: str) -> dict:
+        """properties.getAttributionSettings (Admin API v1alpha only). Optional: raises `OptionalMissing` when
+        the credentials may not read it."""
+        client = self._attribution_client()
+        return self._call(pid, ATTRIBUTION_CALL, lambda r: client.get_attribution_settings(
+            name=f"properties/{pid}/attributionSettings", retry=r, timeout=self.settings.policy.timeout),
+            optional=True)
+
+    def _attribution_client(self) -> Any:
+        """The Admin v1alpha client, imported and built once, on the first attribution settings read (the
+        import is not free, and `auth check` or discovery never need it)."""
+        with self._alpha_lock:
+            if self._admin_alpha is None:
+                from google.analytics import admin_v1alpha
+
+                self._admin_alpha = admin_v1alpha.AnalyticsAdminServiceClient(
+                    credentials=self._credentials,
+                    transport=self._transport(admin_v1alpha.AnalyticsAdminServiceClient),
+                    client_options=self._options(self.settings.admin_endpoint))
+            return self._admin_alpha
 
     def _funnel_client(self) -> tuple[Any, Any]:
         """(the data_v1alpha module, its client), imported and built once, on the first funnel report: most
@@ -376,7 +464,7 @@ def _property_id(value: str) -> str:
 
 
 def _api(call: str) -> str:
-    return "Data" if call in ("runReport", FUNNEL_CALL) else "Admin"
+    return "Data" if call in _DATA_CALLS else "Admin"
 
 
 def _msg(e: gexc.GoogleAPICallError) -> str:
@@ -386,6 +474,19 @@ def _msg(e: gexc.GoogleAPICallError) -> str:
 def _oneline(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _empty_ads_key_events(events: dict[str, Any]) -> dict[str, Any]:
+    """The Ads key events report of a property without key events, as GA4 answers a report with no rows (the
+    event report's metadata: same property, same 28 days)."""
+    meta = events.get("metadata") or {}
+    return _to_dict(data_v1beta.RunReportResponse(
+        dimension_headers=[data_v1beta.DimensionHeader(name=d) for d in ADS_KEY_EVENTS_DIMENSIONS],
+        metric_headers=[data_v1beta.MetricHeader(name=m, type_=data_v1beta.MetricType.TYPE_FLOAT)
+                        for m in ADS_KEY_EVENTS_METRICS],
+        metadata=data_v1beta.ResponseMetaData(currency_code=meta.get("currencyCode") or "",
+                                              time_zone=meta.get("timeZone") or ""),
+        kind="analyticsData#runReport"))
 
 
 def _to_dict(message: Any) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """A loopback Google Ads API fake that speaks real gRPC (TLS) to the real google-ads client library.
 
 It serves recorded client folders (``<client>/ads/*.json``) by customer id, routes each GAQL query by its FROM
-clause, keeps only the SELECTed fields of every row (so a query that forgets a field the mapping reads shows
-up as a test failure), rejects fields the API does not know, applies simple ``field = VALUE`` WHERE
-conditions, and can inject faults: UNAVAILABLE N times, UNAVAILABLE in the middle of a stream, a
-``GoogleAdsFailure`` in the ``googleadsfailure-bin`` trailer, fixed latency per call. A test aid only.
+clause (FROM customer: the 30-day stats when segments.conversion_action is selected, else the tracking
+settings), keeps only the SELECTed fields of every row (so a query that forgets a field the mapping reads shows
+up as a test failure), rejects fields the API does not know and fields of a resource the FROM resource cannot
+select (with metrics only where the resource has them), applies simple ``field = VALUE`` and
+``field != VALUE`` WHERE conditions, and can inject faults: UNAVAILABLE N times, UNAVAILABLE in the middle of
+a stream, a ``GoogleAdsFailure`` in the ``googleadsfailure-bin`` trailer, fixed latency per call. A test aid
+only.
 
 ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` must point at the fake's CA before grpc opens its first secure channel in
 the process: call `install_test_ca()` early (session- or module-scoped fixture).
@@ -32,8 +35,29 @@ from google.protobuf import json_format
 
 ADS_FILES_BY_RESOURCE = {
     "conversion_action": "ads/conversion_actions.json",
-    "customer": "ads/conversion_stats.json",
+    "customer": "ads/conversion_stats.json",  # with segments.conversion_action; without: ads/customer.json
     "customer_conversion_goal": "ads/customer_conversion_goals.json",
+    "campaign": "ads/campaigns.json",
+    "campaign_conversion_goal": "ads/campaign_conversion_goals.json",
+    "conversion_goal_campaign_config": "ads/conversion_goal_campaign_configs.json",
+    "custom_conversion_goal": "ads/custom_conversion_goals.json",
+}
+CUSTOMER_SETTINGS_FILE = "ads/customer.json"
+# The FROM customer query without segments (the tracking settings), told apart from the 30-day stats: name it
+# to deny only that query (`deny(customer, SETTINGS)`).
+SETTINGS = "customer:settings"
+# FROM resource -> the resources whose fields it may select (itself and its attributed resources, as the API's
+# field reference lists them), and whether it may select metrics and segments.
+_SELECTABLE: dict[str, tuple[frozenset[str], bool]] = {
+    "conversion_action": (frozenset({"conversion_action", "customer"}), True),
+    "customer": (frozenset({"customer"}), True),
+    "customer_conversion_goal": (frozenset({"customer_conversion_goal", "customer"}), False),
+    "campaign": (frozenset({"campaign", "customer", "bidding_strategy", "campaign_budget"}), True),
+    "campaign_conversion_goal": (frozenset({"campaign_conversion_goal", "campaign", "customer"}), False),
+    "conversion_goal_campaign_config": (frozenset({"conversion_goal_campaign_config", "campaign",
+                                                   "custom_conversion_goal", "customer"}), False),
+    "custom_conversion_goal": (frozenset({"custom_conversion_goal", "customer"}), False),
+    "customer_client": (frozenset({"customer_client", "customer"}), False),
 }
 _CUSTOMER_IN_RESOURCE = re.compile(r"customers/(\d{10})/")
 _QUERY = re.compile(
@@ -41,7 +65,7 @@ _QUERY = re.compile(
     r"(?:\s+ORDER\s+BY\s+.+?)?(?:\s+LIMIT\s+\d+)?(?:\s+PARAMETERS\s+.+?)?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-_CONDITION = re.compile(r"^([\w.]+)\s*=\s*(.+)$")
+_CONDITION = re.compile(r"^([\w.]+)\s*(!?=)\s*(.+)$")
 
 # --- TLS ---------------------------------------------------------------------------------------------------
 
@@ -218,7 +242,8 @@ class FakeAdsServer:
                        "customer, the manager's customer id must be set in the 'login-customer-id' header.",
         status: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED,
     ) -> None:
-        """Calls for `customer_id` (FROM `resource`, or any) fail with a GoogleAdsFailure in the trailer."""
+        """Calls for `customer_id` (FROM `resource`, `SETTINGS` for the FROM customer query without segments, or
+        any) fail with a GoogleAdsFailure in the trailer."""
         with self._lock:
             self._faults.denials[(customer_id, resource)] = _Denial(status, error[0], error[1], message)
 
@@ -235,7 +260,7 @@ class FakeAdsServer:
             batches = self._batches(resource, request.customer_id, rows)
             request_id = uuid.uuid4().hex[:22]
             for i, batch in enumerate(batches):
-                if i == 1 and self._take(self._faults.mid_stream, resource):
+                if i == 1 and self._take(self._faults.mid_stream, resource.split(":")[0]):
                     raise _Abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable (mid-stream).")
                 yield self._svc.SearchGoogleAdsStreamResponse(
                     results=batch, field_mask=mask, request_id=request_id)
@@ -270,26 +295,45 @@ class FakeAdsServer:
         if self._take(self._faults.unavailable, resource):
             raise _Abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable.")
         customer = request.customer_id
-        with self._lock:
-            denial = self._faults.denials.get((customer, resource)) or self._faults.denials.get((customer, None))
-        if denial:
-            raise self._failure(denial.status, denial.error_field, denial.error_value, denial.message)
         if not m:
             raise self._failure(grpc.StatusCode.INVALID_ARGUMENT, "query_error", "UNEXPECTED_END_OF_QUERY",
                                 "Error in query: the query could not be parsed.")
         select = [s.strip() for s in m.group("select").split(",") if s.strip()]
+        source = resource
+        if resource == "customer" and "segments.conversion_action" not in select:
+            source = SETTINGS  # the tracking settings, one row
+        with self._lock:
+            denial = (self._faults.denials.get((customer, source)) or self._faults.denials.get((customer, resource))
+                      or self._faults.denials.get((customer, None)))
+        if denial:
+            raise self._failure(denial.status, denial.error_field, denial.error_value, denial.message)
         proto_paths = []
         for path in select:
             proto_path = self._proto_path(path)
             if proto_path is None:
                 raise self._failure(grpc.StatusCode.INVALID_ARGUMENT, "query_error", "UNRECOGNIZED_FIELD",
                                     f"Error in SELECT clause: unrecognized field '{path}'.")
+            self._check_selectable(resource, path)
             proto_paths.append(proto_path)
         where = m.group("where")
-        rows = [self._select(r, proto_paths, resource) for r in self._rows(resource, customer)
+        rows = [self._select(r, proto_paths, resource) for r in self._rows(source, customer)
                 if _where_matches(r, where, self._proto_path)]
         row_pb = self._svc.GoogleAdsRow.pb()
-        return resource, [self._svc.GoogleAdsRow(json_format.ParseDict(r, row_pb())) for r in rows], {"paths": select}
+        return source, [self._svc.GoogleAdsRow(json_format.ParseDict(r, row_pb())) for r in rows], {"paths": select}
+
+    def _check_selectable(self, resource: str, path: str) -> None:
+        top = path.split(".", 1)[0]
+        allowed, metrics = _SELECTABLE.get(resource, (frozenset({resource}), True))
+        if top in ("metrics", "segments"):
+            if not metrics:
+                raise self._failure(grpc.StatusCode.INVALID_ARGUMENT, "query_error",
+                                    "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE" if top == "metrics" else
+                                    "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE",
+                                    f"Error in SELECT clause: '{path}' cannot be selected with FROM {resource}.")
+        elif top not in allowed:
+            raise self._failure(grpc.StatusCode.INVALID_ARGUMENT, "query_error",
+                                "PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE",
+                                f"Error in SELECT clause: '{path}' cannot be selected with FROM {resource}.")
 
     def _check_headers(self, metadata: dict[str, str]) -> None:
         token = metadata.get("developer-token")
@@ -328,7 +372,7 @@ class FakeAdsServer:
         if folder is None:
             raise self._failure(grpc.StatusCode.PERMISSION_DENIED, "authorization_error", "USER_PERMISSION_DENIED",
                                 f"User doesn't have permission to access customer {customer}.")
-        key = ADS_FILES_BY_RESOURCE.get(resource)
+        key = CUSTOMER_SETTINGS_FILE if resource == SETTINGS else ADS_FILES_BY_RESOURCE.get(resource)
         if key is None:
             return [[]]
         path = folder / key
@@ -357,7 +401,7 @@ class FakeAdsServer:
 
     def _batches(self, resource: str, customer: str, rows: list[Any]) -> list[list[Any]]:
         """Rows regrouped as recorded (one message per recorded batch), split further by batch_rows."""
-        if resource in ADS_FILES_BY_RESOURCE:
+        if resource in ADS_FILES_BY_RESOURCE or resource == SETTINGS:
             sizes = [len(b) for b in self._recorded(resource, customer)]
         else:
             sizes = [len(rows)]
@@ -407,7 +451,8 @@ def _prune(node: dict[str, Any], prefix: str, keep: set[str]) -> dict[str, Any]:
 
 
 def _where_matches(row: dict[str, Any], where: str | None, proto_path: Callable[[str], str | None]) -> bool:
-    """Apply ``field = VALUE`` conditions joined by AND; anything else (DURING, IN, ...) is ignored."""
+    """Apply ``field = VALUE`` and ``field != VALUE`` conditions joined by AND; anything else (DURING, IN, ...)
+    is ignored."""
     if not where:
         return True
     for cond in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
@@ -417,8 +462,9 @@ def _where_matches(row: dict[str, Any], where: str | None, proto_path: Callable[
         value: Any = row
         for part in (proto_path(m.group(1)) or m.group(1)).split("."):
             value = value.get(part) if isinstance(value, dict) else None
-        want = m.group(2).strip().strip("'\"").lower()
+        want = m.group(3).strip().strip("'\"").lower()
         have = "" if value is None else str(value).lower()
-        if have != want and not (value is None and want in ("false", "0", "")):
+        equal = have == want or (value is None and want in ("false", "0", ""))
+        if equal != (m.group(2) == "="):
             return False
     return True

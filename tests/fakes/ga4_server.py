@@ -1,5 +1,5 @@
-"""A loopback fake of GA4 Admin v1beta + Data v1beta (and v1alpha runFunnelReport) over REST, and of Google's OAuth
-token endpoint.
+"""A loopback fake of GA4 Admin v1beta (and v1alpha getAttributionSettings) + Data v1beta (runReport,
+batchRunReports; v1alpha runFunnelReport) over REST, and of Google's OAuth token endpoint.
 
 Test aid only. It speaks the wire protocol the real google-analytics-admin / google-analytics-data REST
 transports send (paths, query parameters, JSON bodies, Google's JSON error bodies), so tests exercise the real
@@ -8,6 +8,12 @@ client libraries, their pagers and google-auth's token exchange. Data comes from
 
 Enums are served by name even though the clients ask for ``$alt=json;enum-encoding=int``: the clients' JSON
 parser accepts both, and names keep the served bodies identical to the fixtures.
+
+Reports are served from the recorded report of the same shape, checked as GA4 checks them: by eventName alone
+from ga4/events.json, by eventName and googleAdsCustomerId (metric keyEvents only) from ga4/ads_key_events.json
+(when not recorded: every key event of events.json credited to no Ads account, "(not set)"); any other
+dimension set is INVALID_ARGUMENT, a dimensionFilter is applied (an inListFilter on eventName), and
+batchRunReports takes at most 5 requests whose property is unset or the batch's, and fails whole when one does.
 
 runFunnelReport answers with the folder's recorded ga4/funnels.json response for the requested steps when it
 holds one, else with a deterministic funnel synthesized from ga4/events.json (see `FakeGA4._funnel`).
@@ -43,6 +49,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/v1beta/properties/(\d+)/dataRetentionSettings"), "getDataRetentionSettings"),
     ("GET", re.compile(r"/v1beta/properties/(\d+)/googleAdsLinks"), "listGoogleAdsLinks"),
     ("POST", re.compile(r"/v1beta/properties/(\d+):runReport"), "runReport"),
+    ("POST", re.compile(r"/v1beta/properties/(\d+):batchRunReports"), "batchRunReports"),
+    ("GET", re.compile(r"/v1alpha/properties/(\d+)/attributionSettings"), "getAttributionSettings"),
     ("POST", re.compile(r"/v1alpha/properties/(\d+):runFunnelReport"), "runFunnelReport"),
     ("GET", re.compile(r"/v1beta/accountSummaries"), "listAccountSummaries"),
     ("POST", re.compile(r"/token"), "token"),
@@ -252,7 +260,9 @@ class FakeGA4:
             "getDataRetentionSettings": lambda: self._single(prop, "ga4/data_retention.json"),
             "listGoogleAdsLinks": lambda: self._list(prop, r, "ga4/google_ads_links.json", "googleAdsLinks",
                                                      200, 200),
-            "runReport": lambda: self._report(prop, r),
+            "runReport": lambda: self._report(prop, r.body if isinstance(r.body, dict) else {}),
+            "batchRunReports": lambda: self._batch(prop, r),
+            "getAttributionSettings": lambda: self._single(prop, "ga4/attribution_settings.json"),
             "runFunnelReport": lambda: self._funnel(prop, r),
         }[r.method]
         return handler()
@@ -310,20 +320,47 @@ class FakeGA4:
             out["nextPageToken"] = token
         return 200, out
 
-    def _report(self, prop: _Property, r: Logged) -> tuple[int, Any]:
+    def _batch(self, prop: _Property, r: Logged) -> tuple[int, Any]:
         req = r.body if isinstance(r.body, dict) else {}
-        pages = prop.bodies.get("ga4/events.json") or [{}]
-        dims = [d.get("name") for d in pages[0].get("dimensionHeaders", [])]
-        mets = [m.get("name") for m in pages[0].get("metricHeaders", [])]
+        requests = req.get("requests") or []
+        if not 1 <= len(requests) <= 5:
+            return _error("INVALID_ARGUMENT", "batchRunReports takes 1 to 5 requests")
+        reports = []
+        for sub in requests:
+            if sub.get("property") not in (None, "", f"properties/{r.property_id}"):
+                return _error("INVALID_ARGUMENT", "a request's property must be unset or the batch's")
+            status, report = self._report(prop, sub)
+            if status != 200:
+                return status, report  # one bad request fails the batch
+            reports.append(report)
+        return 200, {"reports": reports, "kind": "analyticsData#batchRunReports"}
+
+    def _report(self, prop: _Property, req: dict[str, Any]) -> tuple[int, Any]:
         want_dims = [d.get("name") for d in req.get("dimensions", [])]
         want_mets = [m.get("name") for m in req.get("metrics", [])]
         if "dateRanges" not in req or not want_mets:
             return _error("INVALID_ARGUMENT", "runReport needs dateRanges and metrics")
+        if want_dims == ["eventName"]:
+            pages = prop.bodies.get("ga4/events.json") or [{}]
+        elif want_dims == ["eventName", "googleAdsCustomerId"]:
+            if want_mets != ["keyEvents"]:
+                return _error("INVALID_ARGUMENT", "this fake serves googleAdsCustomerId with keyEvents only")
+            pages = prop.bodies.get("ga4/ads_key_events.json") or [_unattributed(prop.bodies)]
+        else:
+            return _error("INVALID_ARGUMENT", f"this fake serves reports by [eventName] or [eventName, "
+                          f"googleAdsCustomerId], not {want_dims}")
+        keep = _event_filter(req.get("dimensionFilter"))
+        if keep is False:
+            return _error("INVALID_ARGUMENT", "this fake applies an inListFilter on eventName only")
+        dims = [d.get("name") for d in pages[0].get("dimensionHeaders", [])]
+        mets = [m.get("name") for m in pages[0].get("metricHeaders", [])]
         alias = {"keyEvents": "conversions", "conversions": "keyEvents"}
         rows = []
         for page in pages:
             for row in page.get("rows", ()):
                 dv, mv = row.get("dimensionValues", []), row.get("metricValues", [])
+                if keep is not None and "eventName" in dims and dv[dims.index("eventName")].get("value") not in keep:
+                    continue
                 rows.append({
                     "dimensionValues": [dv[dims.index(d)] if d in dims else {"value": "(not set)"} for d in want_dims],
                     "metricValues": [_metric(mv, mets, m, alias.get(m)) for m in want_mets],
@@ -337,7 +374,7 @@ class FakeGA4:
         if rows[offset:offset + limit]:
             out["rows"] = rows[offset:offset + limit]
         out["rowCount"] = len(rows)
-        out["metadata"] = pages[0].get("metadata", {"currencyCode": "USD", "timeZone": "Etc/UTC"})
+        out["metadata"] = pages[0].get("metadata") or _metadata(prop.bodies)
         out["kind"] = "analyticsData#runReport"
         return 200, out
 
@@ -427,7 +464,40 @@ def _metric_type(page: dict[str, Any], name: str) -> str:
     for m in page.get("metricHeaders", ()):
         if m.get("name") == name and m.get("type"):
             return m["type"]
-    return "TYPE_CURRENCY" if name == "eventValue" else "TYPE_INTEGER"
+    return {"eventValue": "TYPE_CURRENCY", "keyEvents": "TYPE_FLOAT"}.get(name, "TYPE_INTEGER")
+
+
+def _metadata(bodies: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    events = bodies.get("ga4/events.json") or [{}]
+    return events[0].get("metadata") or {"currencyCode": "USD", "timeZone": "Etc/UTC"}
+
+
+def _event_filter(expression: Any) -> set[str] | None | bool:
+    """The event names an inListFilter on eventName keeps; None without a filter; False for any other filter
+    (the auditor sends no other)."""
+    if not expression:
+        return None
+    f = expression.get("filter") if isinstance(expression, dict) else None
+    values = ((f or {}).get("inListFilter") or {}).get("values")
+    if not f or f.get("fieldName") != "eventName" or values is None:
+        return False
+    return set(values)
+
+
+def _unattributed(bodies: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The Ads key events report of a property whose folder records none: every key event of events.json
+    credited to no Google Ads account ("(not set)"), as GA4 reports a property without Ads traffic."""
+    pages = bodies.get("ga4/events.json") or [{}]
+    mets = [m.get("name") for m in pages[0].get("metricHeaders", [])]
+    rows = []
+    for page in pages:
+        for row in page.get("rows", ()):
+            value = _metric(row.get("metricValues", []), mets, "keyEvents", "conversions")["value"]
+            if float(value or 0) > 0:
+                rows.append({"dimensionValues": [row["dimensionValues"][0], {"value": "(not set)"}],
+                             "metricValues": [{"value": value}]})
+    return {"dimensionHeaders": [{"name": "eventName"}, {"name": "googleAdsCustomerId"}],
+            "metricHeaders": [{"name": "keyEvents", "type": "TYPE_FLOAT"}], "rows": rows}
 
 
 FUNNEL_METRICS = ("activeUsers", "funnelStepCompletionRate", "funnelStepAbandonments", "funnelStepAbandonmentRate")
