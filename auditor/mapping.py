@@ -606,7 +606,8 @@ def _map_tracking(src: _Source) -> TrackingSettings:
         conversion_tracking_status=t.enum("conversionTrackingStatus", _TRACKING_STATUS) if t else UNKNOWN,
         cross_account_conversion_tracking_id=t.ident("crossAccountConversionTrackingId") if t else None,
         google_ads_conversion_customer=t.str("googleAdsConversionCustomer") if t else None,
-        accepted_customer_data_terms=t.bool("acceptedCustomerDataTerms", None) if t else None,
+        # a plain proto3 bool (not `optional`, unlike autoTaggingEnabled): the JSON mapping leaves out false
+        accepted_customer_data_terms=t.bool("acceptedCustomerDataTerms", False) if t else None,
     )
 
 
