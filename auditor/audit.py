@@ -13,10 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditor import __version__
+from auditor import __version__, vitals
 from auditor.business_model import ProfileChoice
+from auditor.campaigns import campaign_rows
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.engine import SEVERITIES, run_rule
 from auditor.errors import AuditorError, FixtureError, describe
@@ -40,6 +41,9 @@ from auditor.ruleset import Ruleset
 from auditor.scoring import DEDUCTIONS, FORMULA, GRADES, score_client
 from auditor.subjects import Subjects
 
+if TYPE_CHECKING:
+    from auditor.model import ClientHistory
+
 CLIENT_FILE = "client.yaml"
 _CLIENT_KEYS = {"profile", "recipients", "funnel"}
 
@@ -51,11 +55,17 @@ def fingerprint(rule: str, client: str, resources: Iterable[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def result_header() -> Header:
+def now_stamp() -> str:
+    """The current time as results write it ('2026-03-01T06:00:00Z'); SOURCE_DATE_EPOCH fixes it (reproducible
+    documents)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     now = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
-    return Header(version=__version__, generated_at=now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-                  formula=FORMULA, deductions=dict(DEDUCTIONS), grades=dict(GRADES))
+    return now.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def result_header() -> Header:
+    return Header(version=__version__, generated_at=now_stamp(), formula=FORMULA, deductions=dict(DEDUCTIONS),
+                  grades=dict(GRADES))
 
 
 def error_result(name: str, errors: list[str], profile: str | None = None, warnings: list[str] | None = None,
@@ -113,11 +123,16 @@ def unforeseen(where: str, e: BaseException, what: str = "could not be audited")
     return f"{where}: {what}: {describe(e)}"
 
 
-def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None) -> ClientResult:
+def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None,
+              history: ClientHistory | None = None) -> ClientResult:
     """Audit one client's raw responses. Never raises: bad data, and any failure while auditing it, land in
     that client's result as an error, so one client can never stop a run.
 
-    `funnel` is the client's own funnel ladder, if it has one; else the account's is built around its macro."""
+    `funnel` is the client's own funnel ladder, if it has one; else the account's is built around its macro.
+    `history`, when given, is the client's earlier complete runs (agency runs with history): it becomes
+    `raw.history`, which the rules that watch trends compare with; a plain audit has none."""
+    if history is not None:
+        raw.history = history
     try:
         return _audit_raw(raw, ruleset, funnel)
     except Exception as e:  # a bug or an input nobody foresaw costs this client, never the run
@@ -171,6 +186,17 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
         ladder, source, note = account_ladder(hierarchy, taxonomy.funnel)
         result.funnel = build_funnel(client, ladder, source, note)
     result.hierarchy = hierarchy.to_json(result.funnel["ladder"])
+    where = raw.origin or raw.name
+    try:
+        result.campaigns = campaign_rows(client, settings)
+    except Exception as e:  # a view nobody foresaw failing costs the view, not the audit
+        result.errors.append(unforeseen(where, e, "campaigns could not be listed"))
+    try:
+        result.vitals = vitals.to_json(vitals.measure(client, hierarchy, taxonomy, now_stamp()))
+    except Exception as e:
+        result.errors.append(unforeseen(where, e, "vitals could not be measured"))
+    if result.errors:
+        result.status = "incomplete"
     return result
 
 
@@ -212,9 +238,11 @@ def audit_folder(folder: Path, ruleset: Ruleset, missing: dict[str, str] | None 
 
 
 def audit_client_folder(folder: Path, ruleset: Ruleset, *, name: str | None = None, profile: str | None = None,
-                        missing: dict[str, str] | None = None) -> tuple[ClientResult, dict[str, Any]]:
+                        missing: dict[str, str] | None = None,
+                        history: ClientHistory | None = None) -> tuple[ClientResult, dict[str, Any]]:
     """Audit one fixture folder -> (result, its client.yaml settings). `name` and `profile`, when given (an
-    agency config's entry), win over the folder name and client.yaml."""
+    agency config's entry), win over the folder name and client.yaml; `history` (an agency run's) is the client's
+    earlier complete runs."""
     name = name or folder.name
     try:
         settings = read_client_settings(folder)
@@ -226,7 +254,7 @@ def audit_client_folder(folder: Path, ruleset: Ruleset, *, name: str | None = No
     raw.name = name
     raw.profile = profile or settings.get("profile")
     raw.missing.update(missing or {})
-    return audit_raw(raw, ruleset, funnel=settings.get("funnel")), settings
+    return audit_raw(raw, ruleset, funnel=settings.get("funnel"), history=history), settings
 
 
 def summary_row(result: ClientResult) -> SummaryRow:

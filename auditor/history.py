@@ -10,8 +10,8 @@ local disk (SQLite locking is unreliable on network file systems).
 A run is `running` until everything it promised (each client's reports, the summary or shard file) is on disk;
 then it is `complete`. A run that stopped on an error of its own (an unwritable output folder, a full disk, the
 database itself) is `failed`; one that was killed or interrupted is `aborted` (found `running` by the next run of
-the same shard). Only complete runs are baselines: `previous`, `trend` and `latest_run` never use the others, and
-`prune` keeps the newest complete runs and deletes the unfinished ones first.
+the same shard). Only complete runs are baselines: `previous`, `trend`, `earlier` and `latest_run` never use the
+others, and `prune` keeps the newest complete runs and deletes the unfinished ones first.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from auditor.text import json_text
 
 SCHEMA_VERSION = 2  # 2: runs.status
 TREND_POINTS = 8  # scores shown in the trend chart, the current run included
+EARLIER_RUNS = 8  # earlier results a client is audited with (the trend rules' baseline)
 RUNNING, COMPLETE, FAILED, ABORTED = "running", "complete", "failed", "aborted"
 UNFINISHED = (FAILED, ABORTED)
 
@@ -229,6 +230,46 @@ class History:
             "ORDER BY r.run_id DESC LIMIT 1",
             (_key(client), before_run if before_run is not None else 2**62, COMPLETE)).fetchone()
         return None if row is None else self._result(row[0], row[1])
+
+    def earlier(self, client: str, before_run: int | None = None, limit: int = EARLIER_RUNS) -> list[ClientResult]:
+        """The client's last `limit` audited results of complete runs before `before_run`, oldest first: what the
+        rules that watch trends compare this run with (each result's `vitals`). Errored results are skipped (they
+        measured nothing), and so are runs that did not finish."""
+        rows = self._run(
+            "SELECT r.result, r.generated_at FROM results r JOIN runs u ON u.id = r.run_id "
+            "WHERE r.client = ? AND r.score IS NOT NULL AND r.run_id < ? AND u.status = ? "
+            "ORDER BY r.run_id DESC LIMIT ?",
+            (_key(client), before_run if before_run is not None else 2**62, COMPLETE, limit)).fetchall()
+        return [self._result(text, generated_at) for text, generated_at in reversed(rows)]
+
+    def earlier_vitals(self, client: str, before_run: int | None = None,
+                       limit: int = EARLIER_RUNS) -> list[tuple[str, dict[str, Any]]]:
+        """(time of the run, vitals) of the same results as `earlier`, oldest first, those without vitals (saved
+        before they were measured) left out. Reads only the `vitals` member (SQLite's json_extract), not whole
+        results: an agency run asks this before every client."""
+        args = (_key(client), before_run if before_run is not None else 2**62, COMPLETE, limit)
+        try:
+            rows = self.conn.execute(
+                "SELECT json_extract(r.result, '$.vitals'), r.generated_at FROM results r "
+                "JOIN runs u ON u.id = r.run_id WHERE r.client = ? AND r.score IS NOT NULL AND r.run_id < ? "
+                "AND u.status = ? ORDER BY r.run_id DESC LIMIT ?", args).fetchall()
+        except sqlite3.OperationalError as e:
+            if "json_extract" not in str(e):  # an SQLite without its JSON functions: read the whole results
+                raise self._error(e) from None
+            return [(r.generated_at or "", r.vitals) for r in self.earlier(client, before_run, limit) if r.vitals]
+        except sqlite3.Error as e:
+            raise self._error(e) from None
+        out = []
+        for text, generated_at in reversed(rows):
+            if not text:
+                continue
+            try:
+                vitals = json.loads(text)
+            except ValueError as e:
+                raise HistoryError(f"{self.path}: history database: stored vitals cannot be read ({e})") from None
+            if isinstance(vitals, dict):
+                out.append((generated_at, vitals))
+        return out
 
     def trend(self, client: str, before_run: int | None = None, points: int = TREND_POINTS - 1) -> list[TrendPoint]:
         """The client's last `points` scores of complete runs before `before_run`, oldest first (None where it

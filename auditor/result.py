@@ -6,7 +6,8 @@ since take their defaults). Reading a document from disk goes through `auditor.r
 which validates it first so a damaged or foreign file is refused with the path of the offending field.
 
 `funnel` and `hierarchy` stay JSON objects here: they are views built by `auditor.funnel` and
-`auditor.hierarchy`, read only through those modules' display helpers, and their shape is in the schema.
+`auditor.hierarchy`, read only through those modules' display helpers, and their shape is in the schema. So do
+`vitals` (`auditor.vitals.to_json`: what this run measured, which later runs of an agency history compare).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Subject:
 
     resource: str
     name: str = ""
-    kind: str = ""  # conversion_action | key_event | event | property | data_retention | ""
+    kind: str = ""  # conversion_action | key_event | event | property | data_retention | campaign | ""
     url: str | None = None
 
     @property
@@ -251,6 +252,42 @@ class Changes:
 
 
 @dataclass(slots=True)
+class CampaignRow:
+    """One Google Ads campaign as the report shows it (built by `auditor.campaigns.campaign_rows`)."""
+
+    name: str
+    resource: str  # customers/N/campaigns/M
+    status: str  # ENABLED | PAUSED, as the API names it
+    channel: str  # advertising_channel_type: SEARCH, PERFORMANCE_MAX...
+    strategy: str  # bidding_strategy_type as the API names it: TARGET_CPA, MAXIMIZE_CONVERSIONS, MANUAL_CPC...
+    target_cpa: float | None = None  # in the account's currency, when the strategy sets one
+    target_roas: float | None = None  # a percentage (400.0 = 400%), when the strategy sets one
+    goal_level: str | None = None  # account | campaign | custom; None: not collected
+    custom_goal: str | None = None  # the custom goal's name (goal_level custom)
+    goals: list[str] | None = None  # what it bids on (categories, "CATEGORY (ORIGIN)", action names); None: unknown
+    conversions: float = 0.0  # 30 days
+    threshold: float | None = None  # the Smart Bidding volume bar it is measured against; None: manual bidding
+    volume: str | None = None  # under | over (the threshold); None: a strategy that does not bid on conversions
+
+    def to_json(self) -> JSON:
+        return {"name": self.name, "resource": self.resource, "status": self.status, "channel": self.channel,
+                "strategy": self.strategy, "target_cpa": self.target_cpa, "target_roas": self.target_roas,
+                "goal_level": self.goal_level, "custom_goal": self.custom_goal,
+                "goals": None if self.goals is None else list(self.goals), "conversions": self.conversions,
+                "threshold": self.threshold, "volume": self.volume}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CampaignRow:
+        goals = d.get("goals")
+        return cls(name=d.get("name") or "", resource=d["resource"], status=d.get("status") or "",
+                   channel=d.get("channel") or "", strategy=d.get("strategy") or "",
+                   target_cpa=d.get("target_cpa"), target_roas=d.get("target_roas"),
+                   goal_level=d.get("goal_level"), custom_goal=d.get("custom_goal"),
+                   goals=None if goals is None else [str(g) for g in goals],
+                   conversions=d.get("conversions") or 0.0, threshold=d.get("threshold"), volume=d.get("volume"))
+
+
+@dataclass(slots=True)
 class Score:
     """What `auditor.scoring.score_client` computes: recomputed whenever suppressions change a finding."""
 
@@ -282,6 +319,8 @@ class ClientResult:
     findings: list[Finding] = field(default_factory=list)
     funnel: JSON | None = None
     hierarchy: JSON | None = None
+    campaigns: list[CampaignRow] | None = None  # None: campaigns not collected (or not audited)
+    vitals: JSON | None = None  # auditor.vitals.to_json of this run's measure; None: not audited
     changes: Changes | None = None
     generated_at: str | None = None  # set only on results paired across documents (audit diff)
 
@@ -307,6 +346,8 @@ class ClientResult:
             "deductions": [d.to_json() for d in self.deductions], "errors": list(self.errors),
             "warnings": list(self.warnings), "rules": [r.to_json() for r in self.rules],
             "findings": [f.to_json() for f in self.findings], "funnel": self.funnel, "hierarchy": self.hierarchy,
+            "campaigns": None if self.campaigns is None else [c.to_json() for c in self.campaigns],
+            "vitals": self.vitals,
         }
         if self.changes is not None:
             out["changes"] = self.changes.to_json()
@@ -326,6 +367,8 @@ class ClientResult:
             rules=[RuleResult.from_json(x) for x in d.get("rules") or ()],
             findings=[Finding.from_json(x) for x in d.get("findings") or ()],
             funnel=d.get("funnel"), hierarchy=d.get("hierarchy"),
+            campaigns=None if d.get("campaigns") is None else [CampaignRow.from_json(x) for x in d["campaigns"]],
+            vitals=d.get("vitals"),
             changes=Changes.from_json(d["changes"]) if d.get("changes") else None,
             generated_at=d.get("generated_at"),
         )

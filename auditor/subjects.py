@@ -2,7 +2,8 @@
 the console screen where the fix is made.
 
 Links go only to screens whose address is stable and needs nothing but ids the auditor has: the Google Ads
-conversions summary of the customer, and the GA4 property's admin (events and key events, data retention).
+conversions summary of the customer, its campaigns screen, and the GA4 property's admin (events and key events,
+data retention).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from auditor.model import Client
 from auditor.result import Subject
 
 ADS_CONVERSIONS = "https://ads.google.com/aw/conversions?__e={customer}"
+ADS_CAMPAIGNS = "https://ads.google.com/aw/campaigns?__e={customer}"
 GA4_ADMIN = "https://analytics.google.com/analytics/web/#/p{property}/admin"
 
 
@@ -25,6 +27,9 @@ class Subjects:
             url = ADS_CONVERSIONS.format(customer=client.ads.customer_id)
             for a in client.ads.actions:
                 self.known[a.resource_name] = Subject(a.resource_name, a.name, "conversion_action", url)
+            url = ADS_CAMPAIGNS.format(customer=client.ads.customer_id)
+            for c in client.ads.campaigns or ():
+                self.known[c.resource_name] = Subject(c.resource_name, c.name, "campaign", url)
         if client.ga4 is not None:
             prop = client.ga4.property
             url = GA4_ADMIN.format(property=prop.id)

@@ -4,7 +4,9 @@ loopback, SQLite history, file locks, shards and merge, and the HTML report rend
 from __future__ import annotations
 
 import asyncio
+import csv
 import html as htmlmod
+import io
 import json
 import os
 import shutil
@@ -128,7 +130,9 @@ def test_five_clients_one_summary_email_and_one_email_per_owner(tmp_path):
         assert [c["name"] for c in json.loads(legal[f"{name}.json"])["clients"]] == [name]
         assert legal[f"{name}.csv"].splitlines()[1].startswith(f"{name},")
     legal_text = body(mails["legal@agency.example"], "plain")
-    assert legal_text.index("== harbor-dental") < legal_text.index("== keystone-legal")  # worst first
+    worst, better = sorted(("harbor-dental", "keystone-legal"), key=lambda n: [c["name"] for c in summary["clients"]]
+                           .index(n))
+    assert legal_text.index(f"== {worst}") < legal_text.index(f"== {better}")  # worst first, as the summary ranks
     assert "keystone-legal" not in body(mails["dental@client.example"], "plain")
     # a first run has nothing to compare with
     assert "first audit" in body(mails["nw-owner@client.example"], "plain").lower()
@@ -157,8 +161,8 @@ def test_second_run_after_a_fixture_changed_reports_exactly_the_new_finding(tmp_
     assert "audit: [1/5] northwind-outfitters: " in p.stderr and ", 1 new, 0 resolved" in p.stderr
     # every rendering shows the change
     assert "1 new, 0 resolved" in (out / "clients/northwind-outfitters.html").read_text()
-    csv_rows = (out / "clients/northwind-outfitters.csv").read_text().splitlines()
-    assert sum(1 for r in csv_rows if r.endswith(",new")) == 1
+    csv_rows = list(csv.DictReader(io.StringIO((out / "clients/northwind-outfitters.csv").read_text())))
+    assert sum(1 for r in csv_rows if r["change"] == "new" and r["record"] == "finding") == 1
     # --email-on change: the summary and only the owner of the changed client
     mails = {",".join(to): m for _, to, m in second}
     assert sorted(mails) == sorted([LEAD, "nw-owner@client.example"])
@@ -754,23 +758,33 @@ def test_a_full_disk_while_writing_a_client_stops_the_run(tmp_path, monkeypatch,
     assert not (tmp_path / "out/summary.json").exists()
 
 
+class StubSession:
+    """A live session that fetches nothing itself (auditor.live.iter_fetched is replaced)."""
+
+    planner = None
+    closed = False
+
+    def prepare(self, specs):
+        self.specs = list(specs)
+
+    def close(self):
+        self.closed = True
+
+
 def test_a_live_connector_that_raises_costs_the_clients_it_did_not_deliver(monkeypatch):
     from auditor import live
-    from auditor.result import ClientResult
 
-    one = ClientResult(name="one", status="ok", score=100, grade="A")
+    def broken(specs, jobs, session):
+        yield live.Fetched(live.Target("one"), "one", None, ["GA4 property 1: permission denied"])
+        raise RuntimeError("socket exploded")
 
-    def broken(specs, ruleset, jobs, session):
-        def gen():
-            yield one
-            raise RuntimeError("socket exploded")
-        return gen()
-
-    monkeypatch.setattr(live, "iter_live", broken)
+    monkeypatch.setattr(live, "iter_fetched", broken)
     st = load_settings(None, output="unused", no_history=True)
-    targets = [Target(n) for n in ("one", "two", "three")]
+    st.live = StubSession()
+    targets = [Target(n, spec=live.Target(n)) for n in ("one", "two", "three")]
     got = [(t.name, r) for t, r, _ in iter_results(st, targets)]
-    assert [n for n, _ in got] == ["one", "two", "three"] and got[0][1] is one
+    assert [n for n, _ in got] == ["one", "two", "three"] and st.live.closed
+    assert got[0][1].errors == ["GA4 property 1: permission denied"]
     assert got[1][1].status == "error"
     assert got[1][1].errors == ["cannot audit: live: RuntimeError: socket exploded"]
     assert "stopped at an earlier client" in got[2][1].errors[0]

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from auditor.audit import error_result, iter_offline, result_header
 from auditor.errors import ConfigError
 from auditor.outputs.document import write_document
-from auditor.result import SCHEMA_VERSION, ClientResult, Header
+from auditor.result import SCHEMA_VERSION, CampaignRow, ClientResult, Finding, Header, Subject
 from auditor.result_schema import SCHEMA_PATH, json_path, load_client_file, load_document, validate
 from auditor.ruleset import Ruleset
 
@@ -141,13 +141,31 @@ def _undescribed(schema: dict[str, Any], node: dict[str, Any], value: Any, path:
                 yield from _undescribed(schema, sub, v, f"{path}[*]")
 
 
+def campaign_client() -> ClientResult:
+    """A client with every member a campaign row and the vitals can have, and a finding about a campaign."""
+    row = CampaignRow(name="Search", resource="customers/1/campaigns/2", status="ENABLED", channel="SEARCH",
+                      strategy="TARGET_CPA", target_cpa=25.0, target_roas=400.0, goal_level="custom",
+                      custom_goal="Leads", goals=["Lead form"], conversions=12.5, threshold=30.0, volume="under")
+    f = Finding(rule="smart-bidding-low-volume", severity="high", category="bidding", message="m",
+                resources=(row.resource,), remediation="r", fingerprint="0123456789abcdef", help_url="docs/x",
+                subjects=(Subject(row.resource, row.name, "campaign", "https://ads.google.com/aw/campaigns?__e=1"),))
+    return ClientResult(name="c", status="ok", profile="ecommerce", score=85, grade="B", findings=[f],
+                        campaigns=[row], vitals={"generated_at": "2025-01-13T07:00:00Z",
+                                                 "step_rates": [["view_item", "add_to_cart", 0.25]],
+                                                 "daily": {"purchase": 2.5, "ads:Purchase": 1.0},
+                                                 "key_events": ["purchase"], "primary_actions": ["Purchase"]})
+
+
 def test_every_key_written_is_described_in_the_schema(current):
     """Fails when a to_json() gains a member the schema does not describe: the sample clients, an agency client
-    (changes, a suppressed finding) in this version's shape, and a client that could not be audited."""
+    (changes, a suppressed finding) in this version's shape, a client that could not be audited, and one with
+    campaigns and vitals."""
     schema = _read(SCHEMA_FILE)
     _, agency = load_document(AGENCY_CLIENT_V1)
     docs = [current, {**current, "clients": [c.to_json() for c in agency]},
-            {**current, "clients": [error_result("x", ["x: cannot read"]).to_json()]}]
+            {**current, "clients": [error_result("x", ["x: cannot read"]).to_json()]},
+            {**current, "clients": [campaign_client().to_json()]}]
+    assert validate(docs[-1]) == []
     assert any("suppression" in f for c in docs[1]["clients"] for f in c["findings"])
     assert all("changes" in c for c in docs[1]["clients"])
     missing = sorted({p for d in docs for p in _undescribed(schema, schema, d, "document")})

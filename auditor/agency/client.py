@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from auditor import __version__
 from auditor.agency.failures import ClientFileError, RunFailed, stops_run
-from auditor.agency.history import compare
+from auditor.agency.history import client_history, compare
 from auditor.agency.reports import CLIENTS_DIR, write_client
 from auditor.agency.settings import Settings
 from auditor.agency.summary import AgencyRow
@@ -16,6 +16,7 @@ from auditor.agency.targets import Target
 from auditor.errors import describe
 from auditor.files import file_stem
 from auditor.history import History, HistoryError
+from auditor.model import ClientHistory
 from auditor.result import ClientResult, Header
 
 
@@ -34,6 +35,12 @@ class ClientUnits:
     @property
     def generated_at(self) -> str:
         return self.header.generated_at
+
+    def earlier(self, name: str) -> ClientHistory | None:
+        """The client's earlier complete runs, read before it is audited; None when the run keeps no history."""
+        if self.history is None:
+            return None
+        return client_history(self.history, name, self.run_id)
 
     def begin(self) -> None:
         if self.history is not None and self.run_id is None:

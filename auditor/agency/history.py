@@ -1,11 +1,28 @@
-"""The run's side of the history database: opening it, each client compared with its previous complete run, its
-result recorded, and the run marked complete (a baseline from then on) or not."""
+"""The run's side of the history database: opening it, each client audited with its earlier complete runs and
+compared with its previous one, its result recorded, and the run marked complete (a baseline from then on) or
+not."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from auditor.diff import compute_changes
-from auditor.history import ABORTED, FAILED, History
+from auditor.history import ABORTED, EARLIER_RUNS, FAILED, History
+from auditor.model import ClientHistory
 from auditor.result import Changes, ClientResult
+
+
+def client_history(history: History, name: str, run_id: int | None = None, runs: int = EARLIER_RUNS) -> ClientHistory:
+    """The vitals of the client's last `runs` audited results of complete runs before this one, oldest first (no
+    runs on a first audit; a result saved before vitals were measured is left out), for the rules that watch
+    trends (funnel-step-drop...)."""
+    from auditor import vitals
+
+    out = []
+    for generated_at, stored in history.earlier_vitals(name, run_id, runs):
+        v = vitals.from_json(stored)
+        out.append(v if v.generated_at else replace(v, generated_at=generated_at))
+    return ClientHistory(runs=tuple(out))
 
 
 def compare(history: History, result: ClientResult, run_id: int | None, generated_at: str) -> Changes:

@@ -1,9 +1,10 @@
 """`audit run`: audit every client of the config, write each client's reports, the history and the summary, then
 deliver through every configured channel.
 
-The run streams: a client is audited, suppressions applied, compared with its previous result in the history,
-its files written (atomically) and its history row committed before the next client starts. Only a small
-summary row per client stays in memory; owners' e-mails re-read each client's JSON from disk.
+The run streams: a client is audited (with its earlier complete runs from the history, for the rules that watch
+trends), suppressions applied, compared with its previous result in the history, its files written (atomically)
+and its history row committed before the next client starts. Only a small summary row per client stays in
+memory; owners' e-mails re-read each client's JSON from disk.
 
 A run is complete once every client's reports and the summary (or shard file) are on disk; only complete runs
 are baselines of later runs. A failure of the run itself (`RunFailed`, `HistoryError`) stops it with one line
@@ -73,7 +74,7 @@ def _run(st: Settings, log: Log) -> int:
             if stale:
                 log.warn(f"{history.path}: {stale} earlier run(s){f' of shard {shard}' if shard else ''} did not "
                          "finish (killed or interrupted); marked aborted, never a baseline")
-        results = iter_results(st, targets)
+        results = iter_results(st, targets, units.earlier)  # each client with its earlier runs
         tally = WarningTally()
         try:
             with Progress(len(targets), enabled=log.bar) as bar:  # a terminal: a bar; cron: a line per client

@@ -1,5 +1,6 @@
 """The agency summary: one small typed row per client and the document written as summary.json (and as a shard's
-shard-K-of-N.json). `to_json` keeps the keys summary.json always had; `from_json` reads them back for `audit merge`.
+shard-K-of-N.json). `to_json` keeps the keys summary.json always had (plus `funnel_drops`, read as 0 from older
+files); `from_json` reads them back for `audit merge`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.result import JSON, SEVERITIES, ClientResult, Header, Summary, SummaryRow
+
+FUNNEL_DROP = "funnel-step-drop"  # its findings lead the summary's lines
 
 
 @dataclass(slots=True)
@@ -26,6 +29,7 @@ class AgencyRow(SummaryRow):
     changed: bool = True  # a first audit counts as a change
     trend: list[int | None] = field(default_factory=list)  # scores of the last runs, oldest first, this one last
     suppressed: int = 0
+    funnel_drops: int = 0  # open funnel-step-drop findings: a step or conversion that fell since earlier runs
     json: str | None = None  # clients/<stem>.json; None when it could not be written
     html: str | None = None
 
@@ -45,6 +49,7 @@ class AgencyRow(SummaryRow):
             persisting=len(ch.persisting) if ch else 0, changed=True if ch is None else ch.changed,
             trend=[p.score for p in ch.trend] if ch and ch.trend else [r.score],
             suppressed=sum(1 for f in r.findings if f.suppressed),
+            funnel_drops=sum(1 for f in r.active if f.rule == FUNNEL_DROP),
             json=os.path.relpath(paths["json"], out_dir) if "json" in paths else None,
             html=os.path.relpath(paths["html"], out_dir) if "html" in paths else None,
         )
@@ -54,7 +59,8 @@ class AgencyRow(SummaryRow):
                 "coverage": self.coverage, "counts": dict(self.counts), "errors": self.errors,
                 "previous_score": self.previous_score, "delta": self.delta, "new": self.new,
                 "resolved": self.resolved, "persisting": self.persisting, "changed": self.changed,
-                "trend": list(self.trend), "suppressed": self.suppressed, "json": self.json, "html": self.html}
+                "trend": list(self.trend), "suppressed": self.suppressed, "funnel_drops": self.funnel_drops,
+                "json": self.json, "html": self.html}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> AgencyRow:
@@ -65,7 +71,8 @@ class AgencyRow(SummaryRow):
             previous_score=d.get("previous_score"), delta=d.get("delta"), new=int(d.get("new") or 0),
             resolved=int(d.get("resolved") or 0), persisting=int(d.get("persisting") or 0),
             changed=bool(d.get("changed", True)), trend=list(d.get("trend") or []),
-            suppressed=int(d.get("suppressed") or 0), json=d.get("json"), html=d.get("html"),
+            suppressed=int(d.get("suppressed") or 0), funnel_drops=int(d.get("funnel_drops") or 0),
+            json=d.get("json"), html=d.get("html"),
         )
 
 

@@ -4,17 +4,24 @@ Google APIs; `--shard K/N` keeps the clients whose name hashes to shard K."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.agency.log import Log
 from auditor.agency.settings import Settings
 from auditor.config import ClientTarget
 from auditor.errors import ConfigError, describe
+from auditor.history import HistoryError
 from auditor.result import ClientResult
 from auditor.ruleset import Ruleset
+
+if TYPE_CHECKING:
+    from auditor.model import ClientHistory
+
+# A client's earlier complete runs, by client name (agency runs with history); None: no history kept.
+Earlier = Callable[[str], "ClientHistory | None"]
 
 
 @dataclass
@@ -95,35 +102,37 @@ def live_targets(st: Settings, log: Log) -> list[Target]:
     return out
 
 
-def _audit_offline(t: Target, ruleset: Ruleset, missing: dict[str, str] | None) -> tuple[ClientResult, list[str]]:
-    """One offline client -> (result, recipients from its client.yaml)."""
+def _audit_offline(t: Target, ruleset: Ruleset, missing: dict[str, str] | None,
+                   history: ClientHistory | None = None) -> tuple[ClientResult, list[str]]:
+    """One offline client -> (result, recipients from its client.yaml), audited with its earlier runs."""
     from auditor.audit import audit_client_folder, error_result
 
     if t.folder is None or not t.folder.is_dir():
         where = t.folder or f"{t.name}/"
         return error_result(t.name, [f"offline: no client folder {where} (config clients map to DIR/<name>)"],
                             t.profile), []
-    result, settings = audit_client_folder(t.folder, ruleset, name=t.name, profile=t.profile, missing=missing)
+    result, settings = audit_client_folder(t.folder, ruleset, name=t.name, profile=t.profile, missing=missing,
+                                           history=history)
     recipients = settings.get("recipients") or []
     return result, recipients if isinstance(recipients, list) else [recipients]
 
 
-def iter_results(st: Settings, targets: list[Target]) -> Generator[Audited, None, None]:
-    """(target, result, extra recipients), one client at a time; every target gets a result."""
+def iter_results(st: Settings, targets: list[Target], earlier: Earlier | None = None) -> Generator[Audited, None, None]:
+    """(target, result, extra recipients), one client at a time; every target gets a result. `earlier` gives a
+    client's earlier complete runs (read just before the client is audited), for the rules that watch trends."""
     if st.offline is not None:
         from auditor.audit import recorded_missing
 
         missing = recorded_missing(st.offline)  # a recording's partial clients stay partial
         for t in targets:  # audit_client_folder never raises: whatever one client raises is its own error
-            result, extra = _audit_offline(t, st.ruleset, missing.get(t.folder.name) if t.folder else None)
+            history = earlier(t.name) if earlier is not None else None
+            result, extra = _audit_offline(t, st.ruleset, missing.get(t.folder.name) if t.folder else None, history)
             yield t, result, extra
         return
     if not targets:
         return
-    from auditor.live import iter_live
-
-    # iter_live yields in target order; the name check guards against a connector renaming a client
-    results = iter_live([t.spec for t in targets], st.ruleset, st.jobs, st.live)
+    # live_results yields in target order; the name check guards against a connector renaming a client
+    results = live_results([t.spec for t in targets], st, earlier)
     stopped: str | None = None
     try:
         for t in targets:
@@ -132,6 +141,8 @@ def iter_results(st: Settings, targets: list[Target]) -> Generator[Audited, None
                     result = next(results)
                 except StopIteration:
                     stopped = "the live connector returned no result for it"
+                except HistoryError:  # the run's own database: it stops the run, not a client
+                    raise
                 except Exception as e:  # a generator that raised is finished: the clients after it are not read
                     stopped = f"live: {describe(e)}"
                     yield t, _not_audited(t, f"cannot audit: {stopped}"), []
@@ -145,6 +156,34 @@ def iter_results(st: Settings, targets: list[Target]) -> Generator[Audited, None
         close = getattr(results, "close", None)
         if close is not None:
             close()
+
+
+def live_results(specs: list[Any], st: Settings, earlier: Earlier | None = None) -> Iterator[ClientResult]:
+    """What `auditor.live.iter_live` yields (the same session, fetching and errors), each client audited with its
+    earlier runs: fetched on worker threads in target order, audited here, where its history is read.
+
+    Not a generator itself: credentials are checked now (`Live.prepare`), so missing or rejected ones raise
+    (one line, exit 2) before any report is written."""
+    from auditor.audit import audit_raw, error_result
+    from auditor.live import Live, funnel_planner, iter_fetched
+
+    ruleset = st.ruleset
+    live = st.live if st.live is not None else Live(jobs=st.jobs)
+    if live.planner is None:
+        live.planner = funnel_planner(ruleset)
+    live.prepare(specs)
+
+    def results() -> Iterator[ClientResult]:
+        try:
+            for f in iter_fetched(specs, st.jobs, live):
+                if f.raw is None:
+                    yield error_result(f.name, f.errors, f.target.profile or ruleset.configured_profile)
+                else:
+                    yield audit_raw(f.raw, ruleset, history=earlier(f.raw.name) if earlier is not None else None)
+        finally:
+            live.close()
+
+    return results()
 
 
 def _not_audited(t: Target, message: str) -> ClientResult:

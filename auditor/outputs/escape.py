@@ -18,7 +18,10 @@ def printable_lines(text: Any) -> str:
     """Text of several lines: each line through `printable`, the line breaks kept. The last guard of the text
     renderers, applied to everything they write; data never carries a line break this far (each value went
     through `printable` or `md_escape` first)."""
-    return "\n".join(printable(line) for line in str(text).split("\n"))
+    s = str(text)
+    if s.replace("\n", " ").isprintable():  # the usual case, checked at C speed
+        return s
+    return "\n".join(printable(line) for line in s.split("\n"))
 
 
 
@@ -114,7 +117,7 @@ def csv_safe(text: Any) -> str:
     """A CSV cell from untrusted text: `printable` (no control character, line break, bidirectional override or
     lone surrogate), then a leading quote when a spreadsheet would read a formula (=, +, -, @, tab, CR first,
     after any spaces)."""
-    s = printable(text)
+    s = text if isinstance(text, str) and text.isprintable() else printable(text)
     return "'" + s if s.lstrip(" ")[:1] in _FORMULA_START else s
 
 

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup
 
 from auditor.business_model import profile_label
+from auditor.campaigns import CAMPAIGN_HEADERS, campaign_cells, campaigns_line
 from auditor.funnel import funnel_caption, funnel_unit
 from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
 from auditor.outputs import digest
@@ -35,7 +36,13 @@ _LINK = re.compile(rf"(?:https?://[^\s\"'<>\\`/\x00-\x1f\x7f]{_URL_TAIL}|docs/{_
 _LOGO = re.compile(r"https://[^\s\"'<>\\`/\x00-\x1f\x7f]" + _URL_TAIL
                    + r"|data:image/(?:png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+={0,2}")
 SUBJECT_KINDS = {"conversion_action": "Google Ads conversion action", "key_event": "GA4 key event",
-                 "event": "GA4 event", "property": "GA4 property", "data_retention": "GA4 setting"}
+                 "event": "GA4 event", "property": "GA4 property", "data_retention": "GA4 setting",
+                 "campaign": "Google Ads campaign"}
+
+
+def campaign_view(r: Any) -> list[tuple[Any, list[str]]]:
+    """(row, its cells) per campaign of a result, for the campaigns table."""
+    return list(zip(r.campaigns or [], campaign_cells(r), strict=True))
 
 
 def finalize(value: Any) -> Any:
@@ -45,7 +52,7 @@ def finalize(value: Any) -> Any:
 
         return Markup(printable_lines(value))
     if isinstance(value, str):
-        return printable(value)
+        return value if value.isprintable() else printable(value)
     if value is None or isinstance(value, (bool, int, float, Undefined)):
         return value
     return printable(value)
@@ -94,6 +101,9 @@ def environment() -> Environment:
     env.globals["hierarchy_rows"] = hierarchy_rows
     env.globals["HIERARCHY_HEADERS"] = HIERARCHY_HEADERS
     env.globals["SUBJECT_KINDS"] = SUBJECT_KINDS
+    env.globals["CAMPAIGN_HEADERS"] = CAMPAIGN_HEADERS
+    env.globals["campaigns_line"] = campaigns_line
+    env.globals["campaign_view"] = campaign_view
     env.globals["digest"] = digest
     env.filters["url_path"] = url_path
     env.filters["safe_url"] = safe_url

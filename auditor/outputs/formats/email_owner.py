@@ -1,7 +1,12 @@
 """An account owner's e-mail (plain text and HTML): three lines first (the clients and their score, what got worse,
 what to fix first), then for each client its score and trend, what got worse (only when something did), what was
 resolved, and every other open finding. Each finding is listed once: a new finding under "What got worse" with its
-fix, the others under "Still open"."""
+fix, the others under "Still open".
+
+A funnel drop (a funnel-step-drop finding: a funnel step, a key micro or a conversion that fell or went silent
+since the client's earlier runs) is what an owner must read first: the e-mail then opens with it, a line above the
+three and a block above every client, each drop listed there once, with its step, earlier and current rate and
+fix; the Subject says so too."""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ from auditor.outputs.formats.email_env import (
 )
 from auditor.result import SEVERITIES, ClientResult, Finding, FindingRef, Header
 
+FUNNEL_DROP = "funnel-step-drop"  # the rule whose findings lead the e-mail
+
 if TYPE_CHECKING:
     from auditor.config import EmailSettings
     from auditor.outputs.options import Branding
@@ -39,6 +46,8 @@ class OwnerClient:
     new: list[Finding] = field(default_factory=list)  # new since the previous run, with their fix
     resolved: list[FindingRef] = field(default_factory=list)
     open: list[Finding] = field(default_factory=list)  # every other open finding
+    drops: list[Finding] = field(default_factory=list)  # funnel drops: listed first, not under new or open
+    new_all: list[Finding] = field(default_factory=list)  # every new finding, funnel drops included
     trend: list[TrendCell] = field(default_factory=list)
     trend_text: str = ""
     changes_line: str = ""
@@ -53,14 +62,30 @@ class OwnerClient:
             if len(ch.trend) > 1:
                 v.trend, v.trend_text = trend_cells(ch.trend), trend_text(ch.trend)
         new_fps = {f.fingerprint for f in ch.new} if ch and ch.previous else set()
-        v.new = [f for f in r.active if f.fingerprint in new_fps]
-        v.open = [f for f in r.active if f.fingerprint not in new_fps]
+        active = r.active
+        v.drops = funnel_drops(active)
+        listed = [f for f in active if f.rule != FUNNEL_DROP]
+        v.new_all = [f for f in active if f.fingerprint in new_fps]
+        v.new = [f for f in listed if f.fingerprint in new_fps]
+        v.open = [f for f in listed if f.fingerprint not in new_fps]
         if ch is not None and ch.previous is not None:
             v.resolved = list(ch.resolved)
             if ch.score_delta is not None and ch.score_delta < 0:
                 v.drop = f"{signed(ch.score_delta)} ({ch.previous.score} \u2192 {r.score})"
-            v.worse = bool(v.new or v.drop)
+            v.worse = bool(v.new_all or v.drop)
         return v
+
+
+def funnel_drops(findings: list[Finding]) -> list[Finding]:
+    """The funnel-step-drop findings among `findings`: a funnel step's rate first (what "funnel drop" says
+    best), then a key micro's or a conversion's volume, each in the findings' order."""
+    drops = [f for f in findings if f.rule == FUNNEL_DROP]
+    return sorted(drops, key=lambda f: not _step_drop(f))
+
+
+def _step_drop(f: Finding) -> bool:
+    """A drop of a funnel step's rate (the rule's words), rather than of one event's or action's volume."""
+    return f.message.startswith("funnel step ") or any(x.startswith("funnel:") for x in f.resources)
 
 
 def _count(n: int, what: str) -> str:
@@ -93,8 +118,21 @@ def best_fix(clients: list[OwnerClient]) -> tuple[OwnerClient, Fix] | None:
     return max(found, key=lambda x: x[1].points, default=None)
 
 
+def drop_line(clients: list[OwnerClient]) -> str | None:
+    """'Funnel drop: funnel step add_to_cart → begin_checkout: 21.0% of ... down 45% (threshold 30%).': the first
+    drop in full (the step, earlier and current), how many more there are; None without a drop."""
+    drops = [(v, f) for v in clients for f in v.drops]
+    if not drops:
+        return None
+    v, f = drops[0]
+    who = "" if len(clients) == 1 else f"{v.result.name}: "
+    more = f" (and {len(drops) - 1} more below)" if len(drops) > 1 else ""
+    return f"Funnel drop: {who}{f.message}{more}."
+
+
 def headline(clients: list[OwnerClient]) -> list[str]:
-    """Three lines: the clients and their score, what got worse, what to fix first."""
+    """Three lines: the clients and their score, what got worse, what to fix first; led by a funnel drop's line
+    when there is one."""
     one = len(clients) == 1
     if one:
         v = clients[0]
@@ -114,8 +152,8 @@ def headline(clients: list[OwnerClient]) -> list[str]:
     if worse:
         def what(v: OwnerClient) -> str:
             parts = [f"score {v.drop}"] if v.drop else []
-            if v.new:
-                parts.append(f"{_count(len(v.new), 'new finding')} ({_severities(v.new)})")
+            if v.new_all:
+                parts.append(f"{_count(len(v.new_all), 'new finding')} ({_severities(v.new_all)})")
             return " and ".join(parts)
 
         lines.append("Got worse: " + ("; ".join(f"{v.result.name}: {what(v)}" for v in worse) if not one
@@ -134,15 +172,18 @@ def headline(clients: list[OwnerClient]) -> list[str]:
         lines.append(f"Fix first: {who}{fx.finding.rule} (+{fx.points} points): {gist(fx.finding.remediation)}")
     elif any(v.result.score is not None for v in clients):
         lines.append("Nothing to fix first: no open finding costs points.")
-    return lines
+    drop = drop_line(clients)
+    return [drop, *lines] if drop else lines
 
 
 def owner_context(clients: list[ClientResult], header: Header, branding: Branding | None = None) -> dict[str, Any]:
     views = [OwnerClient.of(c) for c in clients]
     title = (f"Conversion audit: {clients[0].name}" if len(clients) == 1
              else f"Conversion audit: {len(clients)} clients")
-    return {"title": title, "clients": views, "header": header, "lines": headline(views),
-            "agency": branding.agency_name if branding else None, "profile_label": profile_label}
+    drops = [(v.result.name, f) for v in views for f in v.drops]
+    return {"title": title, "clients": views, "header": header, "lines": headline(views), "drops": drops,
+            "named_drops": len(views) > 1, "agency": branding.agency_name if branding else None,
+            "profile_label": profile_label}
 
 
 def render_owner(clients: list[ClientResult], header: Header, branding: Branding | None = None) -> tuple[str, str]:
@@ -156,11 +197,13 @@ def render_owner(clients: list[ClientResult], header: Header, branding: Branding
 def owner_subject(settings: EmailSettings | None, clients: list[ClientResult]) -> str:
     new = sum(len(c.changes.new) for c in clients if c.changes)
     news = f", {new} new finding(s)" if new else ""
+    dropped = [c for c in clients if funnel_drops(c.active)]
     if len(clients) == 1:
         c = clients[0]
         score = "not audited" if c.score is None else f"{c.score}/100 ({c.grade})"
-        return subject(settings, f"{c.name}: {score}{news}")
+        return subject(settings, f"{c.name}: {'funnel drop; ' if dropped else ''}{score}{news}")
     worst = min(clients, key=lambda c: (c.score is not None, c.score or 0))
     score = "not audited" if worst.score is None else f"{worst.score}/100"
-    return subject(settings, f"{len(clients)} clients{news}; lowest {worst.name} {score}")
+    drop = f"funnel drop at {dropped[0].name}{' and more' if len(dropped) > 1 else ''}; " if dropped else ""
+    return subject(settings, f"{drop}{len(clients)} clients{news}; lowest {worst.name} {score}")
 

@@ -57,6 +57,15 @@ class MarkdownFormat(Format):
         if ok:
             w(f"\n\nPassed ({len(ok)}): " + ", ".join(md_code(x.id) for x in ok) + ".")
         w("\n")
+        if r.campaigns is not None:
+            from auditor.campaigns import CAMPAIGN_HEADERS, campaign_cells, campaigns_line
+
+            w(f"\n### Campaigns\n\n{md_escape(campaigns_line(r), line_start=True)}.\n")
+            rows = campaign_cells(r)
+            if rows:
+                w("\n| " + " | ".join(CAMPAIGN_HEADERS) + " |\n| --- | --- | --- | --- | ---: | --- |\n")
+                for row in rows:
+                    w("| " + " | ".join(md_escape(x) for x in row) + " |\n")
         fun = r.funnel
         if fun and fun.get("available"):
             from auditor.funnel import funnel_caption, funnel_rows, funnel_unit

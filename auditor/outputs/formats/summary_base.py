@@ -91,7 +91,8 @@ def _worse_part(r: AgencyRow) -> str:
 
 
 def headline(doc: SummaryDocument, top_fix: str | None = None) -> list[str]:
-    """Three lines first: the clients and their score, what got worse, what to fix first."""
+    """Three lines first: the clients and their score, what got worse, what to fix first; led by the clients
+    with a funnel drop (a step or conversion that fell since their earlier runs) when there are any."""
     s, rows = doc.summary, doc.clients
     first = f"{s.clients} client{'s' if s.clients != 1 else ''}"
     first += f", average score {s.average_score:g}" if s.average_score is not None else ", none scored"
@@ -113,6 +114,11 @@ def headline(doc: SummaryDocument, top_fix: str | None = None) -> list[str]:
         lines.append("Nothing got worse since the last run" + (f"; {', '.join(better)}" if better else "") + ".")
     if top_fix:
         lines.append(f"Fix first: {top_fix}")
+    dropped = [r for r in rows if r.funnel_drops]
+    if dropped:
+        named = ", ".join(f"{r.name} ({r.funnel_drops})" for r in dropped[:NAMED])
+        more = f" and {len(dropped) - NAMED} more" if len(dropped) > NAMED else ""
+        lines.insert(0, f"Funnel drop since earlier runs: {named}{more}; their owners' e-mails open with it.")
     return lines
 
 

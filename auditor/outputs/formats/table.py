@@ -52,8 +52,8 @@ class TableFormat(Format):
             head += self._wrap(line)
         for e in r.errors:
             head += self._labelled("error:", "error", e)
-        blocks = [head, *(self._finding(f) for f in r.active), self._notes(r), self._funnel(r.funnel),
-                  self._hierarchy(r.hierarchy)]
+        blocks = [head, *(self._finding(f) for f in r.active), self._notes(r), self._campaigns(r),
+                  self._funnel(r.funnel), self._hierarchy(r.hierarchy)]
         lines: list[str] = []
         for block in blocks:
             if block:
@@ -102,6 +102,27 @@ class TableFormat(Format):
         fix = wrap(f"{_FIX}{safe(f.remediation or '-')}", self.width, _BODY, " " * (len(_BODY) + len(_FIX)))
         fix[0] = _BODY + paint(_FIX.rstrip(), "fix", self.options.color) + fix[0][len(_BODY) + len(_FIX) - 1:]
         return [*head, *wrap(f.message, self.width, _BODY), *fix]
+
+    def _campaigns(self, r: ClientResult) -> list[str]:
+        """The campaigns table (the first CAMPAIGN_ROWS_SHOWN; the other formats list them all)."""
+        if r.campaigns is None:
+            return []
+        from auditor.campaigns import (
+            CAMPAIGN_ALIGN,
+            CAMPAIGN_HEADERS,
+            CAMPAIGN_ROWS_SHOWN,
+            campaign_cells,
+            campaigns_line,
+        )
+
+        lines = self._wrap(f"campaigns ({safe(campaigns_line(r))}):")
+        rows = campaign_cells(r, CAMPAIGN_ROWS_SHOWN)
+        if rows:
+            lines += table(CAMPAIGN_HEADERS, rows, CAMPAIGN_ALIGN, self.width, "  ")
+        more = len(r.campaigns) - len(rows)
+        if more > 0:
+            lines += self._wrap(f"... and {more} more campaign(s) (every one in the JSON, HTML and CSV reports)")
+        return lines
 
     def _funnel(self, fun: dict[str, Any] | None) -> list[str]:
         if not fun:  # absent from results saved before the funnel view existed
