@@ -26,6 +26,8 @@ from auditor.raw import RawClient
 if TYPE_CHECKING:
     from auditor.connectors.ads import AdsConnector
     from auditor.connectors.ga4 import GA4Connector
+    from auditor.model import ClientHistory
+    from auditor.result import ClientResult
     from auditor.ruleset import Ruleset
 
 # Default --jobs. Each worker reads one client at a time, call after call, so 4 workers keep at most 4 requests in
@@ -402,9 +404,10 @@ def iter_fetched(targets: Iterable[Target], jobs: int, live: Live) -> Iterator[F
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def iter_live(targets: list[Target], ruleset: Ruleset, jobs: int = DEFAULT_JOBS,
-              live: Live | None = None) -> Iterator[dict[str, Any]]:
-    """Audit results of `targets`, in target order (see `iter_fetched`).
+def iter_live(targets: list[Target], ruleset: Ruleset, jobs: int = DEFAULT_JOBS, live: Live | None = None,
+              history: Callable[[str], ClientHistory | None] | None = None) -> Iterator[ClientResult]:
+    """Audit results of `targets`, in target order (see `iter_fetched`); `history` gives a client's earlier
+    complete runs by name (agency runs), read here, when the client is audited.
 
     Not a generator itself: connectors are built and tokens fetched now, so missing or rejected credentials
     raise (one line, exit 2) before the caller writes any report. A client whose data could not be read is
@@ -419,13 +422,13 @@ def iter_live(targets: list[Target], ruleset: Ruleset, jobs: int = DEFAULT_JOBS,
         raise ConfigError("no clients to audit: discovery found no property or client account")
     live.prepare(targets)
 
-    def results() -> Iterator[dict[str, Any]]:
+    def results() -> Iterator[ClientResult]:
         try:
             for f in iter_fetched(targets, jobs, live):
                 if f.raw is None:
                     yield error_result(f.name, f.errors, f.target.profile or ruleset.configured_profile)
                 else:
-                    yield audit_raw(f.raw, ruleset)
+                    yield audit_raw(f.raw, ruleset, history=history(f.raw.name) if history is not None else None)
         finally:
             live.close()
 

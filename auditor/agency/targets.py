@@ -4,7 +4,7 @@ Google APIs; `--shard K/N` keeps the clients whose name hashes to shard K."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,8 +131,11 @@ def iter_results(st: Settings, targets: list[Target], earlier: Earlier | None = 
         return
     if not targets:
         return
-    # live_results yields in target order; the name check guards against a connector renaming a client
-    results = live_results([t.spec for t in targets], st, earlier)
+    from auditor.live import Live, iter_live
+
+    # iter_live yields in target order; the name check guards against a connector renaming a client
+    live = st.live if st.live is not None else Live(jobs=st.jobs)
+    results = iter_live([t.spec for t in targets], st.ruleset, st.jobs, live, history=earlier)
     stopped: str | None = None
     try:
         for t in targets:
@@ -156,34 +159,6 @@ def iter_results(st: Settings, targets: list[Target], earlier: Earlier | None = 
         close = getattr(results, "close", None)
         if close is not None:
             close()
-
-
-def live_results(specs: list[Any], st: Settings, earlier: Earlier | None = None) -> Iterator[ClientResult]:
-    """What `auditor.live.iter_live` yields (the same session, fetching and errors), each client audited with its
-    earlier runs: fetched on worker threads in target order, audited here, where its history is read.
-
-    Not a generator itself: credentials are checked now (`Live.prepare`), so missing or rejected ones raise
-    (one line, exit 2) before any report is written."""
-    from auditor.audit import audit_raw, error_result
-    from auditor.live import Live, funnel_planner, iter_fetched
-
-    ruleset = st.ruleset
-    live = st.live if st.live is not None else Live(jobs=st.jobs)
-    if live.planner is None:
-        live.planner = funnel_planner(ruleset)
-    live.prepare(specs)
-
-    def results() -> Iterator[ClientResult]:
-        try:
-            for f in iter_fetched(specs, st.jobs, live):
-                if f.raw is None:
-                    yield error_result(f.name, f.errors, f.target.profile or ruleset.configured_profile)
-                else:
-                    yield audit_raw(f.raw, ruleset, history=earlier(f.raw.name) if earlier is not None else None)
-        finally:
-            live.close()
-
-    return results()
 
 
 def _not_audited(t: Target, message: str) -> ClientResult:
