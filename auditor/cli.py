@@ -115,7 +115,8 @@ def run_audit(results: Iterable[Any], fmt: str, output: str | None, fail_on: str
 @click.option("--output", "-o", metavar="PATH", help="Write the report to PATH (atomically) instead of stdout.")
 @fail_options
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Live: clients fetched concurrently (4 keeps GA4 Admin under its 600 requests/minute per user).")
+              help="Clients fetched concurrently (live; 4 keeps GA4 Admin under its 600 requests/minute per user), "
+                   "or audited on that many cores (offline, many clients).")
 @click.option("--ga4-credentials", metavar="FILE", help="Live: GA4 service-account key or OAuth user JSON "
               "(default: application default credentials).")
 @click.option("--ads-config", metavar="FILE", help="Live: google-ads.yaml (default: GOOGLE_ADS_* variables, "
@@ -156,12 +157,12 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
     fail_on = fail_on or (defaults.fail_on if defaults else None) or "low"
     min_score = min_score if min_score is not None else (defaults.min_score if defaults else None)
     if offline is not None:
-        from auditor.audit import iter_offline
         from auditor.connectors.offline import client_dirs
+        from auditor.parallel import audit_tree
 
         folders = list(client_dirs(offline))  # a bad PATH is a usage error (exit 2) before any output
         options = render_options(ruleset, verbosity, single=len(folders) == 1)
-        code = run_audit(suppressed(iter_offline(offline, ruleset), ruleset, quiet), fmt, output, fail_on,
+        code = run_audit(suppressed(audit_tree(offline, ruleset, jobs), ruleset, quiet), fmt, output, fail_on,
                          min_score, options, verbosity, total=len(folders))
     elif live or (ruleset.user and ruleset.user.clients):
         from auditor.live import Live, iter_live, resolve_targets
