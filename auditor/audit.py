@@ -21,7 +21,7 @@ from auditor.campaigns import campaign_rows
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.engine import SEVERITIES, run_rule
 from auditor.errors import AuditorError, FixtureError, describe
-from auditor.funnel import account_ladder, build_funnel
+from auditor.funnel import account_funnel, build_funnel
 from auditor.hierarchy import Hierarchy
 from auditor.mapping import map_client
 from auditor.model import Client
@@ -183,8 +183,7 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
     if own:
         result.funnel = build_funnel(client, own, "client")
     else:
-        ladder, source, note = account_ladder(hierarchy, taxonomy.funnel)
-        result.funnel = build_funnel(client, ladder, source, note)
+        result.funnel = account_funnel(client, hierarchy, taxonomy.funnel)
     result.hierarchy = hierarchy.to_json(result.funnel["ladder"])
     where = raw.origin or raw.name
     try:

@@ -67,6 +67,16 @@ def _pct(r: float) -> str:
     return f"{100 * r:.1f}%"
 
 
+def account_funnel(client: Client, hierarchy: Hierarchy, profile_ladder: Sequence[str]) -> dict[str, Any]:
+    """The funnel along the account's own ladder (`account_ladder`), built once per client: the report, the
+    vitals and the trend rule all read it."""
+    key = "account_funnel"
+    if key not in hierarchy.derived:
+        ladder, source, note = account_ladder(hierarchy, profile_ladder)
+        hierarchy.derived[key] = build_funnel(client, ladder, source, note)
+    return hierarchy.derived[key]
+
+
 def build_funnel(client: Client, ladder: Sequence[str], source: str = "profile", note: str = "") -> dict[str, Any]:
     """The funnel of `client` along `ladder`. Each step counts the users (or, in a report without users, the
     events) of the events whose name matches the step's after spelling folding (addToCart counts toward

@@ -163,6 +163,9 @@ class Hierarchy:
             for a in ads.actions:
                 self._actions[a.resource_name] = self._action(a)
         self._considered: tuple[frozenset[str], list[Evidence]] | None = None
+        # Views derived from the hierarchy that several readers need once per client (the account funnel: the
+        # report, the vitals, the trend rule), kept by the module that derives them.
+        self.derived: dict[str, Any] = {}
 
     # -- the macro -----------------------------------------------------------------------------------------------
 

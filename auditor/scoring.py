@@ -42,10 +42,13 @@ def score_client(rules: Sequence[RuleResult], findings: Sequence[Finding]) -> Sc
         by_rule.setdefault(f.rule, []).append(f.severity)
     worst_by_rule = {r: w for r, sev in by_rule.items() if (w := worst(sev))}
     category_of = {r.id: r.category for r in rules}
-    categories: dict[str, int] = {}
-    for cat in sorted({c for c in category_of.values() if c}):
-        if any(r.category == cat and r.ran for r in rules):
-            categories[cat] = _score({r: s for r, s in worst_by_rule.items() if category_of.get(r) == cat})
+    ran_categories = {r.category for r in rules if r.category and r.ran}
+    worst_by_category: dict[str, dict[str, str]] = {c: {} for c in ran_categories}
+    for rid, sev in worst_by_rule.items():
+        cat = category_of.get(rid)
+        if cat in worst_by_category:
+            worst_by_category[cat][rid] = sev
+    categories = {cat: _score(worst_by_category[cat]) for cat in sorted(ran_categories)}
     applicable = [r for r in rules if r.status != "not_applicable"]
     ran = [r for r in applicable if r.ran]
     score = _score(worst_by_rule)

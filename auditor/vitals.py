@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.funnel import PERIOD_DAYS, account_ladder, build_funnel
+from auditor.funnel import PERIOD_DAYS, account_funnel
 from auditor.hierarchy import ADS_DAYS, Hierarchy
 from auditor.model import Client, EarlierRun
 from auditor.taxonomy import Taxonomy
@@ -26,8 +26,8 @@ def steps(client: Client, hierarchy: Hierarchy, taxonomy: Taxonomy) -> tuple[lis
     `from`), in ladder order (a step without data is bridged from the last one with data)."""
     if client.ga4 is None:
         return [], []
-    ladder, source, note = account_ladder(hierarchy, taxonomy.funnel)
-    funnel = build_funnel(client, ladder, source, note)
+    funnel = account_funnel(client, hierarchy, taxonomy.funnel)
+    ladder = funnel["ladder"]
     counts = {s["event"]: s["count"] for s in funnel["steps"]}
     out: list[Step] = []
     for s in funnel["steps"]:
