@@ -22,10 +22,19 @@ EXIT_INTERRUPTED = 130
 FAIL_LEVELS = (*SEVERITIES, "never")
 FailLevel = Literal["critical", "high", "medium", "low", "info", "never"]
 
-# Report formats by name, with the extension of their files. The renderers are registered in auditor.outputs.
-FORMAT_EXTENSIONS = {"table": "txt", "markdown": "md", "json": "json", "html": "html", "csv": "csv", "pdf": "pdf"}
-FORMATS = tuple(FORMAT_EXTENSIONS)
-Format = Literal["table", "markdown", "json", "html", "csv", "pdf"]
+# Report formats: name -> (file extension, the `auditor.outputs.base.Format` class that writes it, imported only
+# when used). Adding a format is one module under auditor/outputs/formats/ and one line here.
+FORMAT_REGISTRY: dict[str, tuple[str, str]] = {
+    "table": ("txt", "auditor.outputs.formats.table:TableFormat"),
+    "markdown": ("md", "auditor.outputs.formats.markdown:MarkdownFormat"),
+    "json": ("json", "auditor.outputs.formats.json:JsonFormat"),
+    "html": ("html", "auditor.outputs.formats.html:HtmlFormat"),
+    "csv": ("csv", "auditor.outputs.formats.csv:CsvFormat"),
+    "pdf": ("pdf", "auditor.outputs.formats.pdf:PdfFormat"),
+}
+FORMATS = tuple(FORMAT_REGISTRY)
+FORMAT_EXTENSIONS = {name: ext for name, (ext, _) in FORMAT_REGISTRY.items()}
+Format = Literal[FORMATS]  # type: ignore[valid-type]  (the config validates output.formats against it)
 
 
 def exit_code(rows: Iterable[SummaryRow], fail_on: str, min_score: int | None) -> int:
