@@ -43,7 +43,14 @@ from auditor.outputs.options import RenderOptions
 from auditor.result import CampaignRow, ClientResult, Finding, Source, Sources, Subject
 from auditor.result_schema import validate
 from auditor.subjects import Subjects
-from tests.test_html_report import MEASURE, Browser, assert_fits, chromium, dom, needs_chromium, pdf_text, sections
+from tests.test_html_report import (
+    MEASURE,
+    assert_fits,
+    dom,
+    needs_chromium,
+    pdf_text,
+    sections,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN_RULES = ("smart-bidding-low-volume", "campaign-goal-override", "value-bidding-without-values")
@@ -326,18 +333,6 @@ def test_json_carries_the_rows_and_validates(account):
 
 
 # -- the HTML on a phone and on paper ------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    binary = chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed (Debian package `chromium`; or set AUDITOR_CHROMIUM)")
-    b = Browser(binary)
-    try:
-        yield b
-    finally:
-        b.close()
-
 
 @needs_chromium
 @pytest.mark.parametrize("width", [390, 1280])

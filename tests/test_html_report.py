@@ -454,18 +454,6 @@ MEASURE = r"""(function (W) {
 })(%d)"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    binary = chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed (Debian package `chromium`; or set AUDITOR_CHROMIUM)")
-    b = Browser(binary)
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 def assert_fits(m: dict[str, Any], width: int, what: str) -> None:
     assert m["scroll"] <= width and m["inner"] == width, f"{what} at {width}px: page {m['scroll']}px wide"
     assert not m["wide"], f"{what} at {width}px: wider than the viewport: {m['wide'][:5]}"

@@ -10,7 +10,6 @@ import copy
 import io
 import json
 import os
-import pty
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from builders import run_on_terminal
 
 from auditor.audit import iter_offline, result_header
 from auditor.outputs.document import write_document
@@ -198,23 +198,11 @@ def test_bar_line_fits_and_says_where_it_is():
 def on_terminal(args: list[str], *, stdout_too: bool = True, env: dict[str, str] | None = None,
                 cwd: Path = ROOT) -> tuple[int, str]:
     """Run `audit ARGS` with stderr (and stdout) on a pseudo-terminal: exit code and every byte it got."""
-    master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "auditor", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                         stdout=slave if stdout_too else subprocess.DEVNULL, stderr=slave,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1767225600",
-                              "COLUMNS": "80", **(env or {})})
-    os.close(slave)
-    chunks_: list[bytes] = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the other side closed
-            break
-        if not data:
-            break
-        chunks_.append(data)
-    os.close(master)
-    return p.wait(timeout=120), b"".join(chunks_).decode("utf-8")
+    code, raw = run_on_terminal([sys.executable, "-m", "auditor", *args], stdout_too=stdout_too, cwd=cwd,
+                                stdin=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1767225600",
+                                     "COLUMNS": "80", **(env or {})})
+    return code, raw.decode("utf-8")
 
 
 def screen(raw: str) -> list[str]:
