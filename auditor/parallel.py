@@ -11,7 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Iterator
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 from auditor.audit import audit_folder, error_result, recorded_missing, unforeseen
@@ -44,10 +46,22 @@ def audit_tree(root: Path, ruleset: Ruleset, jobs: int = 1) -> Iterator[ClientRe
         return
     global _ruleset
     _ruleset = ruleset
+    size = max(1, min(CHUNK, len(tasks) // (4 * n)))  # at least four chunks per worker keep both busy
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
     with multiprocessing.get_context("fork").Pool(n) as pool:
-        chunk = max(1, min(CHUNK, len(tasks) // (4 * n)))  # at least four chunks per worker keep both busy
-        for sent in pool.imap(_audit, tasks, chunksize=chunk):
-            yield _received(sent)
+        # At most two chunks per worker in flight: results wait for the report a bounded while, so memory stays
+        # flat however many clients there are (a pool's own queue would take every result the workers finish).
+        pending: deque[AsyncResult[list[bytes | ClientResult]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_audit_chunk, (chunk,)))
+            if len(pending) >= 2 * n:
+                yield from map(_received, pending.popleft().get())
+        while pending:
+            yield from map(_received, pending.popleft().get())
+
+
+def _audit_chunk(chunk: list[tuple[Path, dict[str, str] | None]]) -> list[bytes | ClientResult]:
+    return [_audit(task) for task in chunk]
 
 
 def _audit(task: tuple[Path, dict[str, str] | None]) -> bytes | ClientResult:
