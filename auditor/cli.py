@@ -31,7 +31,6 @@ from auditor.commands.common import (
 )
 from auditor.conventions import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FORMATS, exit_code
 from auditor.errors import AuditorError, ConfigError
-from auditor.files import output_stream
 from auditor.text import printable
 
 # name -> "module:attribute" of the click command, imported only when that subcommand runs
@@ -70,7 +69,7 @@ def run_audit(results: Iterable[Any], fmt: str, output: str | None, fail_on: str
     Warnings are told once per file and field, with a count, at the end."""
     from auditor.audit import result_header
     from auditor.notices import WarningTally
-    from auditor.outputs.document import render_stream
+    from auditor.outputs.document import write_report
     from auditor.progress import Progress
 
     verbosity = verbosity or Verbosity()
@@ -84,13 +83,7 @@ def run_audit(results: Iterable[Any], fmt: str, output: str | None, fail_on: str
         progress.advance(r.name)
 
     with Progress(total, enabled=verbosity.progress, verbose=verbosity.verbose) as progress:
-        try:
-            with output_stream(output) as out:
-                rows = render_stream(out, fmt, result_header(), results, options=options, on_client=told)
-        except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
-            if e.filename is None:
-                raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
-            raise
+        rows = write_report(output, fmt, result_header(), results, options, on_client=told)
     if not verbosity.quiet:
         for line in tally.lines():
             click.echo(printable(f"audit: warning: {line}"), err=True)
@@ -162,7 +155,7 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
 
         folders = list(client_dirs(offline))  # a bad PATH is a usage error (exit 2) before any output
         options = render_options(ruleset, verbosity, single=len(folders) == 1)
-        code = run_audit(suppressed(audit_tree(offline, ruleset, jobs), ruleset, quiet), fmt, output, fail_on,
+        code = run_audit(suppressed(audit_tree(offline, ruleset, jobs, folders), ruleset, quiet), fmt, output, fail_on,
                          min_score, options, verbosity, total=len(folders))
     elif live or (ruleset.user and ruleset.user.clients):
         from auditor.live import Live, iter_live, resolve_targets

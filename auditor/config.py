@@ -24,7 +24,6 @@ from pydantic import (
 
 from auditor import yaml_strict
 from auditor.conventions import FailLevel, Format
-from auditor.discovery import DISCOVERED, discover_config  # noqa: F401  (re-exported)
 from auditor.errors import ConfigError, suggest
 
 Severity = Literal["critical", "high", "medium", "low", "info"]

@@ -34,9 +34,11 @@ def workers(jobs: int, clients: int) -> int:
     return max(1, min(jobs, os.cpu_count() or 1, clients // MIN_PER_WORKER))
 
 
-def audit_tree(root: Path, ruleset: Ruleset, jobs: int = 1) -> Iterator[ClientResult]:
-    """Audit every client folder under `root` (see `client_dirs`), in name order."""
-    folders = list(client_dirs(root))
+def audit_tree(root: Path, ruleset: Ruleset, jobs: int = 1, folders: list[Path] | None = None
+               ) -> Iterator[ClientResult]:
+    """Audit every client folder under `root` (`folders`, when the caller listed them with `client_dirs`), in
+    name order."""
+    folders = folders if folders is not None else list(client_dirs(root))
     missing = recorded_missing(root)
     tasks = [(f, missing.get(f.name)) for f in folders]
     n = workers(jobs, len(tasks))

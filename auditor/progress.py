@@ -126,14 +126,10 @@ def _write(text: str) -> None:
 
 
 def _columns() -> int:
-    """The columns of the terminal stderr is on: COLUMNS, else its size, else 80."""
-    cols = os.environ.get("COLUMNS", "")
-    if cols.isdigit() and int(cols) > 0:
-        return int(cols)
-    try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns or 80
-    except (AttributeError, OSError, ValueError):
-        return 80
+    """The columns of the terminal stderr is on."""
+    from auditor.outputs.options import terminal_width
+
+    return terminal_width(sys.stderr)
 
 
 def _same_terminal(a: Any, b: Any) -> bool:

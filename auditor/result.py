@@ -222,11 +222,6 @@ class Changes:
     trend: list[TrendPoint] = field(default_factory=list)
     changed: bool = True
 
-    @property
-    def worse(self) -> bool:
-        """Something got worse: a new finding, or a lower score."""
-        return bool(self.new) or (self.score_delta or 0) < 0
-
     def to_json(self) -> JSON:
         return {
             "previous": None if self.previous is None else self.previous.to_json(),

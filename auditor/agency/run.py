@@ -90,7 +90,7 @@ def _run(st: Settings, log: Log) -> int:
                     for addr in recipients_of(t, extra, log):
                         owners.setdefault(addr, []).append(t.name)
                     if bar.enabled:
-                        bar.advance(printable(t.name))
+                        bar.advance(t.name)
                     else:
                         log.info(client_line(i, len(targets), row))
         finally:

@@ -61,7 +61,7 @@ def load_settings(config: str | Path | None, *, offline: Path | None = None, out
                   ga4_credentials: str | None = None, ads_config: str | None = None) -> Settings:
     """Config file (--config, else the working directory's .auditor.yaml or pyproject.toml) + command line ->
     Settings. Raises ConfigError (exit 2) before anything is audited."""
-    from auditor.config import discover_config
+    from auditor.discovery import discover_config
 
     path = Path(config) if config else discover_config()  # as `audit` finds its config
     if path is not None:
@@ -85,7 +85,7 @@ def load_settings(config: str | Path | None, *, offline: Path | None = None, out
     history_path = None
     if history:
         history_path = Path(history).expanduser()
-    elif cfg.history.enabled and not no_history:
+    elif cfg.history.enabled:
         history_path = resolve_path(base, cfg.history.path) or out_dir / "history.sqlite"
     if no_history:
         history_path = None

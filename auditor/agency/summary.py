@@ -34,6 +34,11 @@ class AgencyRow(SummaryRow):
     html: str | None = None
 
     @property
+    def got_worse(self) -> bool:
+        """Something got worse for this client since its previous run: a new finding, or a lower score."""
+        return self.new > 0 or (self.delta or 0) < 0
+
+    @property
     def first_run(self) -> bool:
         """No earlier scored result to compare with (or no history kept)."""
         return self.previous_score is None and self.delta is None
@@ -91,7 +96,7 @@ class AgencySummary:
     incomplete: int
     average_score: float | None
     counts: dict[str, int]
-    worse: int = 0  # clients whose score dropped
+    worse: int = 0  # clients that got worse: a new finding or a lower score (AgencyRow.got_worse)
     better: int = 0
     new: int = 0  # new findings, all clients
     resolved: int = 0
@@ -101,7 +106,7 @@ class AgencySummary:
     def of(cls, rows: list[AgencyRow]) -> AgencySummary:
         s = Summary.of(list(rows))
         return cls(s.clients, s.errored, s.incomplete, s.average_score, s.counts,
-                   worse=sum(1 for r in rows if (r.delta or 0) < 0), better=sum(1 for r in rows if (r.delta or 0) > 0),
+                   worse=sum(1 for r in rows if r.got_worse), better=sum(1 for r in rows if (r.delta or 0) > 0),
                    new=sum(r.new for r in rows), resolved=sum(r.resolved for r in rows),
                    changed=sum(1 for r in rows if r.changed))
 

@@ -57,7 +57,7 @@ def config_options(f: F) -> F:
 
 def inherited(ctx: click.Context, name: str, value: Any) -> Any:
     """A subcommand option, else the same option given before the subcommand (`audit --config X run`)."""
-    if value not in (None, (), False):
+    if value is not None and value is not False and value != ():  # 0 (--min-score 0) is a value
         return value
     root = ctx.find_root()
     source = root.get_parameter_source(name)

@@ -21,8 +21,7 @@ def render_cmd(result: str, fmt: str, output: str | None, quiet: bool, verbose: 
     Markdown, HTML, CSV, PDF or JSON of this version's schema."""
     # A saved result is untrusted text like the API data it came from: it is validated against the result schema
     # before anything is rendered, every renderer neutralises its strings, and so do the messages below.
-    from auditor.files import output_stream
-    from auditor.outputs.document import render_stream
+    from auditor.outputs.document import write_report
     from auditor.outputs.options import RenderOptions, terminal_width
     from auditor.result import SCHEMA_VERSION, ClientResult
     from auditor.result_schema import load_document
@@ -44,12 +43,6 @@ def render_cmd(result: str, fmt: str, output: str | None, quiet: bool, verbose: 
         if verbosity.verbose:
             click.echo(printable(f"audit: rendered {r.name}"), err=True)
 
-    try:
-        with output_stream(output) as out:
-            rows = render_stream(out, fmt, header, clients, options=options, on_client=told)
-    except OSError as e:  # the report itself could not be written (disk full, a folder not writable): name it
-        if e.filename is None:
-            raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
-        raise
+    rows = write_report(output, fmt, header, clients, options, on_client=told)
     if output and output != "-" and not verbosity.quiet:
         click.echo(printable(f"audit: wrote {output} ({len(rows)} client(s))"), err=True)

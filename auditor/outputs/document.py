@@ -39,6 +39,22 @@ class _Staged(io.TextIOBase):
         self.parts = []
 
 
+def write_report(output: str | None, fmt: str, header: Header, results: Iterable[Any],
+                 options: RenderOptions | None = None,
+                 on_client: Callable[[ClientResult], None] | None = None) -> list[SummaryRow]:
+    """`render_stream` into `output` (a file written atomically; stdout for None or "-"). A report that cannot be
+    written is one OSError naming it (the disk is full, a folder is not writable)."""
+    from auditor.files import output_stream
+
+    try:
+        with output_stream(output) as out:
+            return render_stream(out, fmt, header, results, options=options, on_client=on_client)
+    except OSError as e:
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), output if output and output != "-" else "stdout") from None
+        raise
+
+
 def write_document(out: TextIO, fmt: str, header: Header, clients: Iterable[ClientResult],
                    options: RenderOptions | None = None) -> list[SummaryRow]:
     """A whole report of `clients` in format `fmt`, as `audit --format FMT` writes it, with their summary."""

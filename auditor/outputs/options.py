@@ -31,16 +31,19 @@ def help_url(rule: str, base: str | None = None) -> str:
     return f"{base or DEFAULT_DOCS_URL}#{rule}"
 
 
-def terminal_width() -> int:
-    """The terminal's columns: COLUMNS, else the terminal's size, else 80 (a pipe, cron). Never below 40."""
+def terminal_width(stream: Any = None) -> int:
+    """The terminal's columns: COLUMNS, else the size of the terminal `stream` is on (stdout by default), else 80
+    (a pipe, cron). Never below 40."""
     import os
-    import shutil
+    import sys
 
     cols = os.environ.get("COLUMNS", "")
     if cols.isdigit() and int(cols) > 0:
         return max(40, int(cols))
-    size = shutil.get_terminal_size(fallback=(80, 24))
-    return max(40, size.columns or 80)
+    try:
+        return max(40, os.get_terminal_size((stream or sys.stdout).fileno()).columns or 80)
+    except (AttributeError, OSError, ValueError):
+        return 80
 
 
 _LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}

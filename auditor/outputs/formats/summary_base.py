@@ -61,26 +61,18 @@ class SummaryView:
         return self.history and not row.first_run
 
     def score_change(self, row: AgencyRow) -> str:
-        return score_change(row, self.history)
+        """The "Score change" cell: +5, −7, ±0, "first run", "not audited" (no score this time), or "–" (no
+        history)."""
+        if row.delta is not None:
+            return signed(row.delta)
+        if not self.history:
+            return "\u2013"
+        if row.previous_score is None:
+            return "first run"
+        return "not audited"
 
     def lines(self) -> list[str]:
         return headline(self.document, self.top_fix)
-
-
-def score_change(row: AgencyRow, history: bool = True) -> str:
-    """The "Score change" cell: +5, −7, ±0, "first run", "not audited" (no score this time), or "–" (no history)."""
-    if row.delta is not None:
-        return signed(row.delta)
-    if not history:
-        return "\u2013"
-    if row.previous_score is None:
-        return "first run"
-    return "not audited"
-
-
-def worse(row: AgencyRow) -> bool:
-    """Something got worse for this client: a new finding, or a lower score."""
-    return row.new > 0 or (row.delta or 0) < 0
 
 
 def _worse_part(r: AgencyRow) -> str:
@@ -99,7 +91,7 @@ def headline(doc: SummaryDocument, top_fix: str | None = None) -> list[str]:
     trouble = [f"{s.errored} not audited"] if s.errored else []
     trouble += [f"{s.incomplete} only partly audited"] if s.incomplete else []
     lines = [first + (f"; {', '.join(trouble)}" if trouble else "") + "."]
-    got_worse = [r for r in rows if worse(r)]
+    got_worse = [r for r in rows if r.got_worse]
     if doc.run.history is False:
         lines.append("No history kept: nothing to compare with.")
     elif got_worse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from auditor.outputs.formats.summary_base import SummaryView, worse
+from auditor.outputs.formats.summary_base import SummaryView
 from auditor.text import printable
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def slack_payload(view: SummaryView) -> dict[str, Any]:
         text = "*Score dropped*\n" + "\n".join(_client_line(view, r) for r in drops)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_MAX)}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn(
-        f"auditor {doc.header.version} \u00b7 {sum(1 for r in rows if worse(r))} client(s) got worse \u00b7 "
+        f"auditor {doc.header.version} \u00b7 {sum(1 for r in rows if r.got_worse)} client(s) got worse \u00b7 "
         "full reports in the run's output folder")}]})
     # `text`: what notifications and clients without blocks show
     return {"text": mrkdwn(f"{title}. " + " ".join(lines[:2])), "blocks": blocks}
