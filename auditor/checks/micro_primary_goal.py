@@ -62,6 +62,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                 f"{_label(a)} is a {kind} set as primary although {macros}, enough to bid on the real "
                 f"outcome{why}",
                 [a.resource_name], evidence=ev,
+                # a micro by its name or category whose strength the data cannot establish: never above medium
+                severity=ctx.at_most("medium") if ev.strength == "unknown" else None,
             )
         elif ev.position == "after":
             yield ctx.finding(
