@@ -325,8 +325,6 @@ def _steps(body: dict) -> tuple[str, ...]:
 def test_a_micro_of_unknown_strength_is_never_high_even_with_macro_volume():
     """Enough macro volume makes a primary micro a finding; when the data cannot say how strong that micro is
     (no volume to measure it), the finding says unknown and stays at medium."""
-    from builders import action, ads, client, findings
-
     c = client(ads=ads(action("Purchase", "PURCHASE", conversions=500), action("Zork", "ENGAGEMENT", conversions=0)))
     (f,) = findings("micro-primary-goal", c)
     assert f.evidence is not None and f.evidence.strength == "unknown"
