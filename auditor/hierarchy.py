@@ -233,7 +233,9 @@ class Hierarchy:
             label = ", ".join(x.name for x in m.actions)
             return judge(verdict, event=a.ga4_event_name, action=a.name, metric="conversions", volume=volume,
                          macro=label, macro_volume=m.conversions, tax=self.taxonomy)
-        return judge(verdict, event=a.ga4_event_name, action=a.name, metric=None, volume=None,
+        # nothing to compare (no conversions, or no macro conversions): judged by its name, and its own
+        # measure is still conversions over 30 days, so a note says so rather than "no users in 28 days"
+        return judge(verdict, event=a.ga4_event_name, action=a.name, metric="conversions", volume=volume,
                      macro=m.label if m else None, macro_volume=None, tax=self.taxonomy)
 
     def event(self, name: str) -> Evidence:

@@ -329,3 +329,4 @@ def test_a_micro_of_unknown_strength_is_never_high_even_with_macro_volume():
     (f,) = findings("micro-primary-goal", c)
     assert f.evidence is not None and f.evidence.strength == "unknown"
     assert f.severity == "medium"
+    assert f.evidence.text().endswith("no conversions in 30 days")  # an action's measure, not GA4 users
