@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.checks._campaigns import CONVERSION_STRATEGIES
+from auditor.checks._campaigns import CONVERSION_STRATEGIES, bids, strategy_label
 from auditor.evidence import count
 from auditor.model import Ads, Campaign, Client
 from auditor.result import CampaignRow, ClientResult
@@ -70,41 +70,27 @@ def _row(ads: Ads, c: Campaign, threshold: float | None) -> CampaignRow:
 
 
 def _goals(ads: Ads, c: Campaign) -> tuple[str | None, str | None, list[str] | None]:
-    """(level, custom goal name, what it bids on) of one campaign."""
-    own = None if c.goals is None else sorted({f"{g.category} ({g.origin})" for g in c.goals if g.biddable})
+    """(level, custom goal name, what it bids on) of one campaign, as the rules read it (`_campaigns.bids`)."""
+    b = bids(ads, c)
     if c.custom_goal:
-        known = {g.resource_name: g for g in ads.custom_goals or ()}
-        goal = known.get(c.custom_goal)
-        if goal is None:
+        if b.custom is None:
             return "custom", c.custom_goal, None
-        names = {a.resource_name: a.name for a in ads.actions}
-        return "custom", goal.name or goal.resource_name, [names.get(a, a) for a in goal.actions]
-    if c.goal_config_level == "CAMPAIGN":
-        return "campaign", None, own
-    if c.goal_config_level == "CUSTOMER":
-        if ads.goals is not None:
-            return "account", None, sorted({g.category for g in ads.goals if g.biddable})
-        if c.goals is not None:  # the campaign's goal rows mirror the account defaults
-            return "account", None, sorted({g.category for g in c.goals if g.biddable})
-        return "account", None, None
-    return None, None, own
+        return "custom", b.custom.name or b.custom.resource_name, [a.name for a in b.actions]
+    if b.source == "unknown" or (not b.categories and c.goals is None and ads.goals is None):
+        level = {True: "campaign", False: "account"}.get(b.specific)  # None: the level is not known either
+        return level, None, None  # nothing collected says what it bids on
+    if b.source == "campaign":
+        return "campaign", None, sorted(f"{cat} ({origin})" for cat, origin in b.categories)
+    return "account", None, sorted({cat for cat, _ in b.categories})
 
 
 # -- display, shared by every format ---------------------------------------------------------------------------------
 
-def _money(v: float) -> str:
-    return f"{v:,.2f}"
-
-
 def bidding_label(row: CampaignRow, currency: str | None = None) -> str:
     """'TARGET_CPA (target 25.00 EUR)', 'MAXIMIZE_CONVERSION_VALUE (target 400%)', 'MANUAL_CPC': as the findings
     name a strategy."""
-    targets = []
-    if row.target_cpa is not None:
-        targets.append(_money(row.target_cpa) + (f" {currency}" if currency else ""))
-    if row.target_roas is not None:
-        targets.append(f"{row.target_roas:g}%")
-    return (row.strategy or "?") + (f" (target {', '.join(targets)})" if targets else "")
+    roas = None if row.target_roas is None else row.target_roas / 100
+    return strategy_label(row.strategy or "?", row.target_cpa, roas, currency)
 
 
 def goals_label(row: CampaignRow) -> str:

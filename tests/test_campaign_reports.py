@@ -117,8 +117,10 @@ def test_campaign_rows_from_a_snapshot(account):
     assert leads.volume == "under"  # 29.5 < 30
     brand = by["Brand"]
     assert (brand.threshold, brand.volume) == (None, None)  # manual bidding: no volume state
-    retarget = by["Display - Retargeting"]  # goal level not collected: its own biddable goals, no level
-    assert retarget.goal_level is None and retarget.volume == "over"  # at the bar is enough
+    # goal level not collected: its own biddable goals differ from the account default, so it bids on goals of
+    # its own, as the campaign rules read it (the table and the findings agree)
+    retarget = by["Display - Retargeting"]
+    assert retarget.goal_level == "campaign" and retarget.volume == "over"  # at the bar is enough
     assert retarget.goals == ["PHONE_CALL_LEAD (CALL_FROM_ADS)", "PURCHASE (WEBSITE)"]
     lost = by["Search - Lost goal"]  # a custom goal the custom goals do not list
     assert (lost.goal_level, lost.custom_goal, lost.goals) == (

@@ -25,11 +25,17 @@ def money(v: float) -> str:
 
 def strategy(c: Campaign, currency: str | None) -> str:
     """'TARGET_CPA (target 45.00 EUR)', 'TARGET_ROAS (target 400%)', 'MAXIMIZE_CONVERSIONS' as the API names it."""
-    s = c.bidding_strategy_type
-    if c.target_cpa_micros and s in ("TARGET_CPA", "MAXIMIZE_CONVERSIONS"):
-        return f"{s} (target {money(c.target_cpa_micros / 1e6)}{' ' + currency if currency else ''})"
-    if c.target_roas and s in ("TARGET_ROAS", "MAXIMIZE_CONVERSION_VALUE"):
-        return f"{s} (target {100 * c.target_roas:.0f}%)"
+    return strategy_label(c.bidding_strategy_type,
+                          None if c.target_cpa_micros is None else c.target_cpa_micros / 1e6, c.target_roas, currency)
+
+
+def strategy_label(s: str, target_cpa: float | None, target_roas: float | None, currency: str | None) -> str:
+    """A strategy as the API names it, with the target it uses when one is set (a CPA in the account's currency,
+    a ROAS as a percentage): one wording for the findings and the campaign table."""
+    if target_cpa and s in ("TARGET_CPA", "MAXIMIZE_CONVERSIONS"):
+        return f"{s} (target {money(target_cpa)}{' ' + currency if currency else ''})"
+    if target_roas and s in ("TARGET_ROAS", "MAXIMIZE_CONVERSION_VALUE"):
+        return f"{s} (target {100 * target_roas:.0f}%)"
     return s
 
 
