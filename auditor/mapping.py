@@ -303,7 +303,7 @@ def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
     src = _Source(raw, "ga4/google_ads_links.json", warnings)
     if src.present:
         links = tuple(
-            AdsLink(name=l.str("name", "") or "", customer_id=l.req("customerId").replace("-", ""),
+            AdsLink(name=l.str("name", "") or "", customer_id=_customer_ids(l.req("customerId")),
                     ads_personalization_enabled=l.bool("adsPersonalizationEnabled", None))
             for l in src.items("googleAdsLinks")
         )
@@ -365,6 +365,12 @@ def _customer_id(v: str) -> str | None:
     anything else."""
     digits = v.replace("-", "").replace(" ", "").strip()
     return digits.zfill(10) if _CUSTOMER_ID.match(digits) else None
+
+
+def _customer_ids(v: str) -> str:
+    """A customer id as every source compares it: 10 digits (see `_customer_id`), or as written when it is not
+    one (the rules then simply find no match)."""
+    return _customer_id(v) or v.replace("-", "")
 
 
 def _map_ads_key_events(src: _Source) -> tuple[AdsKeyEvents, ...]:
@@ -574,7 +580,7 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
         )
     src = _Source(raw, "ads/campaigns.json", warnings)
     campaigns = _map_campaigns(raw, src, warnings) if src.present else None
-    return Ads(customer_id=customer_id or "", actions=tuple(actions), currency_code=currency,
+    return Ads(customer_id=_customer_ids(customer_id or ""), actions=tuple(actions), currency_code=currency,
                descriptive_name=descriptive, goals=goals, tracking=tracking, campaigns=campaigns,
                custom_goals=custom_goals)
 

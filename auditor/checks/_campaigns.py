@@ -44,11 +44,6 @@ def label(c: Campaign, currency: str | None) -> str:
     return f"campaign '{c.name}' ({c.channel_type}, {strategy(c, currency)})"
 
 
-def customer_key(customer_id: str | None) -> str:
-    """A customer id as 10 digits, however it was written (123-456-7890, a number that lost its leading 0)."""
-    return (customer_id or "").replace("-", "").strip().zfill(10)
-
-
 def default_goal(ads: Ads, a: ConversionAction) -> ConversionGoal | None:
     if ads.goals is None:
         return None

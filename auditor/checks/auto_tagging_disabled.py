@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks._campaigns import customer_key, quoted
+from auditor.checks._campaigns import quoted
 from auditor.engine import CannotRun, Context, Finding, Rule, fmt_count
 from auditor.model import Client
 
@@ -26,7 +26,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     imports = [a for a in ads.enabled_actions if a.is_ga4_import]
     ga4 = client.ga4
     linked = (ga4 is not None and ga4.ads_links is not None
-              and any(customer_key(link.customer_id) == customer_key(ads.customer_id) for link in ga4.ads_links))
+              and any(link.customer_id == ads.customer_id for link in ga4.ads_links))
     if not imports and not linked:
         return
     why = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks._campaigns import customer_key
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client
 
@@ -30,14 +29,14 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     assert ga4 is not None and ads is not None and ga4.ads_key_events is not None
     min_n = float(ctx.params["min_key_events"])
     lo, hi = float(ctx.params["min_ratio"]), float(ctx.params["max_ratio"])
-    me = customer_key(ads.customer_id)
+    me = ads.customer_id  # ids are 10 digits in every source of the snapshot
     credited: dict[str, float] = {}
     for row in ga4.ads_key_events:
-        if customer_key(row.customer_id) == me:
+        if row.customer_id == me:
             credited[row.event_name] = credited.get(row.event_name, 0.0) + row.key_events
     scope = ga4.attribution.ads_export_scope if ga4.attribution is not None else None
     model = ga4.attribution.reporting_attribution_model if ga4.attribution is not None else None
-    unlinked = ga4.ads_links is not None and all(customer_key(x.customer_id) != me for x in ga4.ads_links)
+    unlinked = ga4.ads_links is not None and all(x.customer_id != me for x in ga4.ads_links)
     for a in ads.enabled_actions:
         event = a.ga4_event_name
         if not a.is_ga4_import or not event or (a.ga4_property_id and a.ga4_property_id != ga4.property.id):
