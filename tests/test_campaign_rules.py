@@ -232,6 +232,9 @@ def test_goal_override_flags_goals_that_leave_out_the_macro():
     fs = [f for f in findings("campaign-goal-override", c) if "leave out the account's macro" in f.message]
     assert len(fs) == 2 and all(f.severity == "high" and "'Purchase (GA4)'" in f.message for f in fs)
     assert {f.message.split("'")[1] for f in fs} == {"PMax", "Display"}
+    # what the finding rests on: why 'Purchase (GA4)' is the macro, in the message and the JSON
+    assert all(f.evidence is not None and f.evidence.strength == "macro" and f.evidence.text() in f.message
+               for f in fs)
 
 
 def test_goal_override_leaves_account_default_paused_and_manual_campaigns_alone():

@@ -86,11 +86,12 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         if macros and not any(h.action(a).strength == "macro" for a in b.actions):
             held = (quoted(b.actions, 5) if b.actions
                     else "no enabled primary action" if b.source == "campaign" else "no enabled action")
+            macro_ev = h.action(macros[0])  # why that is the account's macro: the rule rests on it
             yield ctx.finding(
                 f"{name} bids on {b.words} ({held}), which leave out the account's macro outcome "
                 f"({quoted(macros)}; {volume}): it learns to buy something other "
-                "than what the business counts as a conversion",
-                [c.resource_name, *(a.resource_name for a in macros[:3])],
+                f"than what the business counts as a conversion — {macro_ev.text()}",
+                [c.resource_name, *(a.resource_name for a in macros[:3])], evidence=macro_ev,
                 remediation=(f"Add the macro's goal to '{c.name}' (Google Ads > Campaigns > Settings > Goals; API: "
                              "CampaignConversionGoal.biddable = true), add the macro action to its custom goal "
                              "(API: CustomConversionGoal.conversion_actions), or return it to the account-default "
