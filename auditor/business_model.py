@@ -2,25 +2,29 @@
 
 A profile set for the client (its client.yaml or its config entry) wins, then one set for the run (--profile,
 the config's `profile:` or `defaults.profile`). Otherwise the client's own data decides, by the `signals:` of each
-profile in rules/profiles/: the categories of its primary Google Ads actions (3 points each), its key events
-named as that model's outcomes (2 each), events that carry revenue (3), no macro outcome at all (2, content) and
-the GA4 industry category (1, a tie-breaker). A tie or no signal at all falls back to the default profile, and
+profile in rules/profiles/: the types of its primary Google Ads actions (3 points each: app installs and in-app
+actions; such an action casts no category vote), the categories of its other primary actions (3 each), its enabled
+campaigns' channel types (3 each: App campaigns), its key events named as that model's outcomes (2 each), GA4
+events only that model sends (2, app events such as first_open), events that carry revenue (3), no macro outcome
+at all (2, content) and the GA4 industry category (1, a tie-breaker). Returning-user actions (a login filed under
+SIGNUP) cast no vote. A tie or no signal at all falls back to the default profile, and
 the result says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from auditor.evidence import count
-from auditor.model import Client
+from auditor.model import Client, ConversionAction
 from auditor.taxonomy import name_key
 
 Source = Literal["client", "config", "inferred", "default"]
 
 ADS_POINTS, KEY_EVENT_POINTS, REVENUE_POINTS, NO_MACRO_POINTS, INDUSTRY_POINTS = 3, 2, 3, 2, 1
+CAMPAIGN_POINTS, EVENT_POINTS = 3, 2
 
 
 @dataclass(frozen=True)
@@ -46,29 +50,57 @@ class _Votes:
         self.why.setdefault(profile, []).append(reason)
 
 
+def _tally(counts: Mapping[str, int], hit: list[str]) -> str:
+    """'PURCHASE x2, SIGNUP'."""
+    return ", ".join(h + (f" x{counts[h]}" if counts[h] > 1 else "") for h in hit)
+
+
 def _signals(profiles: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     return {name: p.get("signals") or {} for name, p in profiles.items()}
 
 
 def infer_profile(client: Client, profiles: Mapping[str, Mapping[str, Any]], macro_names: frozenset[str],
-                  macro_categories: frozenset[str], default: str) -> ProfileChoice:
+                  macro_categories: frozenset[str], default: str,
+                  returning: Callable[[ConversionAction], bool] = lambda a: False) -> ProfileChoice:
     """The profile the client's data points to. `macro_names` (name keys) and `macro_categories` say what any
-    profile counts as a macro outcome, to tell a property with none (content)."""
+    profile counts as a macro outcome, to tell a property with none (content); `returning` tells a returning-user
+    action, which casts no vote."""
     signals = _signals(profiles)
     votes = _Votes()
     ads, ga4 = client.ads, client.ga4
     has_macro = False
     if ads:
+        typed = {t for sig in signals.values() for t in sig.get("ads_types") or ()}
         cats: dict[str, int] = {}
+        types: dict[str, int] = {}
         for a in ads.primary_actions:
+            if returning(a):
+                continue
+            if a.type in typed:
+                types[a.type] = types.get(a.type, 0) + 1
+                has_macro = True
+                continue
             cats[a.category] = cats.get(a.category, 0) + 1
             has_macro = has_macro or a.category in macro_categories
+        for name, sig in signals.items():
+            hit = sorted(t for t in types if t in (sig.get("ads_types") or ()))
+            if hit:
+                votes.add(name, ADS_POINTS * sum(types[t] for t in hit),
+                          "primary Google Ads actions of types " + _tally(types, hit))
+        channels: dict[str, int] = {}
+        for c in ads.campaigns or ():
+            if c.status == "ENABLED":
+                channels[c.channel_type] = channels.get(c.channel_type, 0) + 1
+        for name, sig in signals.items():
+            hit = sorted(ch for ch in channels if ch in (sig.get("channel_types") or ()))
+            if hit:
+                votes.add(name, CAMPAIGN_POINTS * sum(channels[ch] for ch in hit),
+                          "enabled campaigns of type " + _tally(channels, hit))
         for name, sig in signals.items():
             hit = sorted(c for c in cats if c in (sig.get("ads_categories") or ()))
             if hit:
                 n = sum(cats[c] for c in hit)
-                votes.add(name, ADS_POINTS * n, "primary Google Ads actions " + ", ".join(
-                    f"{c}" + (f" x{cats[c]}" if cats[c] > 1 else "") for c in hit))
+                votes.add(name, ADS_POINTS * n, "primary Google Ads actions " + _tally(cats, hit))
     if ga4:
         keys = {name_key(k.event_name): k.event_name for k in ga4.key_events}
         has_macro = has_macro or any(k in macro_names for k in keys)
@@ -82,6 +114,11 @@ def infer_profile(client: Client, profiles: Mapping[str, Mapping[str, Any]], mac
                 has_macro = True
                 votes.add(name, REVENUE_POINTS, ", ".join(
                     f"{e.event_name} with revenue {count(round(e.event_value))}" for e in paid) + " in 28 days")
+        fired = {name_key(e.event_name): e.event_name for e in ga4.events if e.total_users > 0 or e.event_count > 0}
+        for name, sig in signals.items():
+            hit = sorted(fired[k] for k in fired if k in {name_key(str(e)) for e in sig.get("events") or ()})
+            if hit:
+                votes.add(name, EVENT_POINTS, "GA4 events " + ", ".join(hit))
         industry = ga4.property.industry_category
         for name, sig in signals.items():
             if industry and industry in (sig.get("industries") or ()):

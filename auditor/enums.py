@@ -61,3 +61,43 @@ SYSTEM_MANAGED_TYPES = frozenset({
     "LOCAL_SERVICES_ADS",
 })
 SYSTEM_MANAGED_ORIGINS = frozenset({"GOOGLE_HOSTED", "STORE", "LOCAL_SERVICES_ADS"})
+
+# --- What an action's type says about where its conversions come from and what they count -------------------
+# (API facts: the names of ConversionActionTypeEnum; test_enums checks every one against the installed library.)
+
+# App installs: the first open of an app after install, or a Play store download.
+APP_INSTALL_TYPES = frozenset({
+    "FIREBASE_ANDROID_FIRST_OPEN", "FIREBASE_IOS_FIRST_OPEN", "GOOGLE_PLAY_DOWNLOAD",
+    "THIRD_PARTY_APP_ANALYTICS_ANDROID_FIRST_OPEN", "THIRD_PARTY_APP_ANALYTICS_IOS_FIRST_OPEN",
+    "ANDROID_APP_PRE_REGISTRATION",
+})
+# In-app purchases: revenue inside the app.
+APP_PURCHASE_TYPES = frozenset({
+    "FIREBASE_ANDROID_IN_APP_PURCHASE", "FIREBASE_IOS_IN_APP_PURCHASE", "GOOGLE_PLAY_IN_APP_PURCHASE",
+    "THIRD_PARTY_APP_ANALYTICS_ANDROID_IN_APP_PURCHASE", "THIRD_PARTY_APP_ANALYTICS_IOS_IN_APP_PURCHASE",
+})
+# Every app type (installs, in-app purchases, custom in-app events, app lead events).
+APP_TYPE_PREFIXES = ("FIREBASE_", "GOOGLE_PLAY_", "THIRD_PARTY_APP_ANALYTICS_", "ANDROID_")
+# Conversions sent back from a CRM or another offline system: uploads and imports.
+UPLOAD_TYPES = frozenset({
+    "UPLOAD_CLICKS", "UPLOAD_CALLS", "SALESFORCE", "STORE_SALES_DIRECT_UPLOAD", "STORE_SALES", "SEARCH_ADS_360",
+    "FLOODLIGHT_ACTION", "FLOODLIGHT_TRANSACTION",
+})
+# Lead stages measured after the raw lead: qualified or closed in the CRM (GA4's and Firebase's lead events too).
+QUALIFIED_LEAD_TYPES = frozenset({
+    "GOOGLE_ANALYTICS_4_QUALIFY_LEAD", "GOOGLE_ANALYTICS_4_CLOSE_CONVERT_LEAD", "FIREBASE_ANDROID_QUALIFY_LEAD",
+    "FIREBASE_IOS_QUALIFY_LEAD", "FIREBASE_ANDROID_CLOSE_CONVERT_LEAD", "FIREBASE_IOS_CLOSE_CONVERT_LEAD",
+})
+QUALIFIED_LEAD_CATEGORIES = frozenset({"QUALIFIED_LEAD", "CONVERTED_LEAD"})
+# Categories a lead counts under, from the first contact on (an upload in one of these is a CRM lead import).
+LEAD_CATEGORIES = frozenset({
+    "SUBMIT_LEAD_FORM", "CONTACT", "REQUEST_QUOTE", "BOOK_APPOINTMENT", "IMPORTED_LEAD", "PHONE_CALL_LEAD",
+    "MESSAGE_LEAD", "QUALIFIED_LEAD", "CONVERTED_LEAD",
+})
+# The raw lead of a website: a form, a quote request, a booking, a contact (not a call: calls are rarely
+# followed up in the CRM).
+RAW_WEB_LEAD_CATEGORIES = frozenset({"SUBMIT_LEAD_FORM", "CONTACT", "REQUEST_QUOTE", "BOOK_APPOINTMENT"})
+CALL_TYPES = frozenset({"AD_CALL", "CLICK_TO_CALL", "WEBSITE_CALL", "SMART_CAMPAIGN_AD_CLICKS_TO_CALL",
+                        "SMART_CAMPAIGN_MAP_CLICKS_TO_CALL", "SMART_CAMPAIGN_TRACKED_CALLS"})
+WEB_TAG_TYPES = frozenset({"WEBPAGE", "WEBPAGE_CODELESS"})
+ANALYTICS_IMPORT_PREFIXES = ("GOOGLE_ANALYTICS_4", "UNIVERSAL_ANALYTICS")

@@ -49,6 +49,7 @@ class Evidence:
     rate: float | None = None  # share of the subject's users reaching the macro (funnel), or its upper bound
     measure: Literal["funnel", "ratio"] | None = None  # what `rate` is: a funnel report's, or the upper bound
     detail: str = ""  # what the config, the name or the category says
+    returning: bool = False  # a returning-user action (log in, app open): counts people who already converted
 
     @property
     def subject(self) -> str:
@@ -81,6 +82,8 @@ class Evidence:
         """One clause for a finding's message, starting with the class."""
         if self.strength == "macro":
             return f"macro: {self.detail}"
+        if self.returning:
+            return f"a returning-user action, never a conversion ({self.detail})"
         measured = self.measured()
         if self.position == "after" and self.users is not None:
             unit = "users" if self.metric == "users" else "conv."
@@ -118,5 +121,5 @@ class Evidence:
             "position": self.position, "metric": self.metric, "period_days": self.period_days, "users": self.users,
             "macro": self.macro, "macro_users": self.macro_users,
             "rate": None if self.rate is None else round(self.rate, 4), "measure": self.measure,
-            "detail": self.detail, "text": self.text(),
+            "detail": self.detail, "returning": self.returning, "text": self.text(),
         }

@@ -145,6 +145,10 @@ class Hierarchy:
         self.client, self.taxonomy = client, tax
         ga4, ads = client.ga4, client.ads
         self._users = {e.event_name: e.total_users for e in ga4.events} if ga4 else {}
+        # the busiest event's users: an event nearly all of them fire counts returning users, not conversions
+        self._busiest = max(self._users.items(), key=lambda kv: (kv[1], kv[0]), default=("", 0))
+        # earlier outcome stages the account also bids on a later stage of: resource name -> the later stage
+        self.earlier: dict[str, str] = {}
         self.macro = self._find_macro()
         self._funnels: dict[str, FunnelMeasure] = {}
         if ga4 and self.macro:
@@ -169,17 +173,44 @@ class Hierarchy:
 
     # -- the macro -----------------------------------------------------------------------------------------------
 
+    def returning_share(self, event: str | None) -> str | None:
+        """Why a GA4 event counts returning users by the evidence: nearly every user of the property's busiest
+        event fires it (a session start, an app open under another name). None when it does not, or when the
+        property is too small to tell."""
+        tax = self.taxonomy
+        top, top_users = self._busiest
+        users = self._users.get(event or "", 0)
+        if not event or top_users < tax.returning_min_users or users < tax.returning_share * top_users:
+            return None
+        if event == top:
+            return f"{event} is the property's busiest event ({count(users)} users in 28 days)"
+        return (f"{event} is fired by {count(users)} users in 28 days, {pct(users / top_users)} of the "
+                f"{count(top_users)} of {top}, the busiest event: nearly everyone who visits")
+
+    def _returning(self, verdict: NameVerdict, event: str | None) -> str | None:
+        """Why an event or action counts returning users (its name, else its users), unless the config or a
+        list names it as a macro or a known micro."""
+        if verdict.returning:
+            return verdict.detail
+        if verdict.source in ("config", "profile", "taxonomy"):
+            return None
+        return self.returning_share(event)
+
     def _find_macro(self) -> Macro | None:
         tax, ga4, ads = self.taxonomy, self.client.ga4, self.client.ads
-        actions = tuple(a for a in ads.primary_actions if tax.action_verdict(a).kind == "macro") if ads else ()
+        actions = tuple(a for a in ads.primary_actions if self._macro_action(a)) if ads else ()
+        actions = self._latest_stages(actions)
         conversions = sum(a.stats.conversions for a in actions)
         events = tuple(sorted({a.ga4_event_name for a in actions if a.ga4_event_name}))
         source = "the GA4 events of its primary macro Google Ads actions"
+
+        def macro_event(name: str) -> bool:
+            v = tax.name_verdict(name)
+            return v.kind == "macro" and self._returning(v, name) is None
+
         if ga4 and not any(self._users.get(e, 0) > 0 for e in events):
-            keyed = tuple(sorted({k.event_name for k in ga4.key_events
-                                  if tax.name_verdict(k.event_name).kind == "macro"}))
-            named = tuple(sorted(e.event_name for e in ga4.events
-                                 if e.total_users > 0 and tax.name_verdict(e.event_name).kind == "macro"))
+            keyed = tuple(sorted({k.event_name for k in ga4.key_events if macro_event(k.event_name)}))
+            named = tuple(sorted(e.event_name for e in ga4.events if e.total_users > 0 and macro_event(e.event_name)))
             if any(self._users.get(e, 0) > 0 for e in keyed):
                 events, source = keyed, "its key events named as macros"
             elif named:  # tracked but never marked as a key event (or imported): still the outcome that pays
@@ -193,6 +224,24 @@ class Hierarchy:
         return Macro(events=events, reference=reference, users=self._users.get(reference, 0) if reference else 0,
                      actions=actions, conversions=conversions, source=source)
 
+    def _macro_action(self, a: ConversionAction) -> bool:
+        v = self.taxonomy.action_verdict(a)
+        return v.kind == "macro" and self._returning(v, a.ga4_event_name) is None
+
+    def _latest_stages(self, actions: tuple[ConversionAction, ...]) -> tuple[ConversionAction, ...]:
+        """The primary macros without the earlier stages of another one the account bids on: a raw web lead
+        beside a lead qualified in the CRM, an app install beside in-app purchases. The later stage is what pays;
+        the earlier one becomes a micro toward it (recorded in `earlier`)."""
+        later_lead = [a for a in actions if a.is_crm_lead_import]
+        paid_in_app = [a for a in actions if a.is_app_purchase or (a.is_app and a.category in
+                                                                    self.taxonomy.revenue_categories)]
+        for a in actions:
+            if later_lead and a.is_raw_web_lead:
+                self.earlier[a.resource_name] = ", ".join(f"'{x.name}'" for x in later_lead)
+            elif paid_in_app and a.is_app_install:
+                self.earlier[a.resource_name] = ", ".join(f"'{x.name}'" for x in paid_in_app)
+        return tuple(a for a in actions if a.resource_name not in self.earlier)
+
     def is_macro_event(self, name: str) -> bool:
         return (self.macro is not None and name in self.macro.events) or \
             self.taxonomy.name_verdict(name).kind == "macro"
@@ -202,10 +251,19 @@ class Hierarchy:
     def _macro_evidence(self, event: str | None, action: str | None, detail: str) -> Evidence:
         return Evidence(event=event, action=action, strength="macro", basis="name", position="macro", detail=detail)
 
+    def _returning_evidence(self, event: str | None, action: str | None, why: str) -> Evidence:
+        users = self._users.get(event or "") or None
+        return Evidence(event=event, action=action, strength="low", basis="name" if users is None else "ratio",
+                        position="unknown", metric="users" if users else None, period_days=USER_DAYS if users else None,
+                        users=users, macro=self.macro.label if self.macro else None, detail=why, returning=True)
+
     def _event(self, name: str) -> Evidence:
         verdict = self.taxonomy.name_verdict(name)
         if self.macro and name in self.macro.events:
             return self._macro_evidence(name, None, f"the account's macro ({self.macro.source})")
+        back = self._returning(verdict, name)
+        if back is not None:
+            return self._returning_evidence(name, None, back)
         if verdict.kind == "macro":
             return self._macro_evidence(name, None, verdict.detail)
         return self._event_judge(name, None, verdict)
@@ -223,6 +281,18 @@ class Hierarchy:
         verdict = self.taxonomy.action_verdict(a)
         m = self.macro
         primary_macro = m is not None and a in m.actions
+        back = None if primary_macro else self._returning(verdict, a.ga4_event_name)
+        if back is not None:
+            return self._returning_evidence(a.ga4_event_name, a.name, back)
+        later = self.earlier.get(a.resource_name)
+        if later is not None:  # an earlier stage of what the account bids on: a micro toward it, by conversions
+            what = "an app install" if a.is_app_install else "a raw web lead"
+            verdict = NameVerdict("micro", "medium", "category", f"{what} ({a.type}, {a.category}), an earlier stage "
+                                  f"of {later}")
+            label = ", ".join(x.name for x in m.actions) if m else later
+            return judge(verdict, event=a.ga4_event_name, action=a.name, metric="conversions",
+                         volume=a.stats.conversions or None, macro=label,
+                         macro_volume=(m.conversions or None) if m else None, tax=self.taxonomy)
         if primary_macro or verdict.kind == "macro":
             why = "a primary macro action" if primary_macro else verdict.detail
             return self._macro_evidence(a.ga4_event_name, a.name, f"{why} ({a.category})")

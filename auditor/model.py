@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from auditor import enums
 from auditor.enums import SYSTEM_MANAGED_ORIGINS, SYSTEM_MANAGED_TYPES
 
 UNKNOWN = "UNKNOWN"  # an enum value the auditor does not know (kept as read, with a warning)
@@ -163,6 +164,55 @@ class ConversionAction:
     @property
     def is_ga4_import(self) -> bool:
         return self.type.startswith("GOOGLE_ANALYTICS_4") or self.ga4_event_name is not None
+
+    @property
+    def source(self) -> str:
+        """Where its conversions come from, by type: 'web tag', 'GA4 import', 'upload', 'Firebase', 'Google Play',
+        'app analytics', 'call', 'Google-hosted', 'store' or 'other' (two sources can count one sale twice)."""
+        t = self.type
+        if t in enums.WEB_TAG_TYPES:
+            return "web tag"
+        if t.startswith(enums.ANALYTICS_IMPORT_PREFIXES) or self.ga4_event_name is not None:
+            return "GA4 import"
+        if t in enums.UPLOAD_TYPES:
+            return "upload"
+        if t.startswith("FIREBASE_"):
+            return "Firebase"
+        if t.startswith(("GOOGLE_PLAY_", "ANDROID_")):
+            return "Google Play"
+        if t.startswith("THIRD_PARTY_APP_ANALYTICS_"):
+            return "app analytics"
+        if t in enums.CALL_TYPES or self.origin == "CALL_FROM_ADS":
+            return "call"
+        if self.system_managed:
+            return "store" if self.origin == "STORE" or t.startswith("STORE") else "Google-hosted"
+        return "other"
+
+    @property
+    def is_app(self) -> bool:
+        return self.type.startswith(enums.APP_TYPE_PREFIXES) or self.origin == "APP"
+
+    @property
+    def is_app_install(self) -> bool:
+        return self.type in enums.APP_INSTALL_TYPES
+
+    @property
+    def is_app_purchase(self) -> bool:
+        return self.type in enums.APP_PURCHASE_TYPES
+
+    @property
+    def is_crm_lead_import(self) -> bool:
+        """A lead qualified or closed after the first contact, sent back to Google Ads: an upload or CRM import in
+        a lead category, a QUALIFIED_LEAD / CONVERTED_LEAD action, or GA4's or Firebase's qualify / close events."""
+        return (self.category in enums.QUALIFIED_LEAD_CATEGORIES or self.type in enums.QUALIFIED_LEAD_TYPES
+                or (self.type in enums.UPLOAD_TYPES and self.category in enums.LEAD_CATEGORIES))
+
+    @property
+    def is_raw_web_lead(self) -> bool:
+        """The website's own lead (a form, quote request, booking or contact), counted when it is sent."""
+        if self.is_crm_lead_import or self.type in enums.UPLOAD_TYPES or self.is_app:
+            return False
+        return self.category in enums.RAW_WEB_LEAD_CATEGORIES or self.type == "GOOGLE_ANALYTICS_4_GENERATE_LEAD"
 
 
 @dataclass(frozen=True, slots=True)

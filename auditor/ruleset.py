@@ -199,7 +199,9 @@ class Ruleset:
             tax = [self.for_profile(p)[0] for p in self.profiles]
             self._macro_names = frozenset().union(*(t.macro for t in tax), *(t.config_macro for t in tax))
             self._macro_categories = frozenset().union(*(t.macro_categories for t in tax))
-        return infer_profile(client, self.profiles, self._macro_names, self._macro_categories, DEFAULT_PROFILE)
+        base = self.for_profile(DEFAULT_PROFILE)[0]
+        return infer_profile(client, self.profiles, self._macro_names, self._macro_categories, DEFAULT_PROFILE,
+                             lambda a: base.returning_verdict(a.ga4_event_name, a.name) is not None)
 
 
 def _finite(value: Any) -> bool:

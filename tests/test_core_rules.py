@@ -32,12 +32,17 @@ def test_overflagged_threshold_is_configurable():
 
 
 def test_overflagged_flags_weak_and_automatic_key_events_even_when_few():
-    fs = findings("overflagged-key-events", client(ga4(SHOP_EVENTS, ["purchase", "page_view", "session_start"])))
+    c = client(ga4(SHOP_EVENTS, ["purchase", "page_view", "session_start"]))
+    fs = findings("overflagged-key-events", c)
     assert {f.severity for f in fs} == {"high"}
-    by_event = {f.evidence.event: f for f in fs}
+    # session_start counts people who come back: returning-user-conversion's, so each weak key event is told once
+    back = findings("returning-user-conversion", c)
+    by_event = {f.evidence.event: f for f in fs + back}
+    assert len(fs + back) == 2
     assert set(by_event) == {"page_view", "session_start"}  # one finding per weak key event; purchase is the macro
     assert "page_view (180,000 events in 28 days)" in by_event["page_view"].message
     assert "session_start (50,000 events in 28 days)" in by_event["session_start"].message
+    assert by_event["session_start"].rule == "returning-user-conversion" and by_event["session_start"].evidence.returning
     assert by_event["page_view"].evidence.strength == "low" and by_event["page_view"].evidence.macro == "purchase"
 
 
@@ -99,12 +104,15 @@ def test_micro_primary_ga4_event_name_wins_over_category():
     assert "weak micro" in f.message
 
 
-def test_micro_primary_ignores_removed_and_unknown_categories():
+def test_micro_primary_ignores_removed_actions_and_says_what_it_cannot_place():
     c = client(ads=ads(action("Purchase", conversions=600),
                        action("Old page view", "PAGE_VIEW", status="REMOVED"),
                        action("Hidden scroll", "ENGAGEMENT", status="HIDDEN"),
                        action("Something new", "SOME_FUTURE_CATEGORY")))
-    assert findings("micro-primary-goal", c) == []
+    # removed and hidden actions are history; an action nothing places is never skipped in silence
+    fs = findings("micro-primary-goal", c)
+    assert [f.resources for f in fs] == [(c.ads.actions[3].resource_name,)]
+    assert fs[0].severity == "medium" and "nothing places it" in fs[0].message
 
 
 def test_micro_primary_system_managed_is_not_actionable():

@@ -236,7 +236,8 @@ def test_findings_carry_their_evidence_in_the_json():
     assert "medium: 6.6% of its 122 users then did demo_booked (GA4 funnel report, 28 days)" in proxy["message"]
     (video,) = [f for f in by_rule["micro-primary-goal"] if f["severity"] == "high"]
     assert video["evidence"]["class"] == "low" and video["evidence"]["basis"] == "funnel"
-    assert all(f["evidence"] is None for f in by_rule["missing-conversion-value"] if "action" in f["message"])
+    # a value finding's severity follows whether the action is a macro or a micro: it carries that judgement
+    assert all(f["evidence"] is not None for f in by_rule["missing-conversion-value"] if "action" in f["message"])
     json.dumps(result)
 
 

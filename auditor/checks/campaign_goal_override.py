@@ -55,8 +55,10 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         flagged: list[tuple[str, ConversionAction, Evidence, str]] = []
         for a in b.actions:
             ev = h.action(a)
-            if ev.strength == "macro" or tax.action_verdict(a).kind != "micro":
-                continue
+            if ev.strength == "macro" or ev.returning:
+                continue  # returning-user actions are returning-user-conversion's
+            if tax.action_verdict(a).kind != "micro" and ev.position != "before":
+                continue  # nothing places it as a micro: micro-primary-goal says so for the account default
             if b.source == "campaign" and default_bids_on(ads, a):
                 continue  # the account default bids on it too: micro-primary-goal reports it
             if ev.strength == "low":

@@ -2,44 +2,91 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import combinations
 
+from auditor.checks._campaigns import bids, default_bids_on
 from auditor.engine import Context, Finding, Param, Rule, fmt_count
-from auditor.model import Client, ConversionAction
+from auditor.model import Ads, Client, ConversionAction
 from auditor.taxonomy import name_key
 
 _TAG_TYPES = frozenset({"WEBPAGE", "WEBPAGE_CODELESS"})
 _VAGUE = frozenset({"UNKNOWN", "UNSPECIFIED", "DEFAULT"})
+_APP_SOURCES = frozenset({"Firebase", "Google Play", "app analytics"})
 
 
-def _why(a: ConversionAction, b: ConversionAction) -> str | None:
+@dataclass(frozen=True)
+class Tie:
+    """Why two actions count one event: `proven` by their configuration (one GA4 event imported twice, a tag and
+    an import of the same event, the same name), or only likely (two sources of one category bid on together)."""
+
+    why: str
+    proven: bool = True
+    platforms: bool = False  # web and app: usually different sales
+
+
+def _why(a: ConversionAction, b: ConversionAction, together: bool) -> Tie | None:
     if a.ga4_event_name and b.ga4_event_name:
         if a.ga4_event_name == b.ga4_event_name and a.ga4_property_id == b.ga4_property_id:
-            return f"GA4 event '{a.ga4_event_name}' is imported twice"
+            return Tie(f"GA4 event '{a.ga4_event_name}' is imported twice")
         return None
     if {a.type, b.type} & _TAG_TYPES and a.is_ga4_import != b.is_ga4_import:
         tag, imp = (a, b) if a.type in _TAG_TYPES else (b, a)
         same_event = (imp.ga4_event_name and name_key(imp.ga4_event_name) == name_key(tag.name)) or (
             a.category == b.category and a.category not in _VAGUE)
         if same_event and a.primary_for_goal and b.primary_for_goal:
-            return f"a Google Ads tag and a GA4 import both count {a.category} as primary"
+            return Tie(f"a Google Ads tag and a GA4 import both count {a.category} as primary")
         return None
     if name_key(a.name) == name_key(b.name) and a.category == b.category:
-        return f"same name after normalising ('{name_key(a.name)}') and category {a.category}"
+        return Tie(f"same name after normalising ('{name_key(a.name)}') and category {a.category}")
+    if (together and a.category == b.category and a.category not in _VAGUE and a.source != b.source
+            and not _stages(a, b) and not (a.system_managed and b.system_managed)):
+        platforms = (a.source in _APP_SOURCES) != (b.source in _APP_SOURCES)
+        return Tie(f"two sources ({a.source}, {b.source}) both count {a.category} as primary, bid on together",
+                   proven=False, platforms=platforms)
     return None
 
 
+def _stages(a: ConversionAction, b: ConversionAction) -> bool:
+    """A raw web lead and a lead qualified in the CRM count two stages of one lead, not one event twice."""
+    return (a.is_raw_web_lead and b.is_crm_lead_import) or (b.is_raw_web_lead and a.is_crm_lead_import)
+
+
+def _together(ads: Ads) -> Callable[[ConversionAction, ConversionAction], bool]:
+    """Whether two primary actions are bid on together: by the account-default goals, or by one campaign."""
+    pairs: set[frozenset[str]] = set()
+    for c in ads.campaigns or ():
+        if c.status == "ENABLED":
+            names = [a.resource_name for a in bids(ads, c).actions]
+            pairs.update(frozenset((x, y)) for x, y in combinations(names, 2))
+
+    def together(a: ConversionAction, b: ConversionAction) -> bool:
+        if not (a.primary_for_goal and b.primary_for_goal):
+            return False
+        return (default_bids_on(ads, a) and default_bids_on(ads, b)) or \
+            frozenset((a.resource_name, b.resource_name)) in pairs
+
+    return together
+
+
+# Which copy to keep, closest to the business event first: an upload from the order or CRM system (net of
+# cancellations, valued per conversion), a Google Ads tag (deduplicated by Google Ads, not delayed by GA4
+# processing), an app's own measurement, then a GA4 import.
+_SOURCE_RANK = {"upload": 0, "web tag": 1, "Firebase": 2, "Google Play": 2, "app analytics": 2, "call": 3,
+                "GA4 import": 4}
+
+
 def _keep_rank(a: ConversionAction) -> tuple:
-    """Which copy to keep: a system-managed one (it cannot be changed), then the Google Ads tag over a GA4
-    import (the tag is deduplicated by Google Ads and not delayed by GA4 processing), then the primary one,
-    then the one that counts most, then the oldest id."""
-    return (not a.system_managed, a.is_ga4_import, not a.primary_for_goal, -a.stats.all_conversions,
-            int(a.id) if a.id.isdigit() else 0)
+    """Which copy to keep: a system-managed one (it cannot be changed), then the one closest to the business
+    event (`_SOURCE_RANK`), then the primary one, then the one that counts most, then the oldest id."""
+    return (not a.system_managed, _SOURCE_RANK.get(a.source, 5), not a.primary_for_goal,
+            -a.stats.all_conversions, int(a.id) if a.id.isdigit() else 0)
 
 
-def _groups(actions: tuple[ConversionAction, ...]) -> list[tuple[list[ConversionAction], list[str]]]:
-    """Connected groups of actions that pairwise count the same event, with the reasons that tie them."""
+def _groups(actions: tuple[ConversionAction, ...], together: Callable[[ConversionAction, ConversionAction], bool],
+            ) -> list[tuple[list[ConversionAction], list[Tie]]]:
+    """Connected groups of actions that pairwise count the same event, with the ties that bind them."""
     parent = list(range(len(actions)))
 
     def root(i: int) -> int:
@@ -48,43 +95,74 @@ def _groups(actions: tuple[ConversionAction, ...]) -> list[tuple[list[Conversion
             i = parent[i]
         return i
 
-    reasons: dict[int, list[str]] = {}
+    ties: dict[int, list[Tie]] = {}
     for (i, a), (j, b) in combinations(enumerate(actions), 2):
-        why = _why(a, b)
-        if why:
+        tie = _why(a, b, together(a, b))
+        if tie:
             parent[root(i)] = root(j)
-            reasons.setdefault(i, []).append(why)
+            ties.setdefault(i, []).append(tie)
     groups: dict[int, list[int]] = {}
     for i in range(len(actions)):
         groups.setdefault(root(i), []).append(i)
     out = []
     for members in groups.values():
         if len(members) > 1:
-            whys = sorted({w for i in members for w in reasons.get(i, [])})
-            out.append(([actions[i] for i in members], whys))
+            found = sorted({t for i in members for t in ties.get(i, [])}, key=lambda t: (not t.proven, t.why))
+            out.append(([actions[i] for i in members], found))
     return out
+
+
+def _side_by_side(m: ConversionAction) -> str:
+    return (f"'{m.name}' ({m.source}, {m.type}, origin {m.origin}, {fmt_count(m.stats.conversions)} conv. / "
+            f"{fmt_count(m.stats.all_conversions)} all conv. in 30 days)")
 
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:
     """Flags ENABLED conversion actions that count one business event twice: a Google Ads tag and a GA4
-    import of the same event both primary; one GA4 event imported twice; or actions whose names are the same
-    after normalising and that share a category. REMOVED and HIDDEN actions are history and never flagged.
-    One finding per group of copies, naming every resource, the one to keep and the ones to demote (never a
-    system-managed one)."""
+    import of the same event both primary; one GA4 event imported twice; actions whose names are the same
+    after normalising and that share a category; and, at `cross_source_severity`, two primary actions of one
+    category from different sources (web tag, GA4 import, upload or CRM import, app, call) that the account
+    default or one campaign bids on together, such as a purchase counted by a GA4 import and by an upload. The
+    API cannot prove that two sources count the same sales, so that finding names both side by side (source,
+    type, origin, 30-day counts) and says how to check before demoting one; web against app actions usually count
+    different sales and are reported at `platform_severity`. A raw web lead beside a lead qualified in the CRM
+    is two stages of one lead, not a copy (micro-primary-goal judges it). REMOVED and HIDDEN actions are history
+    and never flagged. One finding per group of copies, naming every resource, the one to keep and why, and the
+    ones to demote (never a system-managed one)."""
     ads = client.ads
     assert ads is not None
-    for members, whys in _groups(ads.enabled_actions):
+    for members, ties in _groups(ads.enabled_actions, _together(ads)):
         members.sort(key=_keep_rank)
         keep, demote = members[0], [m for m in members[1:] if not m.system_managed]
+        whys = [t.why for t in ties]
+        proven = any(t.proven for t in ties)
         listing = ", ".join(f"'{m.name}' ({fmt_count(m.stats.all_conversions)} conv.)" for m in members)
         any_primary = any(m.primary_for_goal for m in members)
-        severity = None if any_primary else str(ctx.params["both_secondary_severity"])
         if not demote:
             yield ctx.finding(f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; "
                               "all are managed by Google", [m.resource_name for m in members],
                               severity="info", actionable=False,
                               remediation="System-managed actions cannot be changed; nothing to do on them.")
             continue
+        if not proven:
+            platforms = all(t.platforms for t in ties)
+            severity = str(ctx.params["platform_severity" if platforms else "cross_source_severity"])
+            side = "; ".join(_side_by_side(m) for m in members)
+            yield ctx.finding(
+                f"{' and '.join(_side_by_side(m) for m in members[:1])} may count the same sales as "
+                f"{_names(members[1:])}: {'; '.join(whys)}. Side by side: {side}. If they overlap, keep "
+                f"'{keep.name}' ({_keep_why(keep)}) and set {_names(demote)} to Secondary",
+                [m.resource_name for m in members], severity=severity,
+                remediation=("Check before demoting one: compare the two actions' conversions by day and by order or "
+                             "lead id (Google Ads > Goals > Conversions > the action > segment by day; the upload's "
+                             "source file or CRM export), and ask whether the upload covers only sales the tag "
+                             "cannot see (offline or phone sales" + (", or in-app against web purchases" if platforms
+                                                                      else "") + "). If they count the same sales, "
+                             f"keep '{keep.name}' primary and set the other to Secondary (API: primary_for_goal = "
+                             "false); if they count different sales, nothing to change."),
+            )
+            continue
+        severity = None if any_primary else str(ctx.params["both_secondary_severity"])
         primary = [m for m in demote if m.primary_for_goal]
         secondary = [m for m in demote if not m.primary_for_goal]
         todo = "; ".join(part for part in (
@@ -92,13 +170,22 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             f"remove {_names(secondary)} (already secondary, still counted in All conversions)" if secondary else "",
         ) if part)
         yield ctx.finding(
-            f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; keep '{keep.name}', {todo}",
+            f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; keep '{keep.name}', {todo} "
+            f"(keep '{keep.name}': {_keep_why(keep)})",
             [m.resource_name for m in members], severity=severity,
             remediation=(f"Keep '{keep.name}' ({keep.resource_name}) as the one primary action. In Google Ads > "
                          "Goals > Conversions set each copy to Secondary (API: primary_for_goal = false) or remove "
                          "it (status REMOVED) if nothing else uses it: "
                          + ", ".join(m.resource_name for m in demote) + "."),
         )
+
+
+def _keep_why(a: ConversionAction) -> str:
+    if a.system_managed:
+        return "managed by Google: it cannot be changed"
+    return {"upload": "an upload from the order or CRM system, closest to the business event",
+            "web tag": "the Google Ads tag: deduplicated by Google Ads and not delayed by GA4 processing",
+            "GA4 import": "the GA4 import"}.get(a.source, f"the {a.source} action")
 
 
 def _names(actions: list[ConversionAction]) -> str:
@@ -116,11 +203,16 @@ RULE = Rule(
     remediation="Keep one action per business event as primary; set the copy to Secondary or remove it.",
     references=("Google Ads Help: About primary and secondary conversion actions",
                 "Google Ads Help: Import Google Analytics conversions"),
-    params={"both_secondary_severity": Param("Severity when both copies are secondary.")},
+    params={"both_secondary_severity": Param("Severity when both copies are secondary."),
+            "cross_source_severity": Param("Severity of two sources of one category bid on together (the API "
+                                           "cannot prove they count the same sales).", default="medium"),
+            "platform_severity": Param("Severity when one of those sources is an app and the other the web "
+                                       "(usually different sales).", default="low")},
     requires=("ads",),
     example="'Purchase' (512 conv.) and 'purchase (GA4)' (498 conv.) count one event twice: ...",
-    evidence=("The enabled actions' types, categories, names (normalised), imported GA4 events, primary flags and "
-              "30-day conversions."),
+    evidence=("The enabled actions' types and sources (web tag, GA4 import, upload, app, call), categories, names "
+              "(normalised), imported GA4 events, primary flags, the goals and campaigns that bid on them (when "
+              "collected) and 30-day conversions."),
     check=check,
 )
 

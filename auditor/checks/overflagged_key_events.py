@@ -17,7 +17,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     """Flags a GA4 property whose key events are not a short list of business outcomes: more key events than
     `max_key_events`; each key event that measures as a weak (low) micro toward the account's macro, or that the
     taxonomy knows as weak or automatically collected (page_view, scroll, session_start, video_start,
-    file_download, form_start...); and each key event whose 28-day volume is more than `dwarf_ratio` times the
+    file_download, form_start...), except returning-user actions (returning-user-conversion reports those); and
+    each key event whose 28-day volume is more than `dwarf_ratio` times the
     macro's. A key event whose strength the data cannot establish is not called weak."""
     ga4 = client.ga4
     assert ga4 is not None
@@ -36,7 +37,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                          "Key events, unmark the rest; they stay tracked as events."),
         )
     evidence = {n: h.event(n) for n in key_names}
-    weak = [n for n in key_names if evidence[n].strength == "low"]
+    # returning-user actions (login, app open) are returning-user-conversion's: one finding per key event
+    weak = [n for n in key_names if evidence[n].strength == "low" and not evidence[n].returning]
     for n in weak:
         yield ctx.finding(
             f"key event {n} ({fmt_count(volumes.get(n, 0))} events in 28 days) is a weak micro, not a business "
