@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from auditor import enums
 from auditor.model import ConversionAction
 
 Strength = Literal["very_high", "high", "medium", "low", "unknown"]
@@ -81,6 +82,7 @@ class NameVerdict:
     strength: Strength = "unknown"  # typical class of a micro
     source: Source = "none"
     detail: str = ""  # for the evidence: "taxonomy lists add_to_cart as high", "words: pricing, qualified"
+    returning: bool = False  # counts people who already converted (log in, app open): never a conversion
 
     @property
     def weak(self) -> bool:
@@ -173,6 +175,7 @@ class Taxonomy:
     synonyms: dict[str, str]  # name key -> canonical name
     recommended: frozenset[str]
     funnel: tuple[str, ...] = ()
+    side_steps: tuple[str, ...] = ()  # optional steps of `funnel` (select_item): shown beside the ladder
     thresholds: Thresholds = field(default_factory=Thresholds)
     tokens: Tokens = field(default_factory=Tokens)
     category_strength: Mapping[str, Strength] = field(default_factory=dict)
@@ -182,6 +185,12 @@ class Taxonomy:
     config_weak: frozenset[str] = frozenset()
     profile_macro: frozenset[str] = frozenset()
     profile_strong: frozenset[str] = frozenset()
+    # Returning-user actions: listed names (keys), words or word pairs of custom names, and the share of the
+    # busiest event's users from which an event counts returning users whatever its name.
+    returning: frozenset[str] = frozenset()
+    returning_words: frozenset[tuple[str, ...]] = frozenset()
+    returning_share: float = 0.8
+    returning_min_users: int = 200
 
     @classmethod
     def build(cls, base: dict[str, Any], profile: dict[str, Any], user: Any = None) -> Taxonomy:
@@ -218,6 +227,7 @@ class Taxonomy:
             synonyms=synonyms,
             recommended=frozenset(str(n) for n in base.get("recommended_events") or ()),
             funnel=tuple(str(n) for n in profile.get("funnel") or ()),
+            side_steps=tuple(str(n) for n in profile.get("side_steps") or ()),
             thresholds=Thresholds.checked(th),
             tokens=Tokens(intent=intent, progress=frozenset(str(w) for w in toks.get("progress") or ()),
                           weak=frozenset(str(w) for w in toks.get("weak") or ()),
@@ -230,6 +240,10 @@ class Taxonomy:
             config_strong=_keys(getattr(user, "strong_micro_events", None)),
             config_weak=_keys(getattr(user, "weak_micro_events", None)),
             profile_macro=p_macro, profile_strong=frozenset(p_strong),
+            returning=_keys(base.get("returning_user_events")),
+            returning_words=frozenset(tuple(str(w).lower().split()) for w in base.get("returning_user_words") or ()),
+            returning_share=float(base.get("returning_user_share", 0.8)),
+            returning_min_users=int(base.get("returning_user_min_users", 200)),
         )
 
     # -- names ------------------------------------------------------------------------------------------------
@@ -259,12 +273,34 @@ class Taxonomy:
                                    f"config lists {n} under taxonomy.strong_micro_events")
         return None
 
+    def returning_verdict(self, *names: str | None) -> NameVerdict | None:
+        """A returning-user action by any of these names: listed (log_in, app_open, session_start) or named with a
+        returning word or word pair ("Login - app", "Sign in"). Such an action counts people who came back."""
+        for n in names:
+            if not n:
+                continue
+            if name_key(n) in self.returning:
+                return NameVerdict("micro", "low", "taxonomy", f"taxonomy: {n} is a returning-user action",
+                                   returning=True)
+            words = name_words(n)
+            pairs = set(zip(words, words[1:], strict=False))
+            hit = [" ".join(w) for w in sorted(self.returning_words)
+                   if (len(w) == 1 and w[0] in words) or (len(w) == 2 and w in pairs)]
+            if hit:
+                return NameVerdict("micro", "low", "tokens", f"{n}: words {', '.join(hit)} (a returning-user "
+                                   "action)", returning=True)
+        return None
+
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - taxonomies live for the run; names repeat across rules
     def name_verdict(self, event_name: str) -> NameVerdict:
-        """Config, then the profile's and the taxonomy's lists (spelling folded, synonyms merged), then words."""
+        """Config, then returning-user actions, then the profile's and the taxonomy's lists (spelling folded,
+        synonyms merged), then words."""
         cfg = self.config_verdict(event_name)
         if cfg is not None:
             return cfg
+        back = self.returning_verdict(event_name)
+        if back is not None:
+            return back
         k = self.canonical(event_name)
         if k in self.macro:
             src: Source = "profile" if k in self.profile_macro else "taxonomy"
@@ -287,16 +323,28 @@ class Taxonomy:
         return UNKNOWN_NAME
 
     def action_verdict(self, action: ConversionAction) -> NameVerdict:
-        """An action's kind and prior: the config on its event or name, the lists on its GA4 event, its Ads
-        category (a macro category makes it a macro), the lists on its own name, then the words of its event
-        and action names, then its category."""
-        return self._action_verdict(action.ga4_event_name, action.name, action.category)
+        """An action's kind and prior: the config on its event or name; a returning-user action by its event or
+        name, whatever its category; what its type counts (an app install or in-app purchase, a lead qualified in
+        the CRM); the lists on its GA4 event, its Ads category (a macro category makes it a macro), the lists on
+        its own name, then the words of its event and action names, then its category."""
+        return self._action_verdict(action.ga4_event_name, action.name, action.category, action.type)
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - as name_verdict: a pure function of the names and category
-    def _action_verdict(self, ga4_event_name: str | None, name: str, category: str) -> NameVerdict:
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - as name_verdict: a pure function of names, category, type
+    def _action_verdict(self, ga4_event_name: str | None, name: str, category: str, type_: str) -> NameVerdict:
         cfg = self.config_verdict(ga4_event_name, name)
         if cfg is not None:
             return cfg
+        back = self.returning_verdict(ga4_event_name, name)
+        if back is not None:
+            return back
+        if type_ in enums.APP_INSTALL_TYPES:
+            return NameVerdict("macro", "unknown", "category", f"an app install ({type_})")
+        if type_ in enums.APP_PURCHASE_TYPES:
+            return NameVerdict("macro", "unknown", "category", f"an in-app purchase ({type_})")
+        if type_ in enums.QUALIFIED_LEAD_TYPES or category in enums.QUALIFIED_LEAD_CATEGORIES or (
+                type_ in enums.UPLOAD_TYPES and category in enums.LEAD_CATEGORIES):
+            return NameVerdict("macro", "unknown", "category", f"a lead qualified after the first contact ({type_}, "
+                               f"{category})")
         listed = self.name_verdict(ga4_event_name) if ga4_event_name else UNKNOWN_NAME
         if listed.source in ("profile", "taxonomy"):
             return listed
