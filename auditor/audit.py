@@ -19,7 +19,9 @@ from auditor import __version__, vitals
 from auditor.business_model import ProfileChoice
 from auditor.campaigns import campaign_rows
 from auditor.connectors.offline import client_dirs, load_client
+from auditor.consistency import reconcile
 from auditor.engine import SEVERITIES, run_rule
+from auditor.engine import Finding as EngineFinding
 from auditor.errors import AuditorError, FixtureError, describe
 from auditor.funnel import account_funnel, build_funnel
 from auditor.hierarchy import Hierarchy
@@ -118,6 +120,16 @@ def _snapshot(raw: RawClient, ruleset: Ruleset) -> tuple[Client, ProfileChoice]:
     return replace(client, profile=choice.name), choice
 
 
+def resource_names(client: Client) -> dict[str, str]:
+    """Readable names of a client's resources (conversion actions, key events), for notes between findings."""
+    out: dict[str, str] = {}
+    if client.ads is not None:
+        out.update((a.resource_name, a.name) for a in client.ads.actions)
+    if client.ga4 is not None:
+        out.update((k.name, k.event_name) for k in client.ga4.key_events if k.name)
+    return out
+
+
 def unforeseen(where: str, e: BaseException, what: str = "could not be audited") -> str:
     """One line for an exception nobody foresaw: where, what failed, and why (`errors.describe`)."""
     return f"{where}: {what}: {describe(e)}"
@@ -152,6 +164,7 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
     rules: list[RuleResult] = []
     findings: list[Finding] = []
     errors = [f"{raw.origin or raw.name}: {key}: not collected: {why}" for key, why in sorted(raw.missing.items())]
+    found: list[EngineFinding] = []
     for rid, rule in ruleset.rules.items():
         setting = settings[rid]
         if not setting.enabled or not ruleset.runs(rid):
@@ -160,14 +173,15 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
         rules.append(RuleResult(rid, rule.category, outcome.status, outcome.reason, rule.title))
         if outcome.status == "error":
             errors.append(f"{raw.name}: rule {rid}: {outcome.reason}")
-        for f in outcome.findings:
-            findings.append(Finding(
-                rule=f.rule, severity=f.severity, category=f.category, message=f.message,
-                resources=tuple(f.resources), remediation=f.remediation, actionable=f.actionable,
-                evidence=f.evidence.to_json() if f.evidence else None,
-                fingerprint=fingerprint(f.rule, raw.name, f.resources), help_url=help_url(f.rule, docs),
-                subjects=subjects.of(f.resources),
-            ))
+        found.extend(outcome.findings)
+    for f in reconcile(found, resource_names(client)):  # one verdict per resource across the rules
+        findings.append(Finding(
+            rule=f.rule, severity=f.severity, category=f.category, message=f.message,
+            resources=tuple(f.resources), remediation=f.remediation, actionable=f.actionable,
+            evidence=f.evidence.to_json() if f.evidence else None,
+            fingerprint=fingerprint(f.rule, raw.name, f.resources), help_url=help_url(f.rule, docs),
+            subjects=subjects.of(f.resources),
+        ))
     findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.rule, f.resources))
     sources = Sources(
         ga4=None if client.ga4 is None else Source(client.ga4.property.name, client.ga4.property.display_name,

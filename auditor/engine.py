@@ -23,6 +23,9 @@ __all__ = ["CannotRun", "Context", "Evidence", "Finding", "Hierarchy", "NotAppli
            "RuleOutcome", "RuleSetting", "SEVERITIES", "cap", "fmt_count", "registry", "run_rule"]
 
 ENTRY_POINT_GROUP = "auditor.rules"
+# Verdicts a finding can give a resource; KEEP-side and DROP-side verdicts contradict each other.
+KEEP, PROMOTE, DEMOTE, REMOVE, UNMARK = "keep", "promote", "demote", "remove", "unmark"
+ADVICE = (KEEP, PROMOTE, DEMOTE, REMOVE, UNMARK)
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # lower is worse
 Status = Literal["pass", "fail", "not_run", "not_applicable", "error"]
@@ -76,6 +79,10 @@ class Finding:
     category: str = ""
     actionable: bool = True
     evidence: Evidence | None = None  # what a finding that rests on a classification rests on
+    # What the finding tells the user to do with each resource it names, where that is a verdict on the resource:
+    # (resource, one of ADVICE). The consistency pass (auditor.consistency) reads it so that no resource is told
+    # to be kept by one finding and demoted by another.
+    advice: tuple[tuple[str, str], ...] = ()
 
 
 class CannotRun(Exception):
@@ -100,11 +107,12 @@ class Context:
 
     def finding(self, message: str, resources: Iterable[str] = (), *, severity: str | None = None,
                 remediation: str | None = None, actionable: bool = True,
-                evidence: Evidence | None = None) -> Finding:
+                evidence: Evidence | None = None, advice: Mapping[str, str] | None = None) -> Finding:
         return Finding(
             rule=self.rule.id, severity=severity or self.severity, message=message,
             resources=tuple(resources), remediation=remediation or self.rule.remediation,
             category=self.rule.category, actionable=actionable, evidence=evidence,
+            advice=tuple((advice or {}).items()),
         )
 
     def at_most(self, severity: str) -> str:

@@ -167,9 +167,12 @@ class ConversionAction:
 
     @property
     def source(self) -> str:
-        """Where its conversions come from, by type: 'web tag', 'GA4 import', 'upload', 'Firebase', 'Google Play',
-        'app analytics', 'call', 'Google-hosted', 'store' or 'other' (two sources can count one sale twice)."""
+        """Where its conversions come from, by type: 'web tag', 'URL rule', 'GA4 import', 'upload', 'Firebase',
+        'Google Play', 'app analytics', 'call', 'Google-hosted', 'store' or 'other' (two sources can count one sale
+        twice)."""
         t = self.type
+        if t == "WEBPAGE_CODELESS":  # a URL rule set up in the interface: counts page loads, not the event itself
+            return "URL rule"
         if t in enums.WEB_TAG_TYPES:
             return "web tag"
         if t.startswith(enums.ANALYTICS_IMPORT_PREFIXES) or self.ga4_event_name is not None:

@@ -51,10 +51,57 @@ def default_goal(ads: Ads, a: ConversionAction) -> ConversionGoal | None:
 
 
 def default_bids_on(ads: Ads, a: ConversionAction) -> bool:
-    """Whether the account-default goals bid on a primary action: unless the customer goals were collected and
-    mark its category x origin not biddable."""
+    """Whether the account-default goals bid on a primary action: its goal's `biddable` when the customer goals
+    were collected; otherwise the action's own `include_in_conversions_metric` (false: its goal is not in the
+    biddable goals, so it is neither counted in Conversions nor bid on), and true when that was not read."""
+    if ads.goals is None:
+        return a.include_in_conversions_metric is not False
     g = default_goal(ads, a)
     return g is None or g.biddable
+
+
+def bid_basis(ads: Ads, a: ConversionAction) -> str:
+    """What `default_bids_on` rested on, for a finding's message."""
+    if ads.goals is not None:
+        g = default_goal(ads, a)
+        if g is None:
+            return f"no account-default goal row for {a.category} x {a.origin}: assumed bid on"
+        return f"the account-default goals {'bid' if g.biddable else 'do not bid'} on {a.category} x {a.origin}"
+    if a.include_in_conversions_metric is None:
+        return "goals not collected and include_in_conversions_metric not read: assumed bid on"
+    return (f"goals not collected; include_in_conversions_metric is {str(a.include_in_conversions_metric).lower()}: "
+            f"{'counted and bid on' if a.include_in_conversions_metric else 'neither counted nor bid on'}")
+
+
+@dataclass(frozen=True)
+class Reality:
+    """How the account really bids: its enabled campaigns by strategy (None: campaigns not collected)."""
+
+    campaigns: tuple[Campaign, ...] | None
+    learning: tuple[Campaign, ...] = ()  # enabled, on a conversion-based strategy
+
+    @property
+    def learns(self) -> bool | None:
+        """Whether any enabled campaign bids on a conversion-based strategy; None when campaigns were not
+        collected (then findings speak as if one did)."""
+        return None if self.campaigns is None else bool(self.learning)
+
+    def none_text(self) -> str:
+        """'no enabled campaign bids on a conversion-based strategy (MANUAL_CPC x2, TARGET_SPEND)'."""
+        enabled = [c for c in self.campaigns or () if c.status == "ENABLED"]
+        counts: dict[str, int] = {}
+        for c in enabled:
+            counts[c.bidding_strategy_type] = counts.get(c.bidding_strategy_type, 0) + 1
+        used = ", ".join(k + (f" x{n}" if n > 1 else "") for k, n in sorted(counts.items()))
+        return ("no enabled campaign bids on a conversion-based strategy"
+                + (f" ({used})" if used else " (no enabled campaign)"))
+
+
+def bidding_reality(ads: Ads) -> Reality:
+    if ads.campaigns is None:
+        return Reality(None)
+    return Reality(ads.campaigns, tuple(c for c in ads.campaigns
+                                        if c.status == "ENABLED" and c.bidding_strategy_type in CONVERSION_STRATEGIES))
 
 
 def custom_goal(ads: Ads, c: Campaign) -> CustomGoal | None:

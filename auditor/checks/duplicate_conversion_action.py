@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from auditor.checks._campaigns import bids, default_bids_on
-from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.engine import DEMOTE, KEEP, REMOVE, Context, Finding, Param, Rule, fmt_count
 from auditor.model import Ads, Client, ConversionAction
 from auditor.taxonomy import name_key
 
@@ -26,7 +26,7 @@ class Tie:
     platforms: bool = False  # web and app: usually different sales
 
 
-def _why(a: ConversionAction, b: ConversionAction, together: bool) -> Tie | None:
+def _why(a: ConversionAction, b: ConversionAction, together: bool, tolerance: float) -> Tie | None:
     if a.ga4_event_name and b.ga4_event_name:
         if a.ga4_event_name == b.ga4_event_name and a.ga4_property_id == b.ga4_property_id:
             return Tie(f"GA4 event '{a.ga4_event_name}' is imported twice")
@@ -37,15 +37,33 @@ def _why(a: ConversionAction, b: ConversionAction, together: bool) -> Tie | None
             a.category == b.category and a.category not in _VAGUE)
         if same_event and a.primary_for_goal and b.primary_for_goal:
             return Tie(f"a Google Ads tag and a GA4 import both count {a.category} as primary")
-        return None
     if name_key(a.name) == name_key(b.name) and a.category == b.category:
         return Tie(f"same name after normalising ('{name_key(a.name)}') and category {a.category}")
-    if (together and a.category == b.category and a.category not in _VAGUE and a.source != b.source
-            and not _stages(a, b) and not (a.system_managed and b.system_managed)):
+    if not together or a.source == b.source or _stages(a, b) or (a.system_managed and b.system_managed):
+        return None
+    if a.category == b.category and a.category not in _VAGUE:
         platforms = (a.source in _APP_SOURCES) != (b.source in _APP_SOURCES)
-        return Tie(f"two sources ({a.source}, {b.source}) both count {a.category} as primary, bid on together",
-                   proven=False, platforms=platforms)
+        agree = _agree(a, b, tolerance)
+        return Tie(f"two sources ({a.source}, {b.source}) both count {a.category} as primary, bid on together"
+                   + (f"; {agree}" if agree else ""), proven=False, platforms=platforms)
+    if a.category in LEAD_FAMILY and b.category in LEAD_FAMILY:
+        agree = _agree(a, b, tolerance)
+        if agree:  # leads of any lead category count one enquiry alike; the counts say it is the same one
+            return Tie(f"two sources ({a.source} {a.category}, {b.source} {b.category}) count one lead alike, bid "
+                       f"on together; {agree}", proven=False)
     return None
+
+
+# Lead categories count one enquiry alike: a form tag, a contact URL rule and a quote import of one enquiry.
+LEAD_FAMILY = frozenset({"SUBMIT_LEAD_FORM", "CONTACT", "REQUEST_QUOTE", "BOOK_APPOINTMENT", "IMPORTED_LEAD"})
+
+
+def _agree(a: ConversionAction, b: ConversionAction, tolerance: float) -> str:
+    """'their 30-day counts agree within 4% (212 and 204)' when they do (at least 5 each), else ''."""
+    x, y = a.stats.all_conversions, b.stats.all_conversions
+    if min(x, y) < 5 or abs(x - y) > tolerance * max(x, y):
+        return ""
+    return f"their 30-day counts agree within {abs(x - y) / max(x, y):.0%} ({fmt_count(x)} and {fmt_count(y)})"
 
 
 def _stages(a: ConversionAction, b: ConversionAction) -> bool:
@@ -71,21 +89,44 @@ def _together(ads: Ads) -> Callable[[ConversionAction, ConversionAction], bool]:
 
 
 # Which copy to keep, closest to the business event first: an upload from the order or CRM system (net of
-# cancellations, valued per conversion), a Google Ads tag (deduplicated by Google Ads, not delayed by GA4
-# processing), an app's own measurement, then a GA4 import.
-_SOURCE_RANK = {"upload": 0, "web tag": 1, "Firebase": 2, "Google Play": 2, "app analytics": 2, "call": 3,
-                "GA4 import": 4}
+# cancellations, valued per conversion), a Google Ads tag on the event itself (a form's submit, an order;
+# deduplicated by Google Ads, not delayed by GA4 processing), an app's own measurement, a URL rule (a page load,
+# reloads and stray visits included), a call, then a GA4 import.
+_SOURCE_RANK = {"upload": 0, "web tag": 1, "Firebase": 2, "Google Play": 2, "app analytics": 2, "URL rule": 3,
+                "call": 4, "GA4 import": 5}
+
+
+def _valued(a: ConversionAction) -> bool:
+    return (a.default_value or 0) > 0 or a.stats.conversions_value > 0
 
 
 def _keep_rank(a: ConversionAction) -> tuple:
-    """Which copy to keep: a system-managed one (it cannot be changed), then the one closest to the business
-    event (`_SOURCE_RANK`), then the primary one, then the one that counts most, then the oldest id."""
-    return (not a.system_managed, _SOURCE_RANK.get(a.source, 5), not a.primary_for_goal,
-            -a.stats.all_conversions, int(a.id) if a.id.isdigit() else 0)
+    """Which copy to keep: a system-managed one (it cannot be changed), then a counted one over one outside the
+    Conversions column, then the one closest to the business event (`_SOURCE_RANK`), then the primary one, then
+    a valued one, then the one that counts most, then the oldest id."""
+    return (not a.system_managed, a.include_in_conversions_metric is False, _SOURCE_RANK.get(a.source, 6),
+            not a.primary_for_goal, not _valued(a), -a.stats.all_conversions, int(a.id) if a.id.isdigit() else 0)
+
+
+def _fixed_values(members: list[ConversionAction]) -> str:
+    """'; two fixed values (40.00 and 25.00) for one event' when copies always use different default values."""
+    fixed = sorted({m.default_value for m in members if m.always_use_default_value and m.default_value})
+    if len(fixed) < 2:
+        return ""
+    return (f"; {'two' if len(fixed) == 2 else len(fixed)} fixed values ({' and '.join(f'{v:,.2f}' for v in fixed)})"
+            " for one event: which one bidding sees depends on which action fires")
+
+
+def _codeless(demote: list[ConversionAction]) -> str:
+    rules = [m for m in demote if m.type == "WEBPAGE_CODELESS"]
+    if not rules:
+        return ""
+    return (f" {_names(rules)} {'is a URL rule' if len(rules) == 1 else 'are URL rules'} (codeless): change or "
+            "remove it in the Google Ads interface (Goals > Conversions), where it was set up.")
 
 
 def _groups(actions: tuple[ConversionAction, ...], together: Callable[[ConversionAction, ConversionAction], bool],
-            ) -> list[tuple[list[ConversionAction], list[Tie]]]:
+            tolerance: float) -> list[tuple[list[ConversionAction], list[Tie]]]:
     """Connected groups of actions that pairwise count the same event, with the ties that bind them."""
     parent = list(range(len(actions)))
 
@@ -97,7 +138,7 @@ def _groups(actions: tuple[ConversionAction, ...], together: Callable[[Conversio
 
     ties: dict[int, list[Tie]] = {}
     for (i, a), (j, b) in combinations(enumerate(actions), 2):
-        tie = _why(a, b, together(a, b))
+        tie = _why(a, b, together(a, b), tolerance)
         if tie:
             parent[root(i)] = root(j)
             ties.setdefault(i, []).append(tie)
@@ -131,7 +172,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     ones to demote (never a system-managed one)."""
     ads = client.ads
     assert ads is not None
-    for members, ties in _groups(ads.enabled_actions, _together(ads)):
+    for members, ties in _groups(ads.enabled_actions, _together(ads), float(ctx.params["count_tolerance"])):
         members.sort(key=_keep_rank)
         keep, demote = members[0], [m for m in members[1:] if not m.system_managed]
         whys = [t.why for t in ties]
@@ -149,17 +190,18 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             severity = str(ctx.params["platform_severity" if platforms else "cross_source_severity"])
             side = "; ".join(_side_by_side(m) for m in members)
             yield ctx.finding(
-                f"{' and '.join(_side_by_side(m) for m in members[:1])} may count the same sales as "
-                f"{_names(members[1:])}: {'; '.join(whys)}. Side by side: {side}. If they overlap, keep "
-                f"'{keep.name}' ({_keep_why(keep)}) and set {_names(demote)} to Secondary",
+                f"{' and '.join(_side_by_side(m) for m in members[:1])} may count the same conversions as "
+                f"{_names(members[1:])}: {'; '.join(whys)}{_fixed_values(members)}. Side by side: {side}. If they "
+                f"overlap, keep '{keep.name}' ({_keep_why(keep)}) and set {_names(demote)} to Secondary",
                 [m.resource_name for m in members], severity=severity,
+                advice={keep.resource_name: KEEP, **{m.resource_name: DEMOTE for m in demote}},
                 remediation=("Check before demoting one: compare the two actions' conversions by day and by order or "
                              "lead id (Google Ads > Goals > Conversions > the action > segment by day; the upload's "
                              "source file or CRM export), and ask whether the upload covers only sales the tag "
                              "cannot see (offline or phone sales" + (", or in-app against web purchases" if platforms
                                                                       else "") + "). If they count the same sales, "
                              f"keep '{keep.name}' primary and set the other to Secondary (API: primary_for_goal = "
-                             "false); if they count different sales, nothing to change."),
+                             "false); if they count different sales, nothing to change." + _codeless(demote)),
             )
             continue
         severity = None if any_primary else str(ctx.params["both_secondary_severity"])
@@ -170,13 +212,15 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             f"remove {_names(secondary)} (already secondary, still counted in All conversions)" if secondary else "",
         ) if part)
         yield ctx.finding(
-            f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; keep '{keep.name}', {todo} "
-            f"(keep '{keep.name}': {_keep_why(keep)})",
+            f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}{_fixed_values(members)}; keep "
+            f"'{keep.name}', {todo} (keep '{keep.name}': {_keep_why(keep)})",
             [m.resource_name for m in members], severity=severity,
+            advice={keep.resource_name: KEEP, **{m.resource_name: DEMOTE for m in primary},
+                    **{m.resource_name: REMOVE for m in secondary}},
             remediation=(f"Keep '{keep.name}' ({keep.resource_name}) as the one primary action. In Google Ads > "
                          "Goals > Conversions set each copy to Secondary (API: primary_for_goal = false) or remove "
                          "it (status REMOVED) if nothing else uses it: "
-                         + ", ".join(m.resource_name for m in demote) + "."),
+                         + ", ".join(m.resource_name for m in demote) + "." + _codeless(demote)),
         )
 
 
@@ -184,8 +228,12 @@ def _keep_why(a: ConversionAction) -> str:
     if a.system_managed:
         return "managed by Google: it cannot be changed"
     return {"upload": "an upload from the order or CRM system, closest to the business event",
-            "web tag": "the Google Ads tag: deduplicated by Google Ads and not delayed by GA4 processing",
-            "GA4 import": "the GA4 import"}.get(a.source, f"the {a.source} action")
+            "web tag": "the Google Ads tag on the event itself: deduplicated by Google Ads and not delayed by GA4 "
+                       "processing",
+            "URL rule": "a URL rule: it counts page loads",
+            "GA4 import": "the GA4 import"}.get(a.source, f"the {a.source} action") + (
+        "" if a.include_in_conversions_metric is not False else "; note: not counted in Conversions") + (
+        ", with a value" if _valued(a) else "")
 
 
 def _names(actions: list[ConversionAction]) -> str:
@@ -206,6 +254,8 @@ RULE = Rule(
     params={"both_secondary_severity": Param("Severity when both copies are secondary."),
             "cross_source_severity": Param("Severity of two sources of one category bid on together (the API "
                                            "cannot prove they count the same sales).", default="medium"),
+            "count_tolerance": Param("Largest relative gap between two sources' 30-day counts that still says they "
+                                     "count the same conversions (lead categories alike).", default=0.15),
             "platform_severity": Param("Severity when one of those sources is an app and the other the web "
                                        "(usually different sales).", default="low")},
     requires=("ads",),

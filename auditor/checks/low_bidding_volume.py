@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
-from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.checks._campaigns import Reality, bidding_reality
+from auditor.engine import KEEP, PROMOTE, Context, Finding, Param, Rule, fmt_count
 from auditor.hierarchy import STRENGTH_EVIDENCE
 from auditor.model import Client
 
@@ -17,7 +19,22 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     highest rate to the macro (not the one latest on a fixed ladder). When a primary micro already qualifies, a
     proxy is in place and the finding says so as a note. An account with no primary macro at all is left to
     no-primary-conversion and micro-primary-goal. This is the account-wide view: each campaign on Smart Bidding
-    learns from its own, lower volume, which is smart-bidding-low-volume's (when campaigns are collected)."""
+    learns from its own, lower volume, which is smart-bidding-low-volume's (when campaigns are collected). When
+    the campaigns were collected and none bids on a conversion-based strategy (manual or click bidding), volume
+    is no defect yet but the reason not to switch: the finding is then an info note that starts "before you
+    switch to a conversion-based strategy"."""
+    ads = client.ads
+    assert ads is not None
+    reality = bidding_reality(ads)
+    for f in _check(client, ctx, reality):
+        if reality.learns is False:
+            f = replace(f, severity="info", message=f"before you switch to a conversion-based strategy "
+                        f"({reality.none_text()}): {f.message}")
+        yield f
+
+
+def _check(client: Client, ctx: Context, reality: Reality) -> Iterator[Finding]:
+    """The findings as if a campaign bid on conversions (see `check`)."""
     ads = client.ads
     assert ads is not None
     h = ctx.hierarchy
@@ -27,8 +44,9 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     volume = sum(a.stats.conversions for a in macros)
     if not macros or volume >= threshold:
         return
+    learner = "Smart Bidding" if reality.learns is not False else "such a strategy"
     head = (f"primary macro actions have {fmt_count(volume)} conv. in 30 days (below {fmt_count(threshold)}) "
-            "across the account: too few for Smart Bidding to learn from (each campaign's own volume: "
+            f"across the account: too few for {learner} to learn from (each campaign's own volume: "
             "smart-bidding-low-volume)")
     resources = [a.resource_name for a in macros]
     in_place = [a for a in ads.primary_actions if h.action(a).strength != "macro" and h.action(a).proxy_grade
@@ -44,7 +62,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             f"{head}; a proxy is in place: '{best.name}' is primary with {fmt_count(best.stats.conversions)} conv. "
             f"in 30 days — {ev.text()}{better}",
-            [*resources, best.resource_name], severity="info", evidence=ev,
+            [*resources, best.resource_name], severity="info", evidence=ev, advice={best.resource_name: KEEP},
             remediation=(f"Keep '{best.name}' primary while macro volume stays low; check monthly that it still "
                          "predicts sales or leads, and demote it once macro primaries reach "
                          f"{fmt_count(threshold)} conversions a month."),
@@ -82,6 +100,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         f"{head}; best micro proxy: {best.label} ({fmt_count(best.volume)} in {best.period}), the micro before the "
         f"macro with enough volume and the highest rate to it — {best.evidence.text()}{others}",
         resources, evidence=best.evidence,
+        advice={best.action.resource_name: PROMOTE} if best.action is not None else None,
         remediation=(f"{step}. Give it a value well below the macro's, keep the macro primary, check monthly that it "
                      f"still predicts sales or leads, and demote it once macro primaries reach "
                      f"{fmt_count(threshold)} conversions a month."),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
-from auditor.checks._campaigns import bids, default_bids_on
-from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.checks._campaigns import Reality, bid_basis, bidding_reality, bids, default_bids_on
+from auditor.engine import DEMOTE, KEEP, Context, Finding, Param, Rule, cap, fmt_count
 from auditor.hierarchy import STRENGTH_EVIDENCE
 from auditor.model import Client, ConversionAction
 
@@ -49,7 +50,20 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     a micro toward paying users: the campaigns, when collected, say which). Returning-user actions are
     returning-user-conversion's. Every finding carries its evidence. Once the customer conversion goals are
     collected, a primary action whose category x origin the account default does not mark biddable is not bid on
-    by it and is left alone (a campaign that bids on it through its own goals is campaign-goal-override's)."""
+    by it and is left alone (without them, its `include_in_conversions_metric` decides, and the finding says so).
+    When the campaigns were collected and none bids on a conversion-based strategy, nothing learns from the
+    action yet: findings are capped at `no_conversion_bidding_severity` and say so. A campaign that bids on an
+    action through its own goals is campaign-goal-override's."""
+    ads = client.ads
+    assert ads is not None
+    reality = bidding_reality(ads)
+    for f in _check(client, ctx, reality):
+        if reality.learns is False and f.severity != "info":  # nothing learns from it yet: no bidding defect
+            f = replace(f, severity=cap(f.severity, str(ctx.params["no_conversion_bidding_severity"])))
+        yield f
+
+
+def _check(client: Client, ctx: Context, reality: Reality) -> Iterator[Finding]:
     ads = client.ads
     assert ads is not None
     tax, h = ctx.taxonomy, ctx.hierarchy
@@ -65,6 +79,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         if not default_bids_on(ads, a):
             continue  # the account default does not bid on its goal: only a campaign's own goals can
         why = f" — {ev.text()}"
+        if ads.goals is None:  # say what "bid on" rested on
+            why += f" [{bid_basis(ads, a)}]"
         placed = tax.action_verdict(a).kind == "micro" or ev.position == "before"
         if a.system_managed:
             yield ctx.finding(
@@ -88,7 +104,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 f"{_label(a)} is a {kind} set as primary although {macros}, enough to bid on the real "
                 f"outcome{why}",
-                [a.resource_name], evidence=ev,
+                [a.resource_name], evidence=ev, advice={a.resource_name: DEMOTE},
                 # a micro by its name or category whose strength the data cannot establish: never above medium
                 severity=ctx.at_most("medium") if ev.strength == "unknown" else None,
             )
@@ -96,15 +112,18 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 f"{_label(a)} is a micro set as primary that fires after or beside the macro, so it cannot "
                 f"stand in for it as a bidding proxy ({macros}){why}",
-                [a.resource_name], severity=ctx.at_most("medium"), evidence=ev,
+                [a.resource_name], severity=ctx.at_most("medium"), evidence=ev, advice={a.resource_name: DEMOTE},
                 remediation=("Set it to Secondary (API: ConversionAction.primary_for_goal = false): it counts "
                              "people who already converted. If macro volume is too low, bid on a micro that "
                              "comes before the macro instead (see low-bidding-volume)."),
             )
         elif ev.strength == "low":
+            learns = ("Smart Bidding learns to buy it" if reality.learns is not False else
+                      f"{reality.none_text()}, so nothing learns from it yet, but it fills the Conversions column "
+                      "and a conversion-based strategy would learn to buy it")
             yield ctx.finding(
-                f"{_label(a)} is a weak micro set as primary: Smart Bidding learns to buy it ({macros}){why}",
-                [a.resource_name], evidence=ev,
+                f"{_label(a)} is a weak micro set as primary: {learns} ({macros}){why}",
+                [a.resource_name], evidence=ev, advice={a.resource_name: DEMOTE},
             )
         elif ev.strength == "unknown":
             yield ctx.finding(
@@ -117,6 +136,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                 f"only {fmt_count(macro_volume)} conv. in 30 days (below {fmt_count(threshold)}), a legitimate "
                 f"bidding proxy; check that it still predicts macro conversions{why}",
                 [a.resource_name], severity=str(ctx.params["strong_micro_low_volume_severity"]), evidence=ev,
+                advice={a.resource_name: KEEP},
                 remediation=("Keep it while macro volume stays low; review monthly whether it still correlates "
                              "with sales or qualified leads, and demote it once macro primaries "
                              f"reach {fmt_count(threshold)} conversions a month."),
@@ -138,7 +158,7 @@ def _earlier_stage(client: Client, ctx: Context, a: ConversionAction, volume: fl
             f"{_source_label(a)} is the raw web lead, primary beside the lead qualified in the CRM, {later_text}: "
             f"{fmt_count(volume)} qualified conv. in 30 days (at least {fmt_count(threshold)}) are enough to bid on "
             f"the qualified stage, and the raw form teaches bidding to buy any enquiry — {ev.text()}",
-            [a.resource_name, *(x.resource_name for x in later)], evidence=ev,
+            [a.resource_name, *(x.resource_name for x in later)], evidence=ev, advice={a.resource_name: DEMOTE},
             remediation=(f"Set '{a.name}' to Secondary (API: ConversionAction.primary_for_goal = false) and bid on "
                          "the qualified stage alone; keep the form as an observation action, and keep the CRM import "
                          "regular (at least weekly) so bidding learns from fresh qualified leads."),
@@ -148,6 +168,7 @@ def _earlier_stage(client: Client, ctx: Context, a: ConversionAction, volume: fl
         f"only {fmt_count(volume)} qualified conv. in 30 days (below {fmt_count(threshold)}) the raw form is the "
         f"legitimate bidding proxy — {ev.text()}",
         [a.resource_name, *(x.resource_name for x in later)], severity=note, evidence=ev,
+        advice={a.resource_name: KEEP},
         remediation=(f"Keep both while the qualified stage stays below {fmt_count(threshold)} a month; give the "
                      "form a value well below a qualified lead's so value-based bidding prefers leads that qualify, "
                      f"and set '{a.name}' to Secondary once the import reaches {fmt_count(threshold)} a month."),
@@ -197,7 +218,7 @@ def _install(client: Client, ctx: Context, a: ConversionAction, later_text: str,
         f"{head}: {where}, and a micro toward paying users"
         + (f" for {names}, legitimate while in-app purchases have {fmt_count(volume)} conv. in 30 days (below "
            f"{fmt_count(threshold)})" if mixed else "") + f" — {ev.text()}",
-        [a.resource_name], severity=note, evidence=ev, actionable=bool(mixed),
+        [a.resource_name], severity=note, evidence=ev, actionable=bool(mixed), advice={a.resource_name: KEEP},
         remediation=("Keep installs as the goal of install campaigns only; campaigns for paying users bid on the "
                      "in-app purchases (campaign-specific goals) once they reach "
                      f"{fmt_count(threshold)} a month."),
@@ -220,6 +241,9 @@ RULE = Rule(
     params={
         "low_volume_threshold": Param("Macro primary conversions per 30 days below which bidding cannot learn."),
         "strong_micro_low_volume_severity": Param("Severity of a strong micro as primary in a low-volume account."),
+        "no_conversion_bidding_severity": Param("Most severity when the campaigns were collected and none bids on a "
+                                                "conversion-based strategy (nothing learns from the action yet).",
+                                                default="medium"),
     },
     requires=("ads",),
     example="'Add to cart' (ADD_TO_CART, GA4 event add_to_cart, 2,410 conv. in 30 days) is a micro set as primary",

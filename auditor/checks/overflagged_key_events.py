@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.engine import UNMARK, Context, Finding, Param, Rule, fmt_count
 from auditor.hierarchy import STRENGTH_EVIDENCE
 from auditor.model import Client
 
@@ -43,7 +43,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             f"key event {n} ({fmt_count(volumes.get(n, 0))} events in 28 days) is a weak micro, not a business "
             f"outcome — {evidence[n].text()}",
-            [by_name[n]], evidence=evidence[n],
+            [by_name[n]], evidence=evidence[n], advice={by_name[n]: UNMARK},
         )
     macro = h.macro
     macro_events = [n for n in (macro.events if macro else ()) if volumes.get(n, 0) > 0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checks._campaigns import bids, default_bids_on, default_goal
-from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.engine import PROMOTE, Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client, ConversionAction
 
 
@@ -87,7 +87,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             f"({enough})",
             [a.resource_name, *sorted(bid_names)],
             severity=str(ctx.params["outcome_severity"]) if outcome else None,
-            actionable=not a.system_managed,
+            actionable=not a.system_managed, advice={a.resource_name: PROMOTE},
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checks._campaigns import default_bids_on
-from auditor.engine import Context, Finding, Param, Rule, fmt_count
+from auditor.engine import DEMOTE, UNMARK, Context, Finding, Param, Rule, fmt_count
 from auditor.model import Client
 
 
@@ -30,7 +30,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 f"primary action '{a.name}' ({a.category}, {fmt_count(a.stats.conversions)} conv. in 30 days) counts "
                 f"people who come back, not people who convert, and is {what} — {ev.text()}",
-                [a.resource_name], evidence=ev,
+                [a.resource_name], evidence=ev, advice={a.resource_name: DEMOTE},
                 severity=None if bid else str(ctx.params["key_event_severity"]),
             )
     if ga4 is not None:
@@ -48,6 +48,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                 f"key event {k.event_name} ({volume}) counts people who come back, not people who convert — "
                 f"{ev.text()}",
                 [k.name or k.event_name], severity=str(ctx.params["key_event_severity"]), evidence=ev,
+                advice={k.name or k.event_name: UNMARK},
                 remediation=("In GA4 Admin > Data display > Key events, unmark it (API: properties.keyEvents.delete; "
                              "the event keeps being collected). Use it for audiences and engagement reports."),
             )
