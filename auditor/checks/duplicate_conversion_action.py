@@ -166,10 +166,18 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     default or one campaign bids on together, such as a purchase counted by a GA4 import and by an upload. The
     API cannot prove that two sources count the same sales, so that finding names both side by side (source,
     type, origin, 30-day counts) and says how to check before demoting one; web against app actions usually count
-    different sales and are reported at `platform_severity`. A raw web lead beside a lead qualified in the CRM
-    is two stages of one lead, not a copy (micro-primary-goal judges it). REMOVED and HIDDEN actions are history
-    and never flagged. One finding per group of copies, naming every resource, the one to keep and why, and the
-    ones to demote (never a system-managed one)."""
+    different sales and are reported at `platform_severity`. Lead categories (SUBMIT_LEAD_FORM, CONTACT,
+    REQUEST_QUOTE, BOOK_APPOINTMENT, IMPORTED_LEAD) count one enquiry alike: two lead actions of different sources
+    bid on together whose 30-day counts agree within `count_tolerance` are paired whatever their category (a
+    form tag, a thank-you page URL rule and a GA4 import of that page's view). The API does not expose a URL
+    rule's page, so the counts (and names) are the evidence, and the finding says how to confirm. Copies that
+    always use different fixed values are named with both values. A raw web lead beside a lead qualified in the
+    CRM is two stages of one lead, not a copy (micro-primary-goal judges it). REMOVED and HIDDEN actions are
+    history and never flagged. One finding per group of copies, naming every resource, the one to keep and why
+    (counted over uncounted; then closest to the business event: an upload from the order or CRM system, a tag
+    on the event itself, an app's own measurement, a URL rule, a call, a GA4 import; then primary, valued, the
+    one that counts most), and the ones to demote (never a system-managed one; a URL rule is changed in the
+    interface where it was set up)."""
     ads = client.ads
     assert ads is not None
     for members, ties in _groups(ads.enabled_actions, _together(ads), float(ctx.params["count_tolerance"])):
