@@ -48,7 +48,8 @@ def fail_options(f: F) -> F:
 
 def config_options(f: F) -> F:
     f = click.option("--profile", metavar="NAME", help="Business model for clients without their own: ecommerce, "
-                     "lead-gen, saas, content (default: inferred from each client's data, said in the report).")(f)
+                     "lead-gen, saas, content, app (default: inferred from each client's data, said in the "
+                     "report).")(f)
     f = click.option("--config", "config", metavar="FILE",
                      help="Config file (default: .auditor.yaml, else [tool.auditor] in pyproject.toml, in the "
                           "working directory).")(f)
