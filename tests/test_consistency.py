@@ -79,3 +79,21 @@ def test_no_sample_client_gets_opposite_advice(folder):
     raw.name = folder
     c, _ = _snapshot(raw, ruleset())
     assert conflicts(reconcile(every_finding(c), resource_names(c))) == {}
+
+
+@pytest.mark.parametrize("folder", [f.name for f in client_dirs(FIXTURES)])
+def test_every_primary_action_of_a_sample_is_judged_and_no_returning_action_is_a_macro(folder):
+    """On every sample client: each primary action is a macro, or a finding speaks of it; no returning-user
+    action is ever a macro."""
+    raw = load_client(FIXTURES / folder)
+    raw.name = folder
+    c, _ = _snapshot(raw, ruleset())
+    if c.ads is None:
+        pytest.skip("GA4 only")
+    h = Hierarchy(c, ruleset().for_profile(c.profile)[0])
+    spoken = {r for f in every_finding(c) for r in f.resources}
+    for a in c.ads.primary_actions:
+        ev = h.action(a)
+        assert not (ev.returning and ev.strength == "macro"), a.name
+        assert ev.strength == "macro" or a.resource_name in spoken, a.name
+    assert h.macro is None or not any(h.action(a).returning for a in h.macro.actions)
