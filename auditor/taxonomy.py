@@ -191,6 +191,9 @@ class Taxonomy:
     returning_words: frozenset[tuple[str, ...]] = frozenset()
     returning_share: float = 0.8
     returning_min_users: int = 200
+    # The profile's earlier outcomes (an app's first_open): the macro of a campaign of their own (installs) and a
+    # step toward the paying outcome, so no weak micro whatever their rate to it.
+    earlier_outcomes: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, base: dict[str, Any], profile: dict[str, Any], user: Any = None) -> Taxonomy:
@@ -244,6 +247,7 @@ class Taxonomy:
             returning_words=frozenset(tuple(str(w).lower().split()) for w in base.get("returning_user_words") or ()),
             returning_share=float(base.get("returning_user_share", 0.8)),
             returning_min_users=int(base.get("returning_user_min_users", 200)),
+            earlier_outcomes=_keys(profile.get("earlier_outcomes")),
         )
 
     # -- names ------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ CLIENTS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name
 FILES = sorted(str(p.relative_to(FIXTURES)) for c in CLIENTS for p in (FIXTURES / c).rglob("*.json"))
 
 # Clients without a client.yaml: their profile is inferred from their data.
-INFERRED = {"lumen-analytics"}
+INFERRED = {"lumen-analytics", "pocketfit-app"}
 # The one file kept as to_json(preserving_proto_field_name=True) writes it, to exercise that variant.
 SNAKE_CASE_FILES = {"fieldnotes-media/ga4/data_retention.json"}
 
@@ -109,7 +109,7 @@ def keys(value) -> set[str]:
 
 def test_bundled_clients():
     assert CLIENTS == ["brightcart-home", "fieldnotes-media", "harbor-dental", "keystone-legal", "lumen-analytics",
-                       "northwind-outfitters"]
+                       "northwind-outfitters", "pocketfit-app", "ridgeline-roofing", "tidewater-supply"]
 
 
 def test_message_types_cover_the_fixture_contract():

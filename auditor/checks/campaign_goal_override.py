@@ -30,7 +30,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     at most at medium. In campaign-specific goals only the categories the account default does not bid on are
     this rule's (the others are micro-primary-goal's); a custom goal's actions are all judged, primary or not.
     (2) when those goals leave out the account's macro outcome (no primary macro action among them, or a custom
-    goal without one) while the account has primary macro actions. Campaigns on the account-default goals,
+    goal without one) while the account has primary macro actions; an install campaign (goals that hold app
+    installs only) is not: installs are the outcome it exists for. Campaigns on the account-default goals,
     paused campaigns and manual or click-based strategies are not judged."""
     ads = client.ads
     assert ads is not None and ads.campaigns is not None
@@ -85,7 +86,9 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                              "CUSTOMER). Keep a strong micro only while the campaign's own macro conversions are "
                              f"below {fmt_count(threshold)} a month."),
             )
-        if macros and not any(h.action(a).strength == "macro" for a in b.actions):
+        installs_only = bool(b.actions) and all(a.is_app_install for a in b.actions)
+        if macros and not installs_only and not any(h.action(a).strength == "macro" for a in b.actions):
+            # an install campaign bids on installs by design: they are its macro (micro-primary-goal says so)
             held = (quoted(b.actions, 5) if b.actions
                     else "no enabled primary action" if b.source == "campaign" else "no enabled action")
             macro_ev = h.action(macros[0])  # why that is the account's macro: the rule rests on it

@@ -91,7 +91,7 @@ def _check(client: Client, ctx: Context, reality: Reality) -> Iterator[Finding]:
                              "to a standard campaign type with your own goals."),
             )
         elif a.resource_name in h.earlier:
-            yield _earlier_stage(client, ctx, a, macro_volume, threshold)
+            yield _earlier_stage(client, ctx, a, threshold)
         elif not placed:
             yield ctx.finding(
                 f"{_label(a)} is primary, but nothing places it: its name and category say neither micro nor macro, "
@@ -143,11 +143,16 @@ def _check(client: Client, ctx: Context, reality: Reality) -> Iterator[Finding]:
             )
 
 
-def _earlier_stage(client: Client, ctx: Context, a: ConversionAction, volume: float, threshold: float) -> Finding:
+def _earlier_stage(client: Client, ctx: Context, a: ConversionAction, threshold: float) -> Finding:
     """A raw web lead beside a CRM-qualified lead, or an app install beside in-app purchases, both primary."""
     h = ctx.hierarchy
     ev = h.action(a)
-    later = h.macro.actions if h.macro else ()
+    # the later stage alone (the CRM imports, the in-app purchases), not every macro (calls, say)
+    def later_stage(x: ConversionAction) -> bool:
+        return x.is_app if a.is_app_install else x.is_crm_lead_import
+
+    later = tuple(x for x in (h.macro.actions if h.macro else ()) if later_stage(x))
+    volume = sum(x.stats.conversions for x in later)
     later_text = ", ".join(_source_label(x) for x in later)
     enough = volume >= threshold
     note = str(ctx.params["strong_micro_low_volume_severity"])

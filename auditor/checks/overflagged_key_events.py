@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from auditor.engine import UNMARK, Context, Finding, Param, Rule, fmt_count
 from auditor.hierarchy import STRENGTH_EVIDENCE
 from auditor.model import Client
+from auditor.taxonomy import name_key
 
 
 def _listing(names: list[str], volumes: dict[str, int]) -> str:
@@ -19,7 +20,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     taxonomy knows as weak or automatically collected (page_view, scroll, session_start, video_start,
     file_download, form_start...), except returning-user actions (returning-user-conversion reports those); and
     each key event whose 28-day volume is more than `dwarf_ratio` times the
-    macro's. A key event whose strength the data cannot establish is not called weak."""
+    macro's. A profile's earlier outcomes (`earlier_outcomes`: an app's first_open, the install) are neither. A
+    key event whose strength the data cannot establish is not called weak."""
     ga4 = client.ga4
     assert ga4 is not None
     volumes = ga4.volumes()
@@ -38,7 +40,10 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         )
     evidence = {n: h.event(n) for n in key_names}
     # returning-user actions (login, app open) are returning-user-conversion's: one finding per key event
-    weak = [n for n in key_names if evidence[n].strength == "low" and not evidence[n].returning]
+    # ... and the profile's earlier outcomes (an app's first_open) are outcomes of their own, never weak
+    earlier = ctx.taxonomy.earlier_outcomes
+    weak = [n for n in key_names if evidence[n].strength == "low" and not evidence[n].returning
+            and name_key(n) not in earlier]
     for n in weak:
         yield ctx.finding(
             f"key event {n} ({fmt_count(volumes.get(n, 0))} events in 28 days) is a weak micro, not a business "
@@ -51,7 +56,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     ratio = float(ctx.params["dwarf_ratio"])
     if macro_volume > 0:
         for n in key_names:
-            if evidence[n].strength in ("macro", "low") or volumes.get(n, 0) <= ratio * macro_volume:
+            if evidence[n].strength in ("macro", "low") or volumes.get(n, 0) <= ratio * macro_volume \
+                    or name_key(n) in earlier:
                 continue
             yield ctx.finding(
                 f"key event {n} ({fmt_count(volumes.get(n, 0))} events in 28 days) exceeds {fmt_count(ratio)}x the "
