@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import test_real_shapes as shapes
 from builders import action, ads, client, ruleset
 
-import test_real_shapes as shapes
 from auditor.audit import _snapshot, resource_names
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.consistency import conflicts, reconcile

@@ -42,7 +42,8 @@ def test_overflagged_flags_weak_and_automatic_key_events_even_when_few():
     assert set(by_event) == {"page_view", "session_start"}  # one finding per weak key event; purchase is the macro
     assert "page_view (180,000 events in 28 days)" in by_event["page_view"].message
     assert "session_start (50,000 events in 28 days)" in by_event["session_start"].message
-    assert by_event["session_start"].rule == "returning-user-conversion" and by_event["session_start"].evidence.returning
+    assert by_event["session_start"].rule == "returning-user-conversion"
+    assert by_event["session_start"].evidence.returning
     assert by_event["page_view"].evidence.strength == "low" and by_event["page_view"].evidence.macro == "purchase"
 
 

@@ -56,7 +56,7 @@ def test_a_missing_step_is_said_and_bridged():
     f = build_funnel(shop(events), SHOP_LADDER)
     missing = f["steps"][3]
     assert missing == {"event": "begin_checkout", "count": None, "available": False, "matched": [],
-                       "previous": None, "rate_from_previous": None, "rate_from_first": None}
+                       "matched_counts": [], "previous": None, "rate_from_previous": None, "rate_from_first": None}
     assert f["steps"][4]["previous"] == "add_to_cart" and f["steps"][4]["rate_from_previous"] == 0.4444
     assert f["missing"] == ["begin_checkout"] and "no events in 28 days for begin_checkout" in f["summary"]
     rows = funnel_rows(f)
@@ -94,7 +94,11 @@ def test_zero_count_rows_are_no_data():
 
 def test_profiles_carry_their_ladders():
     rs = Ruleset.load()
-    assert rs.for_profile("ecommerce")[0].funnel == tuple(SHOP_LADDER)
+    shop_tax = rs.for_profile("ecommerce")[0]
+    assert shop_tax.funnel == ("session_start", "view_item_list", "select_item", "view_item", "add_to_wishlist",
+                               "add_to_cart", "view_cart", "begin_checkout", "add_shipping_info",
+                               "add_payment_info", "purchase")  # GA4's recommended ecommerce order
+    assert shop_tax.side_steps == ("select_item", "add_to_wishlist", "view_cart")
     for profile in ("lead-gen", "saas", "content"):
         ladder = rs.for_profile(profile)[0].funnel
         assert ladder[0] == "session_start" and len(ladder) >= 4
@@ -143,7 +147,8 @@ def test_table_and_markdown_show_a_funnel_table():
     assert "biggest drop" in table and "funnel: not available: no GA4 data" in table
     md = render("markdown", _results())
     assert "### Funnel" in md and "| step | users | from previous | from first | note |" in md
-    assert "| add_to_cart | 9,416 | 28.5% | 7.8% | biggest drop |" in md  # ordinary names read naturally
+    assert "| add_to_cart | 9,416 | 17.8% | 7.8% | biggest drop |" in md  # ordinary names read naturally
+    assert "- beside the ladder: select_item: 33,019 users, side step between view_item_list and view_item\n" in md
     assert "Not available: no GA4 data" in md
 
 
@@ -153,7 +158,8 @@ def test_html_draws_bars_and_highlights_the_biggest_drop():
     assert html.count('<li class="worst">') == 1  # the biggest drop, once
     worst = html[html.index('<li class="worst">'):]
     assert worst[:worst.index("</li>")].count("<strong>add_to_cart</strong>") == 1
-    assert html.count('class="bar" style="width:') == 9  # one bar per step with data
+    assert html.count('class="bar" style="width:') == 8  # one bar per ladder step with data
+    assert "<strong>view_cart</strong> 7,120 · side step between add_to_cart and begin_checkout" in html
 
 
 def test_html_escapes_event_names():

@@ -34,7 +34,7 @@ from tests.test_email import smtp_server
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = "northwind-outfitters"
 OWNER = "nw-owner@client.example"
-STEP = "select_item"  # the funnel step whose users run 3 loses half of (still above the next step: on the ladder)
+STEP = "add_to_cart"  # the funnel step whose users run 3 loses half of (still above the next step: on the ladder)
 BEFORE = "view_item"  # the step before it
 
 

@@ -31,17 +31,23 @@ def _what(name: str) -> tuple[str, int, str]:
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:
     """Compares this run's vitals (auditor.vitals: the funnel's step rates along the account's ladder, the daily
-    volume of the key micros and macros, the key events and primary actions with volume) with the client's
-    earlier complete runs. Flags (1) a funnel step rate that fell by more than `drop_threshold` against the
-    median of the earlier runs that measured it (at least two); (2) the daily volume of a primary action, a key
-    event, the macro or a micro strong enough to be a proxy that fell by more than `drop_threshold` against that
-    median (traffic and weak events, such as session_start or page_view, swing with the season: the step rates
-    watch them); (3) a primary action or key event that
-    went silent since the last run (volume then, none now). Changes too small to tell from noise are left out:
-    a step or volume whose earlier median implies fewer than `min_volume` users, events or conversions over the
-    period. An action removed, renamed or set to secondary, or an event no longer marked as a key event that
-    still fires, is a change of setup, not a drop. Needs at least two earlier runs; a plain audit has none, and
-    the rule then does not apply (never a pass)."""
+    volume of the ladder steps, key micros and macros, the key events and primary actions with volume) with the
+    client's earlier complete runs, by rate first. Flags (1) a funnel step whose rate from the previous ladder
+    step fell by more than `drop_threshold` against the median of the earlier runs that measured it (at least
+    two), with both steps' users then and now beside it ("add_to_cart: 11.0% → 4.0% of view_item users");
+    (2) when every ladder step's users fell by more than `drop_threshold` while no step rate did, one traffic
+    finding at most low ("traffic fell, the funnel holds"), not a broken step; (3) the daily volume of a primary
+    action, a key event, the macro or a micro strong enough to be a proxy that fell by more than
+    `drop_threshold` against that median, except a GA4 ladder step with a rate to compare (its rate says whether
+    the step broke: a volume that fell with a rate that held is traffic), another GA4 event that fell no more
+    than the traffic (the first ladder step's users; a side step such as view_cart has no rate of its own) and
+    an Ads import that fell no more than its GA4 ladder event (said by that step); traffic and weak events, such
+    as session_start or page_view, swing with the season: the step rates watch them; (4) a primary action or key
+    event that went silent since the last run (volume then, none now). Changes too small to tell from noise are
+    left out: a step or volume whose earlier median implies fewer than `min_volume` users, events or
+    conversions over the period. An action removed, renamed or set to secondary, or an event no longer marked
+    as a key event that still fires, is a change of setup, not a drop. Needs at least two earlier runs; a plain
+    audit has none, and the rule then does not apply (never a pass)."""
     assert client.history is not None
     runs = list(client.history.runs)
     if len(runs) < 2:
@@ -50,31 +56,43 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     min_volume = float(ctx.params["min_volume"])
     h, tax = ctx.hierarchy, ctx.taxonomy
     now = measure(client, h, tax, "")
-    _, current_steps = steps(client, h, tax)
+    ladder, current_steps = steps(client, h, tax)
+    current = dict(now.daily)
+    users = _Users(client, runs, current)
     rates = [{(a, b): r for a, b, r in run.step_rates} for run in runs]
+    compared: set[str] = set()  # ladder steps whose rate was compared: their volume is said by the rate
+    fell = False
     for a, b, rate, base in current_steps:
         seen = [(run, r[(a, b)]) for run, r in zip(runs, rates, strict=True) if (a, b) in r]
         if len(seen) < 2:
             continue
         med = median(r for _, r in seen)
-        if med <= 0 or med * base < min_volume or rate >= med * (1 - threshold):
+        if med <= 0 or med * base < min_volume:
             continue
+        compared.add(b)
+        if rate >= med * (1 - threshold):
+            continue
+        fell = True
         drop = 1 - rate / med
         yield ctx.finding(
-            f"funnel step {a} → {b}: {pct(rate)} of {fmt_count(base)} {a} users go on to {b} now, against a median "
-            f"of {pct(med)} over {len(seen)} earlier runs ({_dates([r for r, _ in seen])}): down {drop:.0%} "
-            f"(threshold {threshold:.0%})",
+            f"funnel step {a} → {b}: {pct(med)} → {pct(rate)} of {a} users go on to {b} (median over {len(seen)} "
+            f"earlier runs ({_dates([r for r, _ in seen])}): down {drop:.0%}, threshold {threshold:.0%}); "
+            f"{users.beside([a, b])}",
             [a, b],
             remediation=(f"Look for what changed on the way from {a} to {b} since {_date(seen[-1][0])}: a site or "
                          "tag release (GTM version history), a consent banner change, a broken page or form, or "
                          "a new traffic source; GA4 Explore > Funnel exploration shows the step by day."),
         )
-    current = dict(now.daily)
+    if not fell and compared:
+        yield from _traffic(ctx, ladder, users, threshold, min_volume)
+    traffic = users.ratio(ladder[0]) if ladder else None
     keyed = set(runs[-1].key_events) | set(now.key_events)
     names = sorted({n for run in runs for n, _ in run.daily})
     for name in names:
         if not name.startswith(ADS_PREFIX) and name not in keyed and not _key_micro(h, name):
             continue  # traffic (session_start, page_view) and weak events: a swing, not a broken setup
+        if name in compared or (ladder and name == ladder[0]):
+            continue  # a ladder step: its rate says whether it broke; the first step is traffic
         seen_d = [(run, v) for run in runs for n, v in run.daily if n == name]
         if len(seen_d) < 2:
             continue
@@ -87,6 +105,10 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
             continue
         if cur == 0 and _silent_since_last(name, runs[-1]):
             continue  # said below, as silence since the last run
+        if _follows_its_event(client, name, cur / med, compared, users, threshold):
+            continue
+        if not name.startswith(ADS_PREFIX) and traffic is not None and cur / med >= traffic * (1 - threshold):
+            continue  # it fell with the traffic: no sign that its tag broke
         yield ctx.finding(
             f"{label}: {cur:,.1f} {unit} a day now ({days} days), against a median of {med:,.1f} a day over "
             f"{len(seen_d)} earlier runs ({_dates([r for r, _ in seen_d])}): down {1 - cur / med:.0%} (threshold "
@@ -97,6 +119,79 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
                          "Ads > Goals > Conversions."),
         )
     yield from _silent(client, ctx, runs[-1], min_volume)
+
+
+class _Users:
+    """A GA4 event's users over 28 days: the median of the earlier runs' (their daily volume x 28) and now."""
+
+    def __init__(self, client: Client, runs: list[EarlierRun], current: dict[str, float]) -> None:
+        self.client, self.runs, self.current = client, runs, current
+
+    def then(self, name: str) -> float | None:
+        seen = [v for run in self.runs for n, v in run.daily if n == name]
+        return median(seen) * GA4_DAYS if len(seen) >= 2 else None
+
+    def now(self, name: str) -> float | None:
+        v = self.current.get(name)
+        if v is None:
+            v = daily_volume(self.client, name)
+        return None if v is None else v * GA4_DAYS
+
+    def ratio(self, name: str) -> float | None:
+        """Now / the earlier median, or None when either is unknown."""
+        then, now = self.then(name), self.now(name)
+        return now / then if then and now is not None else None
+
+    def beside(self, names: list[str]) -> str:
+        """'users in 28 days, earlier median → now: view_item 9,800 → 9,750, add_to_cart 1,078 → 390'."""
+        parts = []
+        for n in names:
+            then, now = self.then(n), self.now(n)
+            if now is not None:
+                parts.append(f"{n} {fmt_count(round(then))} → {fmt_count(round(now))}" if then is not None
+                             else f"{n} {fmt_count(round(now))} now")
+        return "users in 28 days, earlier median → now: " + ", ".join(parts) if parts else "no volumes to compare"
+
+
+def _traffic(ctx: Context, ladder: list[str], users: _Users, threshold: float,
+             min_volume: float) -> Iterator[Finding]:
+    """One finding when every ladder step with earlier volumes lost more than `threshold` of its users while no
+    step rate fell: fewer people came, the funnel holds."""
+    moves = []
+    for n in ladder:
+        then, now = users.then(n), users.now(n)
+        if then is None or now is None or then < min_volume:
+            continue
+        moves.append((n, then, now))
+    if len(moves) < 2 or any(now >= then * (1 - threshold) for _, then, now in moves):
+        return
+    parts = ", ".join(f"{n} {fmt_count(round(then))} → {fmt_count(round(now))} (-{1 - now / then:.0%})"
+                      for n, then, now in moves)
+    yield ctx.finding(
+        f"traffic fell, the funnel holds: every ladder step lost more than {threshold:.0%} of its users against the "
+        f"median of the earlier runs (users in 28 days: {parts}) while no step rate from the previous step fell by "
+        f"more than {threshold:.0%}: fewer people came, no step broke",
+        ladder,
+        severity=ctx.at_most("low"),
+        remediation=("Fewer visitors, not a broken funnel: check the traffic sources (GA4 Reports > Acquisition > "
+                     "Traffic acquisition), campaign budgets and status in Google Ads, and the season; a site-wide "
+                     "drop of every event at once can also be a consent banner or tag change (GTM version history)."),
+    )
+
+
+def _follows_its_event(client: Client, name: str, ratio: float, compared: set[str], users: _Users,
+                       threshold: float) -> bool:
+    """An Ads primary action importing a GA4 ladder step whose rate was compared, that fell no more than that
+    event's users (within `threshold`): the step's rate, or the traffic, says what happened."""
+    if not name.startswith(ADS_PREFIX) or client.ads is None:
+        return False
+    events = {a.ga4_event_name for a in client.ads.primary_actions if a.name == name[len(ADS_PREFIX):]}
+    for e in events:
+        if e and e in compared:
+            moved = users.ratio(e)
+            if moved is not None and ratio >= moved * (1 - threshold):
+                return True
+    return False
 
 
 def _key_micro(h: Hierarchy, name: str) -> bool:
@@ -183,11 +278,14 @@ RULE = Rule(
                             "a fall to be told from noise (a sixth of it for silence).", default=30),
     },
     requires=("history",),
-    example=("funnel step add_to_cart → begin_checkout: 21.0% of 2,410 add_to_cart users go on to begin_checkout "
-             "now, against a median of 38.5% over 4 earlier runs (2025-05-05, ...): down 45% (threshold 30%)"),
+    example=("funnel step view_item → add_to_cart: 11.0% → 4.0% of view_item users go on to add_to_cart (median "
+             "over 4 earlier runs (2025-05-05, 2025-05-12, 2025-05-19, 2025-05-26): down 64%, threshold 30%); users "
+             "in 28 days, earlier median → now: view_item 9,800 → 9,750, add_to_cart 1,078 → 390"),
     evidence=("This run's vitals and those of the client's earlier complete runs (auditor.vitals: funnel step "
-              "rates along the account's ladder from 28-day GA4 users, daily users of the key events and "
-              "considered micros, daily conversions of primary actions over 30 days, and which key events and "
-              "primary actions had volume); the median of the earlier runs is the yardstick."),
+              "rates along the account's ladder from 28-day GA4 users, daily users of the ladder steps, key events "
+              "and considered micros, daily conversions of primary actions over 30 days, and which key events and "
+              "primary actions had volume); the median of the earlier runs is the yardstick. A step is judged by "
+              "its rate from the previous ladder step, its users shown beside; a fall of every step's users with "
+              "every rate held is traffic, reported once and at most low."),
     check=check,
 )

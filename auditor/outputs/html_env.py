@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from auditor.business_model import profile_label
 from auditor.campaigns import CAMPAIGN_HEADERS, campaign_cells, campaigns_line
-from auditor.funnel import funnel_caption, funnel_unit
+from auditor.funnel import funnel_caption, funnel_unit, side_note, spellings
 from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
 from auditor.outputs import digest
 from auditor.text import printable
@@ -97,6 +97,8 @@ def environment() -> Environment:
     env.globals["profile_label"] = profile_label
     env.globals["funnel_caption"] = funnel_caption
     env.globals["funnel_unit"] = funnel_unit
+    env.globals["side_note"] = side_note
+    env.globals["spellings"] = spellings
     env.globals["macro_line"] = macro_line
     env.globals["hierarchy_rows"] = hierarchy_rows
     env.globals["HIERARCHY_HEADERS"] = HIERARCHY_HEADERS

@@ -68,13 +68,16 @@ class MarkdownFormat(Format):
                     w("| " + " | ".join(md_escape(x) for x in row) + " |\n")
         fun = r.funnel
         if fun and fun.get("available"):
-            from auditor.funnel import funnel_caption, funnel_rows, funnel_unit
+            from auditor.funnel import funnel_beside, funnel_caption, funnel_rows, funnel_unit
 
             w(f"\n### Funnel\n\n{md_escape(funnel_caption(fun), line_start=True)}.\n\n| step | "
               f"{md_escape(funnel_unit(fun))} | from previous | from first | note |\n"
               "| --- | ---: | ---: | ---: | --- |\n")
             for row in funnel_rows(fun):
                 w("| " + " | ".join(md_escape(x) for x in row) + " |\n")
+            beside = funnel_beside(fun)
+            if beside:
+                w("\n" + "".join(f"- {md_escape(b, line_start=True)}\n" for b in beside))
             w(f"\n{md_escape(fun['summary'], line_start=True)}\n")
         elif fun:
             w(f"\n### Funnel\n\nNot available: {md_escape(fun['reason'])}.\n")

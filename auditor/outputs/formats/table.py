@@ -129,12 +129,13 @@ class TableFormat(Format):
             return []
         if not fun.get("available"):
             return self._wrap(f"funnel: not available: {safe(fun['reason'])}")
-        from auditor.funnel import funnel_caption, funnel_rows, funnel_unit
+        from auditor.funnel import funnel_beside, funnel_caption, funnel_rows, funnel_unit
 
         headers = ["step", funnel_unit(fun), "from previous", "from first", "note"]
+        beside = [line for b in funnel_beside(fun) for line in self._wrap(safe(b))]
         return [*self._wrap(f"funnel ({safe(funnel_caption(fun))}):"),
                 *table(headers, funnel_rows(fun), ("left", "right", "right", "right", "left"), self.width, "  "),
-                *self._wrap(fun["summary"])]
+                *beside, *self._wrap(fun["summary"])]
 
     def _hierarchy(self, hj: dict[str, Any] | None) -> list[str]:
         if not hj or not (hj.get("macro") or hj.get("events")):  # absent from results saved before it existed
