@@ -50,6 +50,7 @@ class Evidence:
     measure: Literal["funnel", "ratio"] | None = None  # what `rate` is: a funnel report's, or the upper bound
     detail: str = ""  # what the config, the name or the category says
     returning: bool = False  # a returning-user action (log in, app open): counts people who already converted
+    funnel_users: float | None = None  # a funnel report's base: its active users at the step (measure "funnel")
 
     @property
     def subject(self) -> str:
@@ -70,8 +71,9 @@ class Evidence:
         if self.rate is None or self.users is None:
             return ""
         if self.measure == "funnel":
-            return (f"{pct(self.rate)} of its {count(self.users)} users then did {self.macro} "
-                    f"(GA4 funnel report, {self.period_days} days)")
+            base = self.funnel_users if self.funnel_users is not None else self.users
+            return (f"{pct(self.rate)} of its {count(base)} users in a GA4 funnel report then did {self.macro} "
+                    f"({self.period_days} days)")
         if self.metric == "conversions":
             return (f"up to {pct(self.rate)}: {count(self.macro_users or 0)} macro conv. to its "
                     f"{count(self.users)} conv. ({self.period_days} days)")
@@ -121,5 +123,6 @@ class Evidence:
             "position": self.position, "metric": self.metric, "period_days": self.period_days, "users": self.users,
             "macro": self.macro, "macro_users": self.macro_users,
             "rate": None if self.rate is None else round(self.rate, 4), "measure": self.measure,
-            "detail": self.detail, "returning": self.returning, "text": self.text(),
+            "detail": self.detail, "returning": self.returning, "funnel_users": self.funnel_users,
+            "text": self.text(),
         }

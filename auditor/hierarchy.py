@@ -100,9 +100,13 @@ def judge(verdict: NameVerdict, *, event: str | None, action: str | None, metric
     period = (USER_DAYS if metric == "users" else ADS_DAYS) if metric else None
     users, shown_macro, macro_users = volume, macro, macro_volume
     rate: float | None = None
+    funnel_users: float | None = None
     measure: Literal["funnel", "ratio"] | None = None
-    if funnel is not None and funnel_rate is not None:  # the numbers shown are the report's own
-        users, shown_macro, period = funnel.users[0], funnel_macro or macro, USER_DAYS
+    if funnel is not None and funnel_rate is not None:  # the rate and its base are the report's own
+        # `users` stays the event's 28-day users, the number the funnel view and every other row show for it;
+        # the report's own base (active users who did the step) is `funnel_users`
+        funnel_users, shown_macro, period = funnel.users[0], funnel_macro or macro, USER_DAYS
+        users = volume if metric == "users" and volume else funnel.users[0]
         macro_users = funnel.users[-1] if len(funnel.users) > 1 else 0
         rate, measure = funnel_rate, "funnel"
     elif ratio is not None:
@@ -110,7 +114,7 @@ def judge(verdict: NameVerdict, *, event: str | None, action: str | None, metric
     strength, basis = _strength(verdict, position, rate, ratio, funnel_rate, tax.thresholds.classify)
     return Evidence(event=event, action=action, strength=strength, basis=basis, position=position, metric=metric,
                     period_days=period, users=users, macro=shown_macro, macro_users=macro_users, rate=rate,
-                    measure=measure, detail=verdict.detail)
+                    measure=measure, detail=verdict.detail, funnel_users=funnel_users)
 
 
 def _strength(verdict: NameVerdict, position: Position, rate: float | None, ratio: float | None,

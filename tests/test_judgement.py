@@ -77,8 +77,10 @@ def test_a_funnel_report_wins_over_the_ratio_and_over_the_name():
               FunnelMeasure(("quote_form_step_2",), (58,)))  # one row: nobody went on
     h = hierarchy(b2b(funnels=funnel))
     video = h.event("hero_video_play")
-    assert video.basis == "funnel" and video.strength == "medium" and video.users == 880 and video.macro_users == 70
-    assert "8.0% of its 880 users then did demo_booked (GA4 funnel report, 28 days)" in video.text()
+    assert video.basis == "funnel" and video.strength == "medium" and video.macro_users == 70
+    # the event's 28-day users, as the funnel view shows them; the report's own base beside them
+    assert video.users == 903 and video.funnel_users == 880
+    assert "8.0% of its 880 users in a GA4 funnel report then did demo_booked (28 days)" in video.text()
     quote = h.event("quote_form_step_2")
     assert quote.basis == "funnel" and quote.rate == 0 and quote.strength == "low"
 
@@ -230,10 +232,11 @@ def test_findings_carry_their_evidence_in_the_json():
     (proxy,) = [f for f in by_rule["micro-primary-goal"] if f["severity"] == "info"]
     ev = proxy["evidence"]
     assert {k: ev[k] for k in ("event", "users", "macro", "macro_users", "class", "basis")} == {
-        "event": "pricing_visit_qualified", "users": 122, "macro": "demo_booked", "macro_users": 8,
+        "event": "pricing_visit_qualified", "users": 126, "macro": "demo_booked", "macro_users": 8,
         "class": "medium", "basis": "funnel"}
     assert ev["rate"] == pytest.approx(0.0656, abs=1e-4)
-    assert "medium: 6.6% of its 122 users then did demo_booked (GA4 funnel report, 28 days)" in proxy["message"]
+    assert ev["funnel_users"] == 122
+    assert "medium: 6.6% of its 122 users in a GA4 funnel report then did demo_booked (28 days)" in proxy["message"]
     (video,) = [f for f in by_rule["micro-primary-goal"] if f["severity"] == "high"]
     assert video["evidence"]["class"] == "low" and video["evidence"]["basis"] == "funnel"
     # a value finding's severity follows whether the action is a macro or a micro: it carries that judgement
