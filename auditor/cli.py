@@ -160,7 +160,8 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
     elif live or (ruleset.user and ruleset.user.clients):
         from auditor.live import Live, iter_live, resolve_targets
 
-        session = Live(ga4_credentials, ads_config, jobs)
+        say = (lambda m: click.echo(printable(f"audit: {m}"), err=True)) if verbosity.verbose else None
+        session = Live(ga4_credentials, ads_config, jobs, detail=say)
         targets = resolve_targets(ruleset, property_id, customer_id, discover, manager_id, session,
                                   warn=lambda m: click.echo(f"audit: warning: {m}", err=True))
         options = render_options(ruleset, verbosity, single=len(targets) == 1)

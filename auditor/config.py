@@ -185,6 +185,45 @@ class WebhookSettings(_Strict):
         if not isinstance(v, str) or not _ENV_NAME.match(v):
             raise ValueError("expected the NAME of an environment variable holding the URL (such as "
                              "SLACK_WEBHOOK_URL), not the URL; the value is not shown")
+        url = os.environ.get(v)
+        if url is not None and unsafe_url(url):
+            # a tab or line break is dropped by URL parsers, so the URL posted to and the one masked in the log
+            # would differ: refused before anything runs
+            raise ValueError(f"the environment variable {v} holds a URL with a control character or a space "
+                             "(a tab, CR or LF, say); the value is not shown")
+        return v
+
+
+def unsafe_url(value: str) -> bool:
+    """Whether a URL (surrounding spaces aside) holds a control character, a space or another character that is
+    not printable: nothing a webhook URL may hold."""
+    return any(not ch.isprintable() or ch.isspace() for ch in value.strip(" "))
+
+
+# Google Ads operations a day by the access level of the credentials' Google Cloud project (one query is one
+# operation, streamed or paged). Test reaches test accounts only; Standard has no daily limit.
+ADS_ACCESS_LEVELS: dict[str, int | None] = {"explorer": 2_880, "basic": 15_000, "standard": None}
+
+
+class AdsOptions(_Strict):
+    """Google Ads: the daily operation budget a run may spend (None: no budget, every client is audited)."""
+
+    daily_operations: int | None = Field(default=None, gt=0)
+
+    @field_validator("daily_operations", mode="before")
+    @classmethod
+    def _level(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("expected a number of operations a day or an access level")
+        if isinstance(v, str) and not v.strip().isdigit():
+            level = v.strip().lower()
+            if level in ADS_ACCESS_LEVELS:
+                return ADS_ACCESS_LEVELS[level]
+            if level == "test":
+                raise ValueError("the Test access level reaches test accounts only; apply for Explorer access "
+                                 "(Cloud console > Google Ads API overview > Explorer access)")
+            raise ValueError("expected a number of operations a day (such as 2880) or an access level: explorer "
+                             "(2,880), basic (15,000) or standard (no limit)")
         return v
 
 
@@ -208,6 +247,7 @@ class UserConfig(_Strict):
     report: ReportSettings = Field(default_factory=ReportSettings)
     suppressions: str | None = None  # path of the suppressions file, relative to this file
     defaults: Defaults = Field(default_factory=Defaults)
+    ads: AdsOptions = Field(default_factory=AdsOptions)
 
 
 def resolve_path(base: Path, value: str | None) -> Path | None:

@@ -16,9 +16,8 @@ others, and `prune` keeps the newest complete runs and deletes the unfinished on
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,14 @@ _SCHEMA = [
 
 class HistoryError(AuditorError):
     """The history database cannot be read or written."""
+
+
+class BadRow(ValueError):
+    """One stored result that is not a valid result (damaged, foreign, hand-edited): that row is skipped with a
+    warning, never trusted and never a reason to stop a run."""
+
+
+Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,14 @@ class History:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self.skipped: list[str] = []  # warnings about unreadable rows when the caller passed no `warn`
+
+    def _skip(self, warn: Warn | None, run_id: int, client: str, why: str) -> None:
+        from auditor.text import printable
+
+        message = printable(f"{self.path}: history run {run_id}: the stored result of client {client} cannot be "
+                            f"read ({why}); that run is skipped")
+        (warn or self.skipped.append)(message)
 
     @classmethod
     def open(cls, path: str | Path) -> History:
@@ -208,67 +223,117 @@ class History:
                       (run_id, _key(result.name), generated_at, result.status, result.score, result.grade, text))
 
     def _result(self, text: str, generated_at: str) -> ClientResult:
-        """A stored result (of this version or an older one), with the time of its run."""
+        """A stored result (of this version or an older one), with the time of its run; BadRow when it is not
+        strict JSON, does not match the result schema, or its vitals do not read."""
+        from auditor import vitals
+        from auditor.result_schema import strict_loads, validate_client
+
         try:
-            result = ClientResult.from_json(json.loads(text))
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise HistoryError(f"{self.path}: history database: a stored result cannot be read "
-                               f"({type(e).__name__}: {e})") from None
+            doc = strict_loads(text)
+            errors = validate_client(doc)
+            if errors:
+                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                raise BadRow(f"{errors[0]}{more}")
+            if doc.get("vitals") is not None:
+                vitals.from_json(doc["vitals"])
+            result = ClientResult.from_json(doc)
+        except BadRow:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+            raise BadRow(" ".join(str(e).split())[:200] or type(e).__name__) from None
         result.generated_at = generated_at
         return result
 
-    def previous(self, client: str, before_run: int | None = None) -> ClientResult | None:
+    def _results(self, rows: list[Any], client: str, warn: Warn | None) -> list[ClientResult]:
+        """(run id, text, generated_at) rows as results, each unreadable one skipped with a warning."""
+        out = []
+        for run_id, text, generated_at in rows:
+            try:
+                out.append(self._result(text, generated_at))
+            except BadRow as e:
+                self._skip(warn, run_id, client, str(e))
+        return out
+
+    def previous(self, client: str, before_run: int | None = None, warn: Warn | None = None) -> ClientResult | None:
         """The client's latest scored result of a complete run before `before_run`: the baseline of "what
         changed".
 
         Errored results are skipped: a client that could not be read has no findings to compare with. So are
-        runs that did not finish: what they hold was never reported in full.
+        runs that did not finish: what they hold was never reported in full. So is a stored result that cannot be
+        read (with a warning through `warn`): the one before it is the baseline.
         """
-        row = self._run(
-            "SELECT r.result, r.generated_at FROM results r JOIN runs u ON u.id = r.run_id "
+        cur = self._run(
+            "SELECT r.run_id, r.result, r.generated_at FROM results r JOIN runs u ON u.id = r.run_id "
             "WHERE r.client = ? AND r.score IS NOT NULL AND r.run_id < ? AND u.status = ? "
-            "ORDER BY r.run_id DESC LIMIT 1",
-            (_key(client), before_run if before_run is not None else 2**62, COMPLETE)).fetchone()
-        return None if row is None else self._result(row[0], row[1])
+            "ORDER BY r.run_id DESC",
+            (_key(client), before_run if before_run is not None else 2**62, COMPLETE))
+        try:
+            for row in cur:
+                found = self._results([row], client, warn)
+                if found:
+                    return found[0]
+        except sqlite3.Error as e:
+            raise self._error(e) from None
+        finally:
+            cur.close()
+        return None
 
-    def earlier(self, client: str, before_run: int | None = None, limit: int = EARLIER_RUNS) -> list[ClientResult]:
+    def earlier(self, client: str, before_run: int | None = None, limit: int = EARLIER_RUNS,
+                warn: Warn | None = None) -> list[ClientResult]:
         """The client's last `limit` audited results of complete runs before `before_run`, oldest first: what the
         rules that watch trends compare this run with (each result's `vitals`). Errored results are skipped (they
-        measured nothing), and so are runs that did not finish."""
+        measured nothing), and so are runs that did not finish and results that cannot be read (a warning each
+        through `warn`: the trend rules then have fewer earlier runs)."""
         rows = self._run(
-            "SELECT r.result, r.generated_at FROM results r JOIN runs u ON u.id = r.run_id "
+            "SELECT r.run_id, r.result, r.generated_at FROM results r JOIN runs u ON u.id = r.run_id "
             "WHERE r.client = ? AND r.score IS NOT NULL AND r.run_id < ? AND u.status = ? "
             "ORDER BY r.run_id DESC LIMIT ?",
             (_key(client), before_run if before_run is not None else 2**62, COMPLETE, limit)).fetchall()
-        return [self._result(text, generated_at) for text, generated_at in reversed(rows)]
+        return self._results(list(reversed(rows)), client, warn)
 
-    def earlier_vitals(self, client: str, before_run: int | None = None,
-                       limit: int = EARLIER_RUNS) -> list[tuple[str, dict[str, Any]]]:
+    def earlier_vitals(self, client: str, before_run: int | None = None, limit: int = EARLIER_RUNS,
+                       warn: Warn | None = None) -> list[tuple[str, dict[str, Any]]]:
         """(time of the run, vitals) of the same results as `earlier`, oldest first, those without vitals (saved
         before they were measured) left out. Reads only the `vitals` member (SQLite's json_extract), not whole
-        results: an agency run asks this before every client."""
+        results: an agency run asks this before every client. A row whose result is not a JSON object, or whose
+        vitals do not read as `vitals.to_json` writes them, is skipped with a warning through `warn`."""
+        from auditor import vitals as vitals_module
+        from auditor.result_schema import strict_loads
+
         args = (_key(client), before_run if before_run is not None else 2**62, COMPLETE, limit)
         try:
+            # json_extract raises on malformed JSON, which would fail the whole query: guard each row, and
+            # json_quote keeps a string or number member as JSON text (json_extract alone returns it bare)
             rows = self.conn.execute(
-                "SELECT json_extract(r.result, '$.vitals'), r.generated_at FROM results r "
+                "SELECT r.run_id, json_valid(r.result), CASE WHEN json_valid(r.result) THEN json_type(r.result) "
+                "END, CASE WHEN json_valid(r.result) AND json_type(r.result) = 'object' THEN "
+                "json_quote(json_extract(r.result, '$.vitals')) END, r.generated_at FROM results r "
                 "JOIN runs u ON u.id = r.run_id WHERE r.client = ? AND r.score IS NOT NULL AND r.run_id < ? "
                 "AND u.status = ? ORDER BY r.run_id DESC LIMIT ?", args).fetchall()
         except sqlite3.OperationalError as e:
-            if "json_extract" not in str(e):  # an SQLite without its JSON functions: read the whole results
+            if "json_" not in str(e):  # an SQLite without its JSON functions: read the whole results
                 raise self._error(e) from None
-            return [(r.generated_at or "", r.vitals) for r in self.earlier(client, before_run, limit) if r.vitals]
+            return [(r.generated_at or "", r.vitals) for r in self.earlier(client, before_run, limit, warn)
+                    if r.vitals]
         except sqlite3.Error as e:
             raise self._error(e) from None
         out = []
-        for text, generated_at in reversed(rows):
-            if not text:
+        for run_id, valid, kind, text, generated_at in reversed(rows):
+            if not valid:
+                self._skip(warn, run_id, client, "not valid JSON")
                 continue
+            if kind != "object":
+                self._skip(warn, run_id, client, f"a JSON {kind}, not an object")
+                continue
+            if text is None or text == "null":
+                continue  # saved before vitals were measured
             try:
-                vitals = json.loads(text)
-            except ValueError as e:
-                raise HistoryError(f"{self.path}: history database: stored vitals cannot be read ({e})") from None
-            if isinstance(vitals, dict):
-                out.append((generated_at, vitals))
+                stored = strict_loads(text)
+                vitals_module.from_json(stored)
+            except (ValueError, RecursionError) as e:
+                self._skip(warn, run_id, client, " ".join(str(e).split())[:200])
+                continue
+            out.append((generated_at, stored))
         return out
 
     def trend(self, client: str, before_run: int | None = None, points: int = TREND_POINTS - 1) -> list[TrendPoint]:
@@ -279,6 +344,13 @@ class History:
             "WHERE r.client = ? AND r.run_id < ? AND u.status = ? ORDER BY r.run_id DESC LIMIT ?",
             (_key(client), before_run if before_run is not None else 2**62, COMPLETE, points)).fetchall()
         return [TrendPoint(g, s, gr) for g, s, gr in reversed(rows)]
+
+    def last_audited(self, clients: list[str]) -> dict[str, int]:
+        """Each of `clients` that was ever audited -> the latest run that audited it (a scored result, in any
+        run): which clients went longest unaudited. A client only ever errored or deferred is left out."""
+        rows = self._run("SELECT client, MAX(run_id) FROM results WHERE score IS NOT NULL GROUP BY client").fetchall()
+        latest = dict(rows)
+        return {c: latest[_key(c)] for c in clients if _key(c) in latest}
 
     def prune(self, keep_runs: int) -> int:
         """Keep the newest `keep_runs` complete runs; delete older complete runs and every failed or aborted
@@ -312,7 +384,8 @@ class History:
         return row[0] if row and row[0] is not None else None
 
     def results(self, run_id: int, clients: list[str] | None = None) -> Iterator[ClientResult]:
-        """Every client result of one run, one at a time (sorted by client)."""
+        """Every client result of one run, one at a time (sorted by client); one that cannot be read is that
+        client errored, saying why, never the end of the listing."""
         rows = self._run("SELECT client FROM results WHERE run_id = ? ORDER BY client", (run_id,)).fetchall()
         wanted = {_key(c) for c in clients} if clients else None
         for (name,) in rows:
@@ -321,4 +394,11 @@ class History:
             row = self._run("SELECT result, generated_at FROM results WHERE run_id = ? AND client = ?",
                             (run_id, name)).fetchone()
             if row:
-                yield self._result(row[0], row[1])
+                try:
+                    yield self._result(row[0], row[1])
+                except BadRow as e:
+                    from auditor.audit import error_result
+
+                    messages: list[str] = []
+                    self._skip(messages.append, run_id, name, str(e))
+                    yield error_result(name, messages)

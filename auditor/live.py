@@ -2,9 +2,10 @@
 
 A live run reads each client with a fixed number of calls when nothing pages: GA4 6 (properties.get, keyEvents.list,
 batchRunReports with the 28-day event report and the Ads-attributed key events, getDataRetentionSettings,
-googleAdsLinks.list, getAttributionSettings), Google Ads 7 searchStream queries (conversion actions, 30-day stats,
-customer goals, tracking settings, campaigns, campaign goals, campaign goal configs) and an 8th, custom conversion
-goals, only when a campaign bids on one; plus up to 3 GA4 funnel reports (v1alpha runFunnelReport) for the micro
+googleAdsLinks.list, getAttributionSettings), Google Ads 10 searchStream queries (conversion actions, 30-day stats,
+customer goals, tracking settings, campaigns, campaign goals, campaign goal configs, offline conversion upload
+summaries per upload client and per conversion action, 90-day conversion lag) and an 11th, custom conversion goals,
+only when a campaign bids on one; plus up to 3 GA4 funnel reports (v1alpha runFunnelReport) for the micro
 events that decide a finding, planned from the bodies already read (`auditor.audit.plan_funnels`), on a bounded
 thread pool. Both connectors are built once and shared by every worker. The client libraries are imported only
 when a connector is built, so `audit --help` and offline runs never load them.
@@ -35,13 +36,16 @@ if TYPE_CHECKING:
 # costs 5 Admin calls of its 13: 4 workers at 0.25 s or more per call send at most ~370 Admin requests a minute
 # (GA4-only clients, 5 of 6, up to ~800: RESOURCE_EXHAUSTED is retried with backoff). The Data API's 10
 # concurrent requests per property are never approached (one Data call per property at a time; funnel reports
-# have their own quota category). Google Ads counts operations per day (one per query, 7 or 8 per
+# have their own quota category). Google Ads counts operations per day (one per query, 10 or 11 per
 # client), which concurrency does not change.
 DEFAULT_JOBS = 4
 # When nothing pages; see the module docstring. "ads_custom_goals" is the query added only when a campaign's goal
 # config names a custom conversion goal. "ga4_funnels" is a maximum (auditor.hierarchy.MAX_FUNNEL_REPORTS): none
 # for a client whose plan is empty (no GA4, no macro with users, no micro worth measuring).
-CALLS_PER_CLIENT = {"ga4": 6, "ads": 7, "ads_custom_goals": 1, "ga4_funnels": 3}
+CALLS_PER_CLIENT = {"ga4": 6, "ads": 10, "ads_custom_goals": 1, "ga4_funnels": 3}
+# Google Ads operations a client account may cost: one per query (streamed or paged), the custom goals query counted
+# for every account, so a run never spends more than it planned.
+ADS_OPERATIONS_PER_CLIENT = CALLS_PER_CLIENT["ads"] + CALLS_PER_CLIENT["ads_custom_goals"]
 
 _PROPERTY = re.compile(r"(?:properties/)?(\d+)")
 _SERVICE_ACCOUNT = re.compile(r"@[A-Za-z0-9.-]*\.gserviceaccount\.com$")
@@ -76,6 +80,11 @@ class Fetched:
     name: str
     raw: RawClient | None
     errors: list[str] = field(default_factory=list)
+
+
+def ads_operations(targets: Iterable[Target]) -> int:
+    """Google Ads operations the targets cost at most (GA4-only clients cost none)."""
+    return sum(ADS_OPERATIONS_PER_CLIENT for t in targets if t.customer)
 
 
 # -- ids --------------------------------------------------------------------------------------------------------
@@ -118,12 +127,14 @@ class Live:
     every worker (both are thread-safe); `prepare` builds them and fetches tokens up front.
 
     `planner` picks the funnel reports to read for a client (`funnel_planner(ruleset)`; `iter_live` sets it when
-    it is None). Without one, no funnel report is read."""
+    it is None). Without one, no funnel report is read. `detail` takes the lines -v shows (how the connectors were
+    set up, what the run will spend)."""
 
     def __init__(self, ga4_credentials: str | None = None, ads_config: str | None = None,
-                 jobs: int = DEFAULT_JOBS, planner: Planner | None = None) -> None:
+                 jobs: int = DEFAULT_JOBS, planner: Planner | None = None, detail: Warn | None = None) -> None:
         self.ga4_credentials, self.ads_config, self.jobs = ga4_credentials, ads_config, jobs
         self.planner = planner
+        self.detail: Warn = detail or (lambda _: None)
         self._lock = threading.Lock()
         self._ga4: GA4Connector | None = None
         self._ads: AdsConnector | None = None
@@ -147,9 +158,10 @@ class Live:
         with self._lock:
             if self._ads is None:
                 from auditor.connectors.ads import AdsConnector
-                from auditor.connectors.ads_auth import load_ads_settings
+                from auditor.connectors.ads_auth import load_ads_settings, token_note
 
                 self._ads = AdsConnector(load_ads_settings(self.ads_config))
+                self.detail(token_note(self._ads.settings))
             return self._ads
 
     def prepare(self, targets: Iterable[Target]) -> None:
@@ -160,6 +172,13 @@ class Live:
             self.ga4().ensure_token()
         if any(t.customer for t in targets):
             self.ads().ensure_token()
+            assert self._ads is not None
+            accounts, spent = sum(1 for t in targets if t.customer), self._ads.calls_made()  # spent: discovery
+            self.detail(f"Google Ads: this run spends at most {ads_operations(targets) + spent:,} operations: "
+                        f"{accounts} client account(s) x {ADS_OPERATIONS_PER_CLIENT} ({CALLS_PER_CLIENT['ads']} "
+                        f"searchStream queries, +{CALLS_PER_CLIENT['ads_custom_goals']} when a campaign bids on a "
+                        f"custom goal)" + (f", plus {spent} spent on discovery" if spent else "")
+                        + "; one query is one operation")
 
     def calls(self) -> dict[str, int]:
         """API calls made so far: GA4 (failed attempts included), Ads queries and Ads retries."""
@@ -210,9 +229,12 @@ class Live:
                 errors.append(scrub(str(e)))
             except Exception as e:  # a bug must cost one client, not the run
                 errors.append(f"GA4 property {target.property}: internal error: {type(e).__name__}: {e}")
+        from auditor.clock import run_date
+
+        read_on = run_date()  # the day this client's data is read: its ages are measured from it
         if target.customer:
             try:
-                b, m = self.ads().fetch(target.customer, login_customer_id=target.manager)
+                b, m = self.ads().fetch(target.customer, login_customer_id=target.manager, today=read_on)
                 bodies.update(b)
                 missing.update(m)
             except AuditorError as e:
@@ -222,7 +244,8 @@ class Live:
         name = target.name or _name_from_bodies(bodies) or target.label()
         if errors:
             return Fetched(target, name, None, errors)
-        raw = RawClient(name=name, bodies=bodies, profile=target.profile, origin=name, missing=missing)
+        raw = RawClient(name=name, bodies=bodies, profile=target.profile, origin=name, missing=missing,
+                        read_on=read_on)
         if target.property and self.planner is not None:
             error = self._funnels(target.property, raw, self.planner)
             if error:

@@ -7,7 +7,7 @@ latency per API call. The fakes run in a child process, as Google does, so their
 the auditor's for the GIL. The run goes through `auditor.live` exactly as `audit --config` does (shared
 connectors, bounded pool, results in order, each audited). Ideal wall time = calls x latency / jobs; the ratio
 says how much the pool, the client libraries and the audit itself add. The calls each client cost are reported per
-source (GA4: 6 when nothing pages, plus the funnel reports its plan reads; Google Ads: 7 searchStream queries, 8
+source (GA4: 6 when nothing pages, plus the funnel reports its plan reads; Google Ads: 10 searchStream queries, 11
 when a campaign bids on a custom goal) beside what `auditor.live.CALLS_PER_CLIENT` documents. Then `audit --help`
 start-up time, and `python -X importtime` proving it imports no Google library.
 """
@@ -136,7 +136,7 @@ def main() -> None:
         os.environ.update({  # before grpc opens its first secure channel in this process
             "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": info["ca"],
             "AUDITOR_GA4_ADMIN_ENDPOINT": info["ga4"], "AUDITOR_GA4_DATA_ENDPOINT": info["ga4"],
-            "AUDITOR_ADS_ENDPOINT": info["ads"], "GOOGLE_ADS_DEVELOPER_TOKEN": "bench-developer-token",
+            "AUDITOR_ADS_ENDPOINT": info["ads"],  # no developer token: not needed
             "GOOGLE_ADS_JSON_KEY_FILE_PATH": str(keys["ads"]),
         })
         run_live(pairs[:2], 2, keys)  # warm up: imports, TLS, first token

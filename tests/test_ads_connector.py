@@ -17,7 +17,7 @@ from auditor.connectors.offline import load_client
 from auditor.errors import ConfigError, SourceError
 from auditor.mapping import map_client
 from auditor.raw import ADS_FILES, RawClient
-from tests.fakes.ads_server import SETTINGS, FakeAdsServer, install_test_ca
+from tests.fakes.ads_server import LAG, SETTINGS, FakeAdsServer, install_test_ca
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SHOP = "1234567890"
@@ -117,6 +117,33 @@ def _write_campaign_level(folder: Path, customer: str, custom_goal: str | None =
     _write(folder / "ads" / "custom_conversion_goals.json", [{"results": [{"customConversionGoal": {
         "resourceName": custom_goal, "name": "Purchases only", "status": "ENABLED",
         "conversionActions": [f"customers/{customer}/conversionActions/111"]}}]}] if custom_goal else [{}])
+    _write_import_diagnostics(folder, customer)
+
+
+def _write_import_diagnostics(folder: Path, customer: str) -> None:
+    """The offline conversion upload summaries (per upload client and per action 111, every field the mapping
+    reads) and the 90-day conversion lag of actions 111 and 222."""
+    alerts = [{"error": {"conversionUploadError": "CLICK_NOT_FOUND"}, "errorPercentage": 0.12},
+              {"error": {"dateError": "INVALID_FIELD_VALUES_IN_DATE"}, "errorPercentage": 0.03}]
+    days = [{"successfulCount": "40", "failedCount": "6", "pendingCount": "2", "uploadDate": "2025-12-30"},
+            {"successfulCount": "41", "failedCount": "5", "uploadDate": "2025-12-29"}]
+    common = {"client": "GOOGLE_ADS_API", "status": "NEEDS_ATTENTION", "totalEventCount": "94",
+              "successfulEventCount": "81", "pendingEventCount": "2", "lastUploadDateTime": "2025-12-30 06:00:00",
+              "dailySummaries": days, "alerts": alerts}
+    _write(folder / "ads" / "offline_upload_client_summaries.json", [{"results": [{
+        "offlineConversionUploadClientSummary": {
+            "resourceName": f"customers/{customer}/offlineConversionUploadClientSummaries/GOOGLE_ADS_API",
+            "successRate": 0.8617, "pendingRate": 0.0213, **common}}]}])
+    _write(folder / "ads" / "offline_upload_action_summaries.json", [{"results": [{
+        "offlineConversionUploadConversionActionSummary": {
+            "resourceName": f"customers/{customer}/offlineConversionUploadConversionActionSummaries/111~GOOGLE_ADS_API",
+            "conversionActionId": "111", "conversionActionName": "Purchase", **common}}]}])
+    _write(folder / "ads" / "conversion_lag.json", [{"results": [
+        {"customer": {"resourceName": f"customers/{customer}"},
+         "segments": {"conversionAction": f"customers/{customer}/conversionActions/{a}", "conversionLagBucket": b},
+         "metrics": {"allConversions": n}}
+        for a, b, n in (("111", "LESS_THAN_ONE_DAY", 30), ("111", "TWENTY_ONE_TO_THIRTY_DAYS", 6.5),
+                        ("222", "ONE_TO_TWO_DAYS", 12))]}])
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
@@ -167,9 +194,10 @@ def _connector(server: FakeAdsServer, credentials=None, **settings):
     from auditor.connectors.ads import AdsConnector, AdsSettings
     from auditor.connectors.retry import CallPolicy
 
+    settings.setdefault("developer_token", DEV_TOKEN)  # None: no token, as the API has it since the sunset
     connector = AdsConnector(AdsSettings(
-        developer_token=DEV_TOKEN, credentials=credentials or Credentials(token="test-access-token"),
-        endpoint=server.endpoint, policy=CallPolicy.from_env(), **settings))
+        credentials=credentials or Credentials(token="test-access-token"), endpoint=server.endpoint,
+        policy=CallPolicy.from_env(), **settings))
     _OPEN.append(connector)
     return connector
 
@@ -188,9 +216,14 @@ def _offline_ads(folder: Path):
 
 
 CAMPAIGN_LEVEL = ("ads/customer.json", "ads/campaigns.json", "ads/campaign_conversion_goals.json",
-                  "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json")
+                  "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json",
+                  "ads/offline_upload_client_summaries.json", "ads/offline_upload_action_summaries.json",
+                  "ads/conversion_lag.json")
 QUERIES = ["conversion_action", "customer", "customer_conversion_goal", "customer", "campaign",
            "campaign_conversion_goal", "conversion_goal_campaign_config"]
+# after the custom goals (when read): the upload diagnostics and the 90-day conversion lag (FROM customer)
+DIAGNOSTICS = ["offline_conversion_upload_client_summary", "offline_conversion_upload_conversion_action_summary",
+               "customer"]
 
 
 @pytest.mark.parametrize("folder", [None, *_real_ads_clients()], ids=lambda p: p.name if p else "shop")
@@ -213,10 +246,13 @@ def test_fetch_maps_like_the_offline_fixture(server: FakeAdsServer, shop_dir: Pa
     # JSON mapping: camelCase, enum names, int64 as strings
     row = bodies["ads/conversion_actions.json"][0]["results"][0]["conversionAction"]
     assert isinstance(row["id"], str) and isinstance(row["type"], str) and "primaryForGoal" in row
-    # seven queries, one resource each; custom goals read only when a campaign's goal config names one
+    # ten queries, one resource each; custom goals read only when a campaign's goal config names one
     recorded = load_client(folder).bodies["ads/custom_conversion_goals.json"]
     named = any(b.get("results") for b in recorded)
-    assert [c.resource for c in server.calls] == QUERIES + (["custom_conversion_goal"] if named else [])
+    assert [c.resource for c in server.calls] == (QUERIES + (["custom_conversion_goal"] if named else [])
+                                                  + DIAGNOSTICS)
+    assert "segments.conversion_lag_bucket" in server.calls[-1].query
+    assert "segments.date BETWEEN '" in server.calls[-1].query  # 90 days: no date literal reaches that far
     assert all(c.method == "SearchStream" and c.customer_id == customer for c in server.calls)
     assert "segments.date DURING LAST_30_DAYS" in server.calls[1].query
     assert "segments" not in server.calls[3].query  # the tracking settings: one row, no segment
@@ -233,6 +269,27 @@ def _results(batches: list[dict]) -> list[dict]:
     return [row for b in batches for row in b.get("results", [])]
 
 
+def test_conversion_lag_reads_the_90_days_before_the_run_date(server: FakeAdsServer) -> None:
+    from datetime import date
+
+    bodies, missing = _connector(server).fetch(SHOP, today=date(2026, 1, 1))
+    assert missing == {}
+    [lag] = [c for c in server.calls if "conversion_lag_bucket" in c.query]
+    assert lag.resource == "customer" and "segments.date BETWEEN '2025-10-03' AND '2025-12-31'" in lag.query
+    ads = _ads(bodies)
+    assert ads.conversion_lag is not None and {(r.action.rsplit("/", 1)[1], r.bucket, r.all_conversions)
+                                               for r in ads.conversion_lag} == {
+        ("111", "LESS_THAN_ONE_DAY", 30), ("111", "TWENTY_ONE_TO_THIRTY_DAYS", 6.5), ("222", "ONE_TO_TWO_DAYS", 12)}
+    [summary] = ads.upload_action_summaries or ()
+    assert (summary.action_id, summary.status, summary.total, summary.successful, summary.pending) == (
+        "111", "NEEDS_ATTENTION", 94, 81, 2)
+    assert [(a.error, a.share, a.kind) for a in summary.alerts] == [
+        ("CLICK_NOT_FOUND", 0.12, "conversionUploadError"), ("INVALID_FIELD_VALUES_IN_DATE", 0.03, "dateError")]
+    assert str(summary.last_upload) == "2025-12-30 06:00:00" and len(summary.daily) == 2
+    [client] = ads.upload_client_summaries or ()
+    assert client.client == "GOOGLE_ADS_API" and client.action_id is None
+
+
 def test_custom_goals_are_read_when_a_campaign_names_one(server: FakeAdsServer, tmp_path: Path) -> None:
     other = "4444444444"
     folder = tmp_path / "custom"
@@ -245,8 +302,8 @@ def test_custom_goals_are_read_when_a_campaign_names_one(server: FakeAdsServer, 
     connector = _connector(server)
     bodies, missing = connector.fetch(other)
     assert missing == {}
-    assert [c.resource for c in server.calls] == [*QUERIES, "custom_conversion_goal"]
-    assert connector.calls_made() == 8
+    assert [c.resource for c in server.calls] == [*QUERIES, "custom_conversion_goal", *DIAGNOSTICS]
+    assert connector.calls_made() == 11
     [goal] = _results(bodies["ads/custom_conversion_goals.json"])
     assert goal["customConversionGoal"]["conversionActions"] == [f"customers/{other}/conversionActions/111"]
     # the REMOVED campaign is left out by the query (the fake applies its != condition)
@@ -262,6 +319,9 @@ def test_custom_goals_are_read_when_a_campaign_names_one(server: FakeAdsServer, 
     ("campaign", "ads/campaigns.json"),
     ("campaign_conversion_goal", "ads/campaign_conversion_goals.json"),
     ("custom_conversion_goal", "ads/custom_conversion_goals.json"),
+    ("offline_conversion_upload_client_summary", "ads/offline_upload_client_summaries.json"),
+    ("offline_conversion_upload_conversion_action_summary", "ads/offline_upload_action_summaries.json"),
+    (LAG, "ads/conversion_lag.json"),
 ])
 def test_a_new_optional_query_denied_marks_only_its_file_missing(server: FakeAdsServer, resource: str,
                                                                  key: str) -> None:
@@ -272,8 +332,8 @@ def test_a_new_optional_query_denied_marks_only_its_file_missing(server: FakeAds
     assert list(missing) == [key] and key not in bodies
     assert missing[key].startswith(f"Google Ads customer {keystone}: USER_PERMISSION_DENIED: ")
     assert set(bodies) == set(ADS_FILES) - {key}
-    assert connector.calls_made() == 8  # a refused query is not retried, and the others still run
-    assert server.call_count == 8
+    assert connector.calls_made() == 11  # a refused query is not retried, and the others still run
+    assert server.call_count == 11
 
 
 def test_goal_configs_denied_leave_custom_goals_unknown(server: FakeAdsServer) -> None:
@@ -283,7 +343,7 @@ def test_goal_configs_denied_leave_custom_goals_unknown(server: FakeAdsServer) -
     bodies, missing = connector.fetch(keystone)
     assert set(missing) == {"ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json"}
     assert missing["ads/custom_conversion_goals.json"].startswith("not read: ads/conversion_goal_campaign_configs")
-    assert connector.calls_made() == 7  # which custom goals are used is unknown: not read
+    assert connector.calls_made() == 10  # which custom goals are used is unknown: not read
     ads = _ads(bodies, missing)
     assert ads.campaigns and all(c.goal_config_level is None for c in ads.campaigns) and ads.custom_goals is None
 
@@ -333,13 +393,67 @@ def test_headers_reach_the_api(server: FakeAdsServer) -> None:
     assert DEV_TOKEN not in repr(connector.settings)
 
 
+def test_no_developer_token_sends_no_header_and_reads_the_same(server: FakeAdsServer, shop_dir: Path) -> None:
+    connector = _connector(server, developer_token=None)
+    bodies, missing = connector.fetch(SHOP)
+    assert missing == {} and _ads(bodies) == _offline_ads(shop_dir)
+    assert all("developer-token" not in c.metadata for c in server.calls)
+    assert {c.metadata["authorization"] for c in server.calls} == {"Bearer test-access-token"}
+    assert connector.settings.developer_token is None
+
+
+def test_a_developer_token_that_is_sent_is_still_checked(server: FakeAdsServer) -> None:
+    with pytest.raises(SourceError) as err:
+        _connector(server, developer_token="not-the-token").fetch(SHOP)
+    assert str(err.value) == (f"Google Ads customer {SHOP}: DEVELOPER_TOKEN_INVALID: The developer token is not "
+                              "valid; a developer token is no longer needed: remove developer_token from the "
+                              "Google Ads settings (or unset GOOGLE_ADS_DEVELOPER_TOKEN)")
+    assert "not-the-token" not in str(err.value)
+
+
+TEST_LEVEL = ("the Google Cloud project of these credentials has Test access to the Google Ads API (test accounts "
+              "only): apply for Explorer access in the Cloud console > Google Ads API overview > Explorer access")
+
+
+@pytest.mark.parametrize("token", [None, DEV_TOKEN])
+def test_a_test_level_project_is_one_line_naming_the_level_and_where_to_apply(server: FakeAdsServer,
+                                                                              token: str | None) -> None:
+    server.refuse_as_test_project()
+    with pytest.raises(SourceError) as err:
+        _connector(server, developer_token=token).fetch(SHOP)
+    assert str(err.value) == (f"Google Ads customer {SHOP}: CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION: The Google "
+                              "Cloud project is only approved for use with test accounts. To access non-test "
+                              f"accounts, apply for Explorer, Basic or Standard access; {TEST_LEVEL}")
+    assert server.call_count == 1  # refused at once, not retried
+
+
+def test_older_versions_refusal_reads_the_same_and_action_not_permitted_stays_general(
+        server: FakeAdsServer) -> None:
+    server.deny(SHOP, error=("authorization_error", "DEVELOPER_TOKEN_NOT_APPROVED"),
+                message="The developer token is only approved for use with test accounts.")
+    with pytest.raises(SourceError) as err:
+        _connector(server).fetch(SHOP)
+    assert str(err.value).endswith(f"DEVELOPER_TOKEN_NOT_APPROVED: The developer token is only approved for use "
+                                   f"with test accounts; {TEST_LEVEL}")
+    server.reset()
+    server.deny(SHOP, error=("authorization_error", "ACTION_NOT_PERMITTED"),
+                message="The user does not have permission to perform this action on the resource.")
+    with pytest.raises(SourceError) as err:
+        _connector(server).fetch(SHOP)
+    line = str(err.value)
+    assert line.startswith(f"Google Ads customer {SHOP}: ACTION_NOT_PERMITTED: The user does not have permission")
+    assert "check the signed-in user's access" in line and "one possible cause is a Google Cloud project with " \
+        "Test access" in line and "\n" not in line
+    assert TEST_LEVEL not in line
+
+
 def test_retry_after_unavailable_succeeds(server: FakeAdsServer) -> None:
     server.fail_unavailable(2, "conversion_action")
     connector = _connector(server)
     bodies, missing = connector.fetch(SHOP)
     assert len(_ads(bodies, missing).actions) == 3
-    assert server.call_count == 9  # 2 failed attempts + 7 queries
-    assert connector.calls_made() == 7 and connector.retries_made() == 2
+    assert server.call_count == 12  # 2 failed attempts + 10 queries
+    assert connector.calls_made() == 10 and connector.retries_made() == 2
 
 
 def test_stream_broken_after_first_batch_is_run_again(server: FakeAdsServer, shop_dir: Path) -> None:
@@ -347,8 +461,8 @@ def test_stream_broken_after_first_batch_is_run_again(server: FakeAdsServer, sho
     connector = _connector(server)
     bodies, _ = connector.fetch(SHOP)
     assert _ads(bodies) == _offline_ads(shop_dir)  # no batch lost or doubled
-    assert connector.retries_made() == 1 and connector.calls_made() == 7
-    assert server.call_count == 8
+    assert connector.retries_made() == 1 and connector.calls_made() == 10
+    assert server.call_count == 11
 
 
 def test_unavailable_every_time_gives_up_after_the_policy_attempts(server: FakeAdsServer,
@@ -394,7 +508,8 @@ def test_quota_errors_are_retried_and_keep_their_failure_detail(server: FakeAdsS
     with pytest.raises(SourceError) as err:
         _connector(server).fetch(SHOP)
     assert str(err.value) == (f"Google Ads customer {SHOP}: RESOURCE_EXHAUSTED after 4 attempts: Resource has been "
-                              "exhausted; API quota exhausted; run again later or audit fewer accounts at once")
+                              "exhausted; API quota exhausted; run again later or audit fewer accounts at once "
+                              "(ads.daily_operations in the config caps what a run spends)")
     assert server.call_count == 4
 
 
@@ -434,8 +549,8 @@ def test_concurrent_fetches_share_one_connector(server: FakeAdsServer, monkeypat
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(connector.fetch, [SHOP] * 4))
     assert all(len(_ads(b, m).actions) == 3 for b, m in results)
-    assert connector.calls_made() == 28
-    assert time.monotonic() - started < 28 * 0.05  # in parallel, not one after another
+    assert connector.calls_made() == 40
+    assert time.monotonic() - started < 40 * 0.05  # in parallel, not one after another
 
 
 # --- discover ----------------------------------------------------------------------------------------------
@@ -648,14 +763,25 @@ def test_settings_from_environment_with_oauth(clean_env: Path, monkeypatch: pyte
     assert s.credentials.client_id == "id" and s.login_customer_id is None and s.endpoint is None
 
 
-def test_missing_developer_token_is_a_config_error(clean_env: Path, tmp_path: Path) -> None:
-    from auditor.connectors.ads_auth import load_ads_settings
+def test_no_developer_token_is_needed(clean_env: Path, tmp_path: Path, no_network: None,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.connectors.ads_auth import load_ads_settings, token_note
 
     cfg = tmp_path / "google-ads.yaml"
     cfg.write_text("client_id: id\nclient_secret: s3cret\nrefresh_token: 1//r3fresh\n")
-    with pytest.raises(ConfigError, match=rf"no developer_token in {cfg}") as err:
-        load_ads_settings(str(cfg))
-    assert "s3cret" not in str(err.value) and "r3fresh" not in str(err.value)
+    s = load_ads_settings(str(cfg))
+    assert s.developer_token is None and s.credentials.refresh_token == "1//r3fresh"
+    assert token_note(s).startswith("Google Ads: no developer token configured (not needed since")
+    cfg.write_text("developer_token: ''\nclient_id: id\nclient_secret: s3cret\nrefresh_token: 1//r3fresh\n")
+    assert load_ads_settings(str(cfg)).developer_token is None  # empty: not configured, no empty header
+    for k, v in {"CLIENT_ID": "id", "CLIENT_SECRET": "sec", "REFRESH_TOKEN": "ref"}.items():
+        monkeypatch.setenv(f"GOOGLE_ADS_{k}", v)
+    s = load_ads_settings(None)  # the GOOGLE_ADS_* variables without GOOGLE_ADS_DEVELOPER_TOKEN
+    assert s.developer_token is None and s.credentials.client_id == "id"
+    monkeypatch.setenv("GOOGLE_ADS_DEVELOPER_TOKEN", "tok-s3cret")
+    s = load_ads_settings(None)
+    assert s.developer_token == "tok-s3cret" and token_note(s).startswith("Google Ads: developer token sent")
+    assert "tok-s3cret" not in token_note(s) + repr(s)
 
 
 @pytest.mark.parametrize("yaml_text, message", [

@@ -56,6 +56,9 @@ FUNNELS = {
     "keystone-legal": [("qualified_pricing_visit", "generate_lead"), ("video_start", "generate_lead")],
     "brightcart-home": [("add_to_cart", "purchase")],
 }
+ACCESS_LEVELS = ("API access is the level of the credentials' Google Cloud project (Cloud console > Google Ads API "
+                 "overview): Test (test accounts only), Explorer (2,880 operations a day), Basic (15,000) or "
+                 "Standard (unlimited); one query is one operation")
 ACCOUNTS = [  # customer_client rows under MANAGER
     {"id": "4821937560", "descriptive_name": "Northwind Outfitters", "manager": False, "status": "ENABLED"},
     {"id": "2609718453", "descriptive_name": "Keystone Legal LLP", "manager": False, "status": "ENABLED"},
@@ -210,6 +213,38 @@ def test_single_client_from_the_command_line_equals_offline(env, keys, served, g
     assert {t["claims"]["scope"] for t in ga4.tokens if t["claims"]["iss"] == SA_EMAIL} == {
         "https://www.googleapis.com/auth/analytics.readonly"}
     assert {c.metadata["developer-token"] for c in ads.calls} == {DEV_TOKEN}
+
+
+def test_no_developer_token_live_run_equals_offline(env, keys, served, ga4, ads) -> None:
+    """No developer token anywhere (the API ignores it since the sunset): no header sent, the same audit."""
+    env = {k: v for k, v in env.items() if k != "GOOGLE_ADS_DEVELOPER_TOKEN"}
+    p = audit("--property", "318406725", "--customer", "482-193-7560", "--format", "json", "--fail-on", "never",
+              "-v", "--ga4-credentials", str(keys["ga4"]), env=env)
+    assert p.returncode == 0, p.stderr
+    assert comparable(p.stdout) == offline_json(served, env, ["northwind-outfitters"], client_yaml=False)
+    assert ads.calls and all("developer-token" not in c.metadata for c in ads.calls)
+    assert "audit: Google Ads: no developer token configured (not needed since developer tokens were sunset" \
+        in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_a_test_level_cloud_project_is_one_line_per_client(env, keys, ga4, ads) -> None:
+    """The refusal a Test-level project gets on a production account: the client could not be fetched (exit 3),
+    one line naming the access level and where to apply."""
+    ads.refuse_as_test_project()
+    env = {k: v for k, v in env.items() if k != "GOOGLE_ADS_DEVELOPER_TOKEN"}
+    p = audit("--customer", "913-452-8670", "--format", "json", "--fail-on", "never", env=env)
+    assert p.returncode == 3 and "Traceback" not in p.stderr
+    (client,) = json.loads(p.stdout)["clients"]
+    assert client["status"] == "error" and client["score"] is None
+    line = ("Google Ads customer 9134528670: CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION: The Google Cloud project "
+            "is only approved for use with test accounts. To access non-test accounts, apply for Explorer, Basic "
+            "or Standard access; the Google Cloud project of these credentials has Test access to the Google Ads "
+            "API (test accounts only): apply for Explorer access in the Cloud console > Google Ads API overview > "
+            "Explorer access")
+    assert client["errors"] == [line]
+    assert p.stderr == f"audit: error: client customer-9134528670: {line}\n"
+    assert ads.call_count == 1  # refused at once: not retried, nothing else asked
 
 
 def test_config_clients_equal_offline(config_run, served, env) -> None:
@@ -580,7 +615,9 @@ def test_auth_check_names_credentials_and_what_they_reach(env, keys, ga4, ads, h
     assert p.stdout.splitlines() == [
         f"GA4: service account {SA_EMAIL} from --ga4-credentials {keys['ga4']}; scope analytics.readonly",
         "GA4: reaches 4 properties in 4 accounts",
-        f"Google Ads: service account {ADS_SA_EMAIL} from GOOGLE_ADS_* environment variables; developer token set",
+        f"Google Ads: service account {ADS_SA_EMAIL} from GOOGLE_ADS_* environment variables; developer token "
+        "sent (optional, ignored)",
+        f"Google Ads: {ACCESS_LEVELS}",
         "Google Ads: reaches 4 client accounts under manager 9999999999",
     ]
     assert DEV_TOKEN not in p.stdout + p.stderr and "fake-access-token" not in p.stdout + p.stderr
@@ -589,6 +626,14 @@ def test_auth_check_names_credentials_and_what_they_reach(env, keys, ga4, ads, h
     assert p.returncode == 3
     assert p.stderr.startswith(f"audit: error: Google Ads: Google Ads customer {MANAGER}: USER_PERMISSION_DENIED")
     assert p.stderr.count("\n") == 1
+    ads.reset()
+    tokenless = {k: v for k, v in env.items() if k != "GOOGLE_ADS_DEVELOPER_TOKEN"}
+    p = audit("auth", "check", "--manager", MANAGER, env=tokenless)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-3:] == [
+        f"Google Ads: service account {ADS_SA_EMAIL} from GOOGLE_ADS_* environment variables; no developer token "
+        "(not needed)", f"Google Ads: {ACCESS_LEVELS}",
+        "Google Ads: reaches 4 client accounts under manager 9999999999"]
     bare = {k: v for k, v in env.items() if not k.startswith("GOOGLE_ADS_")}
     p = audit("auth", "check", env=bare)
     assert p.returncode == 2 and p.stderr == ""

@@ -16,7 +16,7 @@ from auditor.agency.lock import prepare_output, with_lock
 from auditor.agency.log import Log
 from auditor.agency.reports import write_summary
 from auditor.agency.settings import Settings
-from auditor.agency.summary import AgencyRow, RunInfo, SummaryDocument
+from auditor.agency.summary import AdsBudget, AgencyRow, RunInfo, SummaryDocument
 from auditor.conventions import EXIT_DELIVERY, exit_code
 from auditor.errors import ConfigError
 from auditor.outputs.formats.summary_base import top_fix
@@ -73,6 +73,7 @@ def _merge(st: Settings, inputs: list[Path], log: Log) -> int:
     rows: list[AgencyRow] = []
     names: set[str] = set()
     stamps: dict[int, str] = {}
+    budgets: list[AdsBudget] = []  # each shard's share of the Google Ads budget, and what it deferred
     for f in files:
         k, n, doc = read_shard(f)
         stamps[k] = doc.generated_at
@@ -91,6 +92,8 @@ def _merge(st: Settings, inputs: list[Path], log: Log) -> int:
             r.json = _rebase(r.json, f.parent, st.out_dir)
             r.html = _rebase(r.html, f.parent, st.out_dir)
         rows += doc.clients
+        if doc.run.ads_budget is not None:
+            budgets.append(doc.run.ads_budget)
     assert total is not None
     missing = sorted(set(range(1, total + 1)) - set(seen))
     if missing:
@@ -103,7 +106,10 @@ def _merge(st: Settings, inputs: list[Path], log: Log) -> int:
         raise ConfigError(f"shard {stale[0]}/{total} is from {stamps[stale[0]]}, more than {MERGE_WINDOW_HOURS} h "
                           f"before the newest shard ({seen[stale[0]]}); rerun it, then merge")
     prepare_output([st.out_dir], log)
-    doc = SummaryDocument(result_header(), RunInfo(None, None, st.formats, merged_shards=total), rows)
+    budget = AdsBudget(sum(b.daily_operations for b in budgets), sum(b.planned for b in budgets),
+                       [n for b in budgets for n in b.deferred]) if budgets else None
+    doc = SummaryDocument(result_header(), RunInfo(None, None, st.formats, merged_shards=total, ads_budget=budget),
+                          rows)
     load = client_loader(st.out_dir)
     fix = top_fix(doc.clients, load)
     write_summary(st.out_dir, doc, st.formats, fix)

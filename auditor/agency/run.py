@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+from auditor.agency.budget import within_budget
 from auditor.agency.client import ClientUnits
 from auditor.agency.delivery import client_loader, deliver
 from auditor.agency.failures import RunFailed
@@ -74,6 +75,7 @@ def _run(st: Settings, log: Log) -> int:
             if stale:
                 log.warn(f"{history.path}: {stale} earlier run(s){f' of shard {shard}' if shard else ''} did not "
                          "finish (killed or interrupted); marked aborted, never a baseline")
+        targets, ads_budget = within_budget(st, targets, history, log)  # the rest: deferred, first next time
         results = iter_results(st, targets, units.earlier)  # each client with its earlier runs
         tally = WarningTally()
         try:
@@ -100,7 +102,9 @@ def _run(st: Settings, log: Log) -> int:
             log.warn(line)
         for w in st.suppressions.warnings():
             log.warn(w)
-        doc = SummaryDocument(header, RunInfo(shard, history is not None, st.formats), rows)
+        doc = SummaryDocument(header, RunInfo(shard, history is not None, st.formats, ads_budget=ads_budget), rows)
+        if st.live is not None and "ads" in st.live.calls():
+            log.detail(f"Google Ads: {st.live.calls()['ads']:,} operations spent")
         if st.shard:
             write_shard_file(st.out_dir / shard_file_name(st.shard), doc)
         else:

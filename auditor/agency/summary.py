@@ -117,6 +117,25 @@ class AgencySummary:
 
 
 @dataclass(slots=True)
+class AdsBudget:
+    """The run's Google Ads operation budget (`ads.daily_operations`, a shard's share of it), the operations it
+    planned at most, and the clients it deferred to the next run (not errors: not audited this time)."""
+
+    daily_operations: int
+    planned: int
+    deferred: list[str] = field(default_factory=list)
+
+    def to_json(self) -> JSON:
+        return {"daily_operations": self.daily_operations, "planned_operations": self.planned,
+                "deferred": list(self.deferred)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> AdsBudget:
+        return cls(int(d.get("daily_operations") or 0), int(d.get("planned_operations") or 0),
+                   [str(n) for n in d.get("deferred") or ()])
+
+
+@dataclass(slots=True)
 class RunInfo:
     """How the summary was made: a shard of a run, a merge of shards, or a whole run."""
 
@@ -124,17 +143,26 @@ class RunInfo:
     history: bool | None = None  # compared with a history (None: not known, a merge of older shard files)
     formats: list[str] = field(default_factory=list)
     merged_shards: int | None = None  # set by `audit merge`
+    ads_budget: AdsBudget | None = None  # a live run with `ads.daily_operations`
+
+    @property
+    def deferred(self) -> list[str]:
+        return self.ads_budget.deferred if self.ads_budget else []
 
     def to_json(self) -> JSON:
         out: JSON = {"shard": self.shard}
         if self.merged_shards is not None:
             out["merged_shards"] = self.merged_shards
         out.update({"history": self.history, "formats": list(self.formats)})
+        if self.ads_budget is not None:
+            out["ads_budget"] = self.ads_budget.to_json()
         return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RunInfo:
-        return cls(d.get("shard"), d.get("history"), list(d.get("formats") or []), d.get("merged_shards"))
+        budget = d.get("ads_budget")
+        return cls(d.get("shard"), d.get("history"), list(d.get("formats") or []), d.get("merged_shards"),
+                   AdsBudget.from_json(budget) if isinstance(budget, Mapping) else None)
 
 
 @dataclass(slots=True)

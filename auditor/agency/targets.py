@@ -92,7 +92,7 @@ def live_targets(st: Settings, log: Log) -> list[Target]:
     if not st.cfg.clients:
         raise ConfigError(f"{st.config_path or 'no config given'}: no clients to audit; list them under clients: "
                           "or audit recorded responses with --offline DIR")
-    st.live = Live(st.ga4_credentials, st.ads_config, st.jobs)
+    st.live = Live(st.ga4_credentials, st.ads_config, st.jobs, detail=log.detail)
     conf: dict[str, ClientTarget] = {c.name: c for c in st.cfg.clients}
     out = []
     for spec in resolve_targets(st.ruleset, None, None, False, None, st.live, warn=log.warn):

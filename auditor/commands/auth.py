@@ -1,7 +1,8 @@
 """`audit auth check`: which credentials a live run would use, and what they reach.
 
 Prints where each source's credentials come from and, when they work, how many GA4 properties and Google Ads
-client accounts they reach (the same discovery calls a live run makes). Never prints a token, key, secret,
+client accounts they reach (the same discovery calls a live run makes), and for Google Ads where its access level
+lives: the credentials' Google Cloud project (no developer token is needed). Never prints a token, key, secret,
 developer token or a user's e-mail address (service-account addresses are printed: access is granted to them).
 Exit 0 when every configured source works, 2 when none is configured (or a settings file is unusable), 3 when
 a check call fails.
@@ -19,6 +20,11 @@ from auditor.commands.common import Verbosity, inherited, verbosity_options
 from auditor.errors import AuditorError, ConfigError
 
 OK, ABSENT, BROKEN, FAILED = "ok", "absent", "broken", "failed"
+# Access to the Google Ads API belongs to the Google Cloud project of the OAuth client or service account, not to a
+# developer token: the check cannot read the level, so it says where it lives.
+ACCESS_LEVELS_NOTE = ("API access is the level of the credentials' Google Cloud project (Cloud console > Google "
+                      "Ads API overview): Test (test accounts only), Explorer (2,880 operations a day), Basic "
+                      "(15,000) or Standard (unlimited); one query is one operation")
 
 
 @click.group("auth")
@@ -115,7 +121,9 @@ def _check_ads(live: Any, config_file: str | None, manager: str | None) -> str:
         return BROKEN
     s = connector.settings
     login = f", login customer {s.login_customer_id}" if s.login_customer_id else ""
-    _say(source, f"{_who(s.credentials)} from {_ads_source(config_file)}; developer token set{login}")
+    token = "developer token sent (optional, ignored)" if s.developer_token else "no developer token (not needed)"
+    _say(source, f"{_who(s.credentials)} from {_ads_source(config_file)}; {token}{login}")
+    _say(source, ACCESS_LEVELS_NOTE)
     try:
         connector.ensure_token()
         manager = manager or s.login_customer_id

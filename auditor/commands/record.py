@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,8 @@ def record_cmd(ctx: click.Context, out: Path, quiet: bool, verbose: bool, no_col
     # read before any call is made: an unreadable manifest stops the run rather than lose earlier clients' state
     earlier = read_manifest(out)
     # the same funnel reports as `audit` with these options reads, so the recording audits the same
-    live = Live(a["ga4_credentials"], a["ads_config"], a["jobs"], planner=funnel_planner(ruleset))
+    say = (lambda m: click.echo(printable(f"audit: {m}"), err=True)) if verbosity.verbose else None
+    live = Live(a["ga4_credentials"], a["ads_config"], a["jobs"], planner=funnel_planner(ruleset), detail=say)
     targets = resolve_targets(ruleset, a["property_id"], a["customer_id"], bool(a["discover"]), a["manager_id"],
                               live, warn=warn)
     if not targets:
@@ -135,7 +137,8 @@ def record_cmd(ctx: click.Context, out: Path, quiet: bool, verbose: bool, no_col
             save(merge_manifest(earlier, this_run(), [*clients, {**entry, **guard}]))
         try:
             files = write_client(out / f.name, {k: [redact(k, b) for b in v]
-                                                for k, v in f.raw.bodies.items()}, profile, funnel)
+                                                for k, v in f.raw.bodies.items()}, profile, funnel,
+                                 read_on=f.raw.read_on)
         except Exception as e:  # this client's folder (a name too long, a file the disk refused), not the run
             error = unforeseen(str(out / f.name), e, "could not be written")
             progress.echo(printable(f"audit: error: client {f.name}: {error}"))
@@ -245,11 +248,12 @@ def guard_entry(manifest: dict[str, Any] | None, name: str, missing: dict[str, s
 
 
 def write_client(folder: Path, bodies: dict[str, list[dict[str, Any]]], profile: str | None,
-                 funnel: list[str] | None = None) -> list[str]:
+                 funnel: list[str] | None = None, read_on: date | None = None) -> list[str]:
     """Write one client's recording beside `folder`, then swap it in. Returns the files written.
 
-    client.yaml carries what the offline audit needs to match the live one: the profile and the client's own
-    funnel ladder (from the config). Recipients are not written: addresses stay out of recordings."""
+    client.yaml carries what the offline audit needs to match the live one: the profile, the client's own
+    funnel ladder (from the config) and `read_on`, the day the data was read, from which ages are measured.
+    Recipients are not written: addresses stay out of recordings."""
     from auditor.text import json_text
 
     tmp = folder.with_name(f".{folder.name}.recording-{os.getpid()}")
@@ -265,7 +269,7 @@ def write_client(folder: Path, bodies: dict[str, list[dict[str, Any]]], profile:
             data: Any = pages if key in _ARRAY_FILES or key.startswith("ads/") or len(pages) != 1 else pages[0]
             path.write_text(json_text(data, indent=1) + "\n", encoding="utf-8")  # a lone surrogate cannot raise
             files.append(key)
-        settings = {k: v for k, v in (("profile", profile), ("funnel", funnel)) if v}
+        settings = {k: v for k, v in (("profile", profile), ("funnel", funnel), ("read_on", read_on)) if v}
         if settings:
             import yaml
 

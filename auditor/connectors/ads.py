@@ -1,4 +1,4 @@
-"""Live Google Ads connector: seven GAQL searchStream queries per customer (an eighth when a campaign bids on a
+"""Live Google Ads connector: ten GAQL searchStream queries per customer (an eleventh when a campaign bids on a
 custom conversion goal) -> the raw bodies of `auditor.raw`.
 
 Only the live path imports this module (the google-ads import costs about a second). Every batch is written
@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import google.auth.credentials
@@ -41,6 +42,10 @@ CAMPAIGNS_FILE = "ads/campaigns.json"
 CAMPAIGN_GOALS_FILE = "ads/campaign_conversion_goals.json"
 GOAL_CONFIGS_FILE = "ads/conversion_goal_campaign_configs.json"
 CUSTOM_GOALS_FILE = "ads/custom_conversion_goals.json"
+UPLOAD_CLIENT_SUMMARIES_FILE = "ads/offline_upload_client_summaries.json"
+UPLOAD_ACTION_SUMMARIES_FILE = "ads/offline_upload_action_summaries.json"
+CONVERSION_LAG_FILE = "ads/conversion_lag.json"
+LAG_DAYS = 90  # the conversion lag query's period: the longest click-through window
 # What a query with no rows streams: one batch without results. Also what custom_conversion_goals.json holds when
 # no campaign names a custom goal (the query is then not run): collected, and empty.
 EMPTY_STREAM: list[dict] = [{}]
@@ -55,6 +60,7 @@ SELECT conversion_action.resource_name, conversion_action.id, conversion_action.
   conversion_action.attribution_model_settings.attribution_model,
   conversion_action.attribution_model_settings.data_driven_model_status,
   conversion_action.click_through_lookback_window_days, conversion_action.view_through_lookback_window_days,
+  conversion_action.phone_call_duration_seconds,
   conversion_action.google_analytics_4_settings.event_name,
   conversion_action.google_analytics_4_settings.property_id
 FROM conversion_action
@@ -78,7 +84,8 @@ SELECT customer.id, customer.auto_tagging_enabled,
   customer.conversion_tracking_setting.conversion_tracking_status,
   customer.conversion_tracking_setting.cross_account_conversion_tracking_id,
   customer.conversion_tracking_setting.google_ads_conversion_customer,
-  customer.conversion_tracking_setting.accepted_customer_data_terms
+  customer.conversion_tracking_setting.accepted_customer_data_terms,
+  customer.conversion_tracking_setting.effective_enablement_setting
 FROM customer
 """
 # One row per campaign: no segment is selected, so the date range aggregates. A campaign with no impressions in
@@ -106,7 +113,50 @@ SELECT custom_conversion_goal.resource_name, custom_conversion_goal.name,
   custom_conversion_goal.conversion_actions, custom_conversion_goal.status
 FROM custom_conversion_goal
 """
-# The optional queries, in the order they run (the custom goals one follows, when a campaign names one).
+# Google Ads' own diagnostics of offline conversion imports (uploads through the API, the web interface or a data
+# connector): per upload client, and per conversion action. No date range: the resource covers recent uploads.
+UPLOAD_CLIENT_SUMMARIES_QUERY = """
+SELECT offline_conversion_upload_client_summary.resource_name, offline_conversion_upload_client_summary.client,
+  offline_conversion_upload_client_summary.status, offline_conversion_upload_client_summary.total_event_count,
+  offline_conversion_upload_client_summary.successful_event_count,
+  offline_conversion_upload_client_summary.success_rate,
+  offline_conversion_upload_client_summary.pending_event_count,
+  offline_conversion_upload_client_summary.pending_rate,
+  offline_conversion_upload_client_summary.last_upload_date_time,
+  offline_conversion_upload_client_summary.daily_summaries, offline_conversion_upload_client_summary.alerts
+FROM offline_conversion_upload_client_summary
+"""
+UPLOAD_ACTION_SUMMARIES_QUERY = """
+SELECT offline_conversion_upload_conversion_action_summary.resource_name,
+  offline_conversion_upload_conversion_action_summary.client,
+  offline_conversion_upload_conversion_action_summary.conversion_action_id,
+  offline_conversion_upload_conversion_action_summary.conversion_action_name,
+  offline_conversion_upload_conversion_action_summary.status,
+  offline_conversion_upload_conversion_action_summary.total_event_count,
+  offline_conversion_upload_conversion_action_summary.successful_event_count,
+  offline_conversion_upload_conversion_action_summary.pending_event_count,
+  offline_conversion_upload_conversion_action_summary.last_upload_date_time,
+  offline_conversion_upload_conversion_action_summary.daily_summaries,
+  offline_conversion_upload_conversion_action_summary.alerts
+FROM offline_conversion_upload_conversion_action_summary
+"""
+# All conversions by action and days from click over the last 90 days (GAQL's date literals stop at LAST_30_DAYS):
+# the two dates are filled in from the run's date, yesterday and 90 days before today.
+CONVERSION_LAG_QUERY = """
+SELECT segments.conversion_action, segments.conversion_lag_bucket, metrics.all_conversions
+FROM customer
+WHERE segments.date BETWEEN '{start}' AND '{end}'
+"""
+
+
+def conversion_lag_query(today: date) -> str:
+    """The conversion lag query over the `LAG_DAYS` full days before `today`."""
+    start, end = today - timedelta(days=LAG_DAYS), today - timedelta(days=1)
+    return CONVERSION_LAG_QUERY.format(start=start.isoformat(), end=end.isoformat())
+
+
+# The optional queries, in the order they run (the custom goals one follows, when a campaign names one; then the
+# upload summaries and the conversion lag).
 OPTIONAL_QUERIES = (
     (GOALS_FILE, GOALS_QUERY),
     (CUSTOMER_FILE, CUSTOMER_QUERY),
@@ -122,6 +172,13 @@ FROM customer_client
 WHERE customer_client.manager = FALSE AND customer_client.status = 'ENABLED'
 """
 
+# Since developer tokens were sunset (9 September 2026), API access belongs to the Google Cloud project of the OAuth
+# client or service account: Test (test accounts only), Explorer, Basic or Standard.
+TEST_ACCESS_HINT = ("the Google Cloud project of these credentials has Test access to the Google Ads API (test "
+                    "accounts only): apply for Explorer access in the Cloud console > Google Ads API overview > "
+                    "Explorer access")
+NO_TOKEN_HINT = ("a developer token is no longer needed: remove developer_token from the Google Ads settings (or "
+                 "unset GOOGLE_ADS_DEVELOPER_TOKEN)")
 # What to do about the errors a user can fix, by GoogleAdsFailure error code.
 _HINTS = {
     "USER_PERMISSION_DENIED": "the signed-in user cannot access this account; if it is reached through a manager "
@@ -130,17 +187,27 @@ _HINTS = {
     "CUSTOMER_NOT_FOUND": "check the customer id",
     "INVALID_CUSTOMER_ID": "check the customer id (10 digits)",
     "INVALID_LOGIN_CUSTOMER_ID": "login_customer_id must be the 10-digit id of a manager that links this account",
-    "DEVELOPER_TOKEN_NOT_APPROVED": "the developer token is approved for test accounts only; apply for Basic "
-                                    "access in the manager account's API Center",
-    "DEVELOPER_TOKEN_PROHIBITED": "this developer token may not be used with the OAuth client's Google Cloud "
-                                  "project",
-    "DEVELOPER_TOKEN_INVALID": "check developer_token in google-ads.yaml or GOOGLE_ADS_DEVELOPER_TOKEN",
+    # v25+ answer CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION, older versions DEVELOPER_TOKEN_NOT_APPROVED: one cause
+    "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION": TEST_ACCESS_HINT,
+    "DEVELOPER_TOKEN_NOT_APPROVED": TEST_ACCESS_HINT,
+    # a general permission error; a Test-level project is only one of its causes
+    "ACTION_NOT_PERMITTED": "the credentials may not do this on this account: check the signed-in user's access "
+                            "to it; one possible cause is a Google Cloud project with Test access to the Google Ads "
+                            "API (test accounts only: apply for Explorer access in the Cloud console > Google Ads "
+                            "API overview)",
+    "PROJECT_DISABLED": "enable the Google Ads API in the credentials' Google Cloud project (Cloud console > APIs & "
+                        "Services)",
+    "MISSING_TOS": "accept the Google Ads API terms in the Cloud console > Google Ads API overview",
+    "DEVELOPER_TOKEN_PROHIBITED": NO_TOKEN_HINT,
+    "DEVELOPER_TOKEN_NOT_ON_ALLOWLIST": NO_TOKEN_HINT,
+    "DEVELOPER_TOKEN_INVALID": NO_TOKEN_HINT,
     "NOT_ADS_USER": "the Google account behind the credentials has no Google Ads access",
     "OAUTH_TOKEN_INVALID": "create a new refresh token",
     "OAUTH_TOKEN_EXPIRED": "create a new refresh token",
     "OAUTH_TOKEN_REVOKED": "create a new refresh token",
     "OAUTH_TOKEN_DISABLED": "create a new refresh token",
-    "RESOURCE_EXHAUSTED": "API quota exhausted; run again later or audit fewer accounts at once",
+    "RESOURCE_EXHAUSTED": "API quota exhausted; run again later or audit fewer accounts at once (ads.daily_operations "
+                          "in the config caps what a run spends)",
     "RESOURCE_TEMPORARILY_EXHAUSTED": "API quota exhausted for now; run again in a few minutes",
 }
 _QUERY_BUG = "the auditor's query was rejected; please report this with the auditor version"
@@ -156,15 +223,17 @@ def normalise_customer_id(value: str | int, what: str = "customer id") -> str:
 
 @dataclass(frozen=True)
 class AdsSettings:
-    developer_token: str = field(repr=False)  # a secret: never printed
     credentials: google.auth.credentials.Credentials = field(repr=False)
+    # Optional since developer tokens were sunset (access belongs to the credentials' Google Cloud project): sent
+    # only when configured, ignored by the API. A secret: never printed.
+    developer_token: str | None = field(default=None, repr=False)
     login_customer_id: str | None = None  # 10 digits, no dashes
     endpoint: str | None = None  # AUDITOR_ADS_ENDPOINT, e.g. "localhost:PORT"
     policy: CallPolicy = CallPolicy()
 
     def __post_init__(self) -> None:
-        if not self.developer_token:
-            raise ConfigError("Google Ads: developer_token is empty")
+        if not self.developer_token:  # "" in a settings file means not configured, never an empty header
+            object.__setattr__(self, "developer_token", None)
         if self.login_customer_id is not None:
             object.__setattr__(self, "login_customer_id",
                                normalise_customer_id(self.login_customer_id, "login_customer_id"))
@@ -189,15 +258,17 @@ class AdsConnector:
     # --- public -------------------------------------------------------------------------------------------
 
     def fetch(
-        self, customer_id: str, login_customer_id: str | None = None,
+        self, customer_id: str, login_customer_id: str | None = None, today: date | None = None,
     ) -> tuple[dict[str, list[dict]], dict[str, str]]:
         """Bodies keyed by fixture file, and optional files that could not be fetched -> reason.
 
-        Seven searchStream queries, one per resource: conversion actions and their 30-day stats (required),
+        Ten searchStream queries, one per resource: conversion actions and their 30-day stats (required),
         then customer goals, tracking settings, campaigns, campaign goals and campaign goal configs (optional);
         an eighth, custom conversion goals, only when a goal config names one (otherwise the file is an empty
-        stream: collected, none used). An optional query the API refuses (permission, not found, a rejected
-        query) is listed under `missing`; one still unavailable after its retries fails the customer.
+        stream: collected, none used). Then the offline conversion upload summaries (per upload client and per
+        conversion action) and the conversion lag of the 90 days before `today` (the run's date). An optional
+        query the API refuses (permission, not found, a rejected query) is listed under `missing`; one still
+        unavailable after its retries fails the customer.
         """
         cid = normalise_customer_id(customer_id)
         login = (normalise_customer_id(login_customer_id, "login_customer_id") if login_customer_id
@@ -227,6 +298,19 @@ class AdsConnector:
                 raise
             except SourceError as e:
                 missing[CUSTOM_GOALS_FILE] = str(e)
+        if today is None:
+            from auditor.clock import run_date
+
+            today = run_date()
+        for key, query in ((UPLOAD_CLIENT_SUMMARIES_FILE, UPLOAD_CLIENT_SUMMARIES_QUERY),
+                           (UPLOAD_ACTION_SUMMARIES_FILE, UPLOAD_ACTION_SUMMARIES_QUERY),
+                           (CONVERSION_LAG_FILE, conversion_lag_query(today))):
+            try:
+                bodies[key] = self._stream(cid, query, login)
+            except Unavailable:
+                raise
+            except SourceError as e:
+                missing[key] = str(e)
         return bodies, missing
 
     def discover(self, manager_id: str) -> list[dict]:

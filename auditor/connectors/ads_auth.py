@@ -1,9 +1,10 @@
 """Google Ads settings the way the google-ads library's users already keep them: google-ads.yaml or GOOGLE_ADS_*.
 
 Where it looks, first found wins: the path given; GOOGLE_ADS_CONFIGURATION_FILE_PATH; GOOGLE_ADS_* variables
-(when any is set); ~/google-ads.yaml. The keys are the library's own (developer_token,
-client_id, client_secret, refresh_token, json_key_file_path, impersonated_email, login_customer_id,
-use_application_default_credentials, endpoint). The library's loaders are not used: they insist on
+(when any is set); ~/google-ads.yaml. The keys are the library's own (client_id, client_secret,
+refresh_token, json_key_file_path, impersonated_email, login_customer_id, use_application_default_credentials,
+endpoint, and the optional developer_token: sent only when set, since access belongs to the credentials' Google
+Cloud project). The library's loaders are not used: they insist on
 use_proto_plus and on a dash-free login_customer_id, and its client factories refresh the token at once.
 Here nothing touches the network: credentials refresh on the first API call. Secrets never reach a message.
 """
@@ -33,10 +34,7 @@ _OAUTH_KEYS = ("client_id", "client_secret", "refresh_token")
 def load_ads_settings(config_path: str | None) -> AdsSettings:
     """Read the settings and build (not refresh) the credentials. ConfigError names what is missing, where."""
     config, where = _read_config(config_path)
-    token = _text(config.get("developer_token"))
-    if not token:
-        raise ConfigError(f"Google Ads: no developer_token in {where} (set developer_token, or "
-                          "GOOGLE_ADS_DEVELOPER_TOKEN)")
+    token = _text(config.get("developer_token")) or None  # optional: sent only when configured
     credentials = _credentials(config, where)
     login = _text(config.get("login_customer_id")) or None
     endpoint = os.environ.get("AUDITOR_ADS_ENDPOINT") or _text(config.get("endpoint")) or None
@@ -45,6 +43,15 @@ def load_ads_settings(config_path: str | None) -> AdsSettings:
                            endpoint=endpoint, policy=CallPolicy.from_env())
     except ConfigError as e:
         raise ConfigError(f"{e} (in {where})") from None
+
+
+def token_note(settings: AdsSettings) -> str:
+    """Whether the developer token is sent, for -v (never the token itself)."""
+    if settings.developer_token:
+        return ("Google Ads: developer token sent (optional and ignored since developer tokens were sunset on "
+                "9 September 2026; access is the Google Cloud project's)")
+    return ("Google Ads: no developer token configured (not needed since developer tokens were sunset on "
+            "9 September 2026; access is the Google Cloud project's)")
 
 
 def oauth_credentials(client_id: str, client_secret: str, refresh_token: str,
@@ -71,7 +78,8 @@ def _read_config(config_path: str | None) -> tuple[dict[str, Any], str]:
         return _read_yaml(home), str(home)
     raise ConfigError(
         "Google Ads settings not found: give the path of a google-ads.yaml, set GOOGLE_ADS_CONFIGURATION_FILE_PATH "
-        f"or GOOGLE_ADS_DEVELOPER_TOKEN with credentials, or create {home}")
+        f"or GOOGLE_ADS_* variables with credentials (GOOGLE_ADS_JSON_KEY_FILE_PATH, or GOOGLE_ADS_CLIENT_ID, "
+        f"GOOGLE_ADS_CLIENT_SECRET and GOOGLE_ADS_REFRESH_TOKEN), or create {home}")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -86,7 +94,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{at}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected key: value settings (developer_token, client_id, ...)")
+        raise ConfigError(f"{path}: expected key: value settings (client_id, client_secret, ...)")
     return data
 
 

@@ -1,13 +1,15 @@
 """A loopback Google Ads API fake that speaks real gRPC (TLS) to the real google-ads client library.
 
 It serves recorded client folders (``<client>/ads/*.json``) by customer id, routes each GAQL query by its FROM
-clause (FROM customer: the 30-day stats when segments.conversion_action is selected, else the tracking
-settings), keeps only the SELECTed fields of every row (so a query that forgets a field the mapping reads shows
-up as a test failure), rejects fields the API does not know and fields of a resource the FROM resource cannot
-select (with metrics only where the resource has them), applies simple ``field = VALUE`` and
-``field != VALUE`` WHERE conditions, and can inject faults: UNAVAILABLE N times, UNAVAILABLE in the middle of
-a stream, a ``GoogleAdsFailure`` in the ``googleadsfailure-bin`` trailer, fixed latency per call. A test aid
-only.
+clause (FROM customer: the conversion lag when segments.conversion_lag_bucket is selected, the 30-day stats when
+segments.conversion_action is, else the tracking settings), keeps only the SELECTed fields of every row (so a query
+that forgets a field the mapping reads shows up as a test failure), rejects fields the API does not know and fields
+of a resource the FROM resource cannot select (with metrics only where the resource has them), applies simple
+``field = VALUE`` and ``field != VALUE`` WHERE conditions, and can inject faults: UNAVAILABLE N times, UNAVAILABLE
+in the middle of a stream, a ``GoogleAdsFailure`` in the ``googleadsfailure-bin`` trailer, fixed latency per call,
+and the refusal a Google Cloud project with Test access gets on every production account. The ``developer-token``
+header is optional, as the API has it since developer tokens were sunset; a token that is sent is checked when the
+fake is given one. A test aid only.
 
 ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` must point at the fake's CA before grpc opens its first secure channel in
 the process: call `install_test_ca()` early (session- or module-scoped fixture).
@@ -41,8 +43,14 @@ ADS_FILES_BY_RESOURCE = {
     "campaign_conversion_goal": "ads/campaign_conversion_goals.json",
     "conversion_goal_campaign_config": "ads/conversion_goal_campaign_configs.json",
     "custom_conversion_goal": "ads/custom_conversion_goals.json",
+    "offline_conversion_upload_client_summary": "ads/offline_upload_client_summaries.json",
+    "offline_conversion_upload_conversion_action_summary": "ads/offline_upload_action_summaries.json",
 }
 CUSTOMER_SETTINGS_FILE = "ads/customer.json"
+CONVERSION_LAG_FILE = "ads/conversion_lag.json"
+# The FROM customer query by segments.conversion_lag_bucket (conversions by days from click), told apart from the
+# 30-day stats: name it to deny only that query (`deny(customer, LAG)`).
+LAG = "customer:conversion_lag"
 # The FROM customer query without segments (the tracking settings), told apart from the 30-day stats: name it
 # to deny only that query (`deny(customer, SETTINGS)`).
 SETTINGS = "customer:settings"
@@ -57,6 +65,10 @@ _SELECTABLE: dict[str, tuple[frozenset[str], bool]] = {
     "conversion_goal_campaign_config": (frozenset({"conversion_goal_campaign_config", "campaign",
                                                    "custom_conversion_goal", "customer"}), False),
     "custom_conversion_goal": (frozenset({"custom_conversion_goal", "customer"}), False),
+    "offline_conversion_upload_client_summary": (frozenset({"offline_conversion_upload_client_summary", "customer"}),
+                                                 False),
+    "offline_conversion_upload_conversion_action_summary": (
+        frozenset({"offline_conversion_upload_conversion_action_summary", "customer"}), False),
     "customer_client": (frozenset({"customer_client", "customer"}), False),
 }
 _CUSTOMER_IN_RESOURCE = re.compile(r"customers/(\d{10})/")
@@ -118,6 +130,7 @@ class _Faults:
     unavailable: list[tuple[str | None, int]] = field(default_factory=list)  # (resource or None, times left)
     mid_stream: list[tuple[str | None, int]] = field(default_factory=list)
     denials: dict[tuple[str, str | None], _Denial] = field(default_factory=dict)  # (customer, resource)
+    test_project: frozenset[str] | None = None  # Test access: only these (test) accounts answer
 
 
 class _Abort(Exception):
@@ -247,6 +260,12 @@ class FakeAdsServer:
         with self._lock:
             self._faults.denials[(customer_id, resource)] = _Denial(status, error[0], error[1], message)
 
+    def refuse_as_test_project(self, test_accounts: tuple[str, ...] = ()) -> None:
+        """Answer as the API answers a Google Cloud project with Test access: every account but `test_accounts`
+        fails with CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION (until `reset`)."""
+        with self._lock:
+            self._faults.test_project = frozenset(test_accounts)
+
     @property
     def call_count(self) -> int:
         with self._lock:
@@ -300,13 +319,22 @@ class FakeAdsServer:
                                 "Error in query: the query could not be parsed.")
         select = [s.strip() for s in m.group("select").split(",") if s.strip()]
         source = resource
-        if resource == "customer" and "segments.conversion_action" not in select:
+        if resource == "customer" and "segments.conversion_lag_bucket" in select:
+            source = LAG  # conversions by action and days from click
+        elif resource == "customer" and "segments.conversion_action" not in select:
             source = SETTINGS  # the tracking settings, one row
         with self._lock:
             denial = (self._faults.denials.get((customer, source)) or self._faults.denials.get((customer, resource))
                       or self._faults.denials.get((customer, None)))
         if denial:
             raise self._failure(denial.status, denial.error_field, denial.error_value, denial.message)
+        with self._lock:
+            test_only = self._faults.test_project
+        if test_only is not None and customer not in test_only:
+            raise self._failure(grpc.StatusCode.PERMISSION_DENIED, "authorization_error",
+                                "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION",
+                                "The Google Cloud project is only approved for use with test accounts. To access "
+                                "non-test accounts, apply for Explorer, Basic or Standard access.")
         proto_paths = []
         for path in select:
             proto_path = self._proto_path(path)
@@ -336,8 +364,8 @@ class FakeAdsServer:
                                 f"Error in SELECT clause: '{path}' cannot be selected with FROM {resource}.")
 
     def _check_headers(self, metadata: dict[str, str]) -> None:
-        token = metadata.get("developer-token")
-        if not token or (self.developer_token is not None and token != self.developer_token):
+        token = metadata.get("developer-token")  # optional: access is the Cloud project's
+        if token is not None and self.developer_token is not None and token != self.developer_token:
             raise self._failure(grpc.StatusCode.UNAUTHENTICATED, "authentication_error", "DEVELOPER_TOKEN_INVALID",
                                 "The developer token is not valid.")
         auth = metadata.get("authorization", "")
@@ -372,7 +400,8 @@ class FakeAdsServer:
         if folder is None:
             raise self._failure(grpc.StatusCode.PERMISSION_DENIED, "authorization_error", "USER_PERMISSION_DENIED",
                                 f"User doesn't have permission to access customer {customer}.")
-        key = CUSTOMER_SETTINGS_FILE if resource == SETTINGS else ADS_FILES_BY_RESOURCE.get(resource)
+        key = {SETTINGS: CUSTOMER_SETTINGS_FILE, LAG: CONVERSION_LAG_FILE}.get(resource) or ADS_FILES_BY_RESOURCE.get(
+            resource)
         if key is None:
             return [[]]
         path = folder / key
@@ -401,7 +430,7 @@ class FakeAdsServer:
 
     def _batches(self, resource: str, customer: str, rows: list[Any]) -> list[list[Any]]:
         """Rows regrouped as recorded (one message per recorded batch), split further by batch_rows."""
-        if resource in ADS_FILES_BY_RESOURCE or resource == SETTINGS:
+        if resource in ADS_FILES_BY_RESOURCE or resource in (SETTINGS, LAG):
             sizes = [len(b) for b in self._recorded(resource, customer)]
         else:
             sizes = [len(rows)]
