@@ -32,6 +32,14 @@ def count(n: float) -> str:
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"
 
 
+def conversions(conv: float, all_conv: float) -> str:
+    """An action's 30-day counts, each labelled: '431 conv., 446 all conv.', or '431 conv.' when they agree
+    (Conversions counts primary actions only; All conversions every action)."""
+    if abs(all_conv - conv) < 0.05:
+        return f"{count(conv)} conv."
+    return f"{count(conv)} conv., {count(all_conv)} all conv."
+
+
 @dataclass(frozen=True)
 class Evidence:
     """The strength of one event or Google Ads action toward the macro, and what that rests on."""

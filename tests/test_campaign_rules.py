@@ -217,8 +217,9 @@ def test_goal_override_flags_a_custom_goal_with_a_weak_micro_even_a_secondary_on
                       custom_goal=goal.resource_name), actions=(p, video), custom_goals=(goal,))
     (f,) = findings("campaign-goal-override", c)
     assert f.severity == "high" and "custom goal 'Sales + video plays'" in f.message
-    assert "'Explainer video play' (ENGAGEMENT, GA4 event video_start, 300 conv. in 30 days) is a weak micro" \
-        in f.message
+    # a secondary action counts in All conversions only, and the count says so
+    assert ("'Explainer video play' (ENGAGEMENT, GA4 event video_start, secondary, 300 all conv. in 30 days) is a weak "
+            "micro") in f.message
     assert video.resource_name in f.resources
 
 
@@ -318,7 +319,7 @@ def test_auto_tagging_off_with_ga4_imports_is_high():
     c = client(ga4(EVENTS, links=()), with_ads(ads(purchase()), tracking=tracking(False)))
     (f,) = findings("auto-tagging-disabled", c)
     assert f.severity == "high" and "auto-tagging is off in Google Ads account 1234567890" in f.message
-    assert "imports 1 GA4 conversion action(s) ('Purchase (GA4)'; 410 conv. in 30 days)" in f.message
+    assert "imports 1 GA4 conversion action(s) ('Purchase (GA4)'; 410 all conv. in 30 days)" in f.message
 
 
 def test_auto_tagging_off_in_a_linked_account_without_imports():
@@ -355,7 +356,7 @@ def discrepancy(ads_count: float, credited: float = 100.0, *, primary: bool = Tr
 def test_discrepancy_compares_per_day_28_against_30_days():
     # 53 in 30 days is 1.77/day; 100 in 28 days is 3.57/day: 49%, below 50% (the raw counts, 53%, would pass)
     (f,) = findings("ga4-ads-discrepancy", discrepancy(53))
-    assert "Google Ads recorded 53 conversions in 30 days (1.8/day)" in f.message
+    assert "Google Ads recorded 53 all conversions in 30 days (1.8/day)" in f.message
     assert "100 purchase key events in 28 days (3.6/day)" in f.message and "counts 49% of GA4's" in f.message
     assert f.severity == "high"  # both counts solid
     assert findings("ga4-ads-discrepancy", discrepancy(60)) == []  # 56%

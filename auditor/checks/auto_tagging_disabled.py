@@ -32,8 +32,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     why = []
     if imports:
         conv = sum(max(a.stats.conversions, a.stats.all_conversions) for a in imports)
-        why.append(f"imports {len(imports)} GA4 conversion action(s) ({quoted(imports)}; {fmt_count(conv)} conv. in "
-                   "30 days)")
+        why.append(f"imports {len(imports)} GA4 conversion action(s) ({quoted(imports)}; {fmt_count(conv)} all conv. "
+                   "in 30 days)")
     if linked:
         assert ga4 is not None
         why.append(f"is linked to GA4 property {ga4.property.id}")

@@ -15,8 +15,10 @@ _ESTABLISHED = ("low", "medium", "high", "very_high")
 
 def _action(a: ConversionAction) -> str:
     via = f", GA4 event {a.ga4_event_name}" if a.ga4_event_name else ""
-    conv = a.stats.conversions if a.primary_for_goal else max(a.stats.conversions, a.stats.all_conversions)
-    return f"'{a.name}' ({a.category}{via}, {fmt_count(conv)} conv. in 30 days)"
+    if a.primary_for_goal:
+        return f"'{a.name}' ({a.category}{via}, {fmt_count(a.stats.conversions)} conv. in 30 days)"
+    # a secondary action in a custom goal counts in All conversions only
+    return f"'{a.name}' ({a.category}{via}, secondary, {fmt_count(a.stats.all_conversions)} all conv. in 30 days)"
 
 
 def check(client: Client, ctx: Context) -> Iterator[Finding]:

@@ -8,6 +8,7 @@ from itertools import combinations
 
 from auditor.checks._campaigns import bids, default_bids_on
 from auditor.engine import DEMOTE, KEEP, REMOVE, Context, Finding, Param, Rule, fmt_count
+from auditor.evidence import conversions
 from auditor.model import Ads, Client, ConversionAction
 from auditor.taxonomy import name_key
 
@@ -185,7 +186,8 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         keep, demote = members[0], [m for m in members[1:] if not m.system_managed]
         whys = [t.why for t in ties]
         proven = any(t.proven for t in ties)
-        listing = ", ".join(f"'{m.name}' ({fmt_count(m.stats.all_conversions)} conv.)" for m in members)
+        listing = ", ".join(f"'{m.name}' ({conversions(m.stats.conversions, m.stats.all_conversions)})"
+                            for m in members)
         any_primary = any(m.primary_for_goal for m in members)
         if not demote:
             yield ctx.finding(f"{listing} count one event {_times(len(members))}: {'; '.join(whys)}; "

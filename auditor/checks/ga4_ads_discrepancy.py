@@ -63,7 +63,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         thin = "" if solid else (f"; the Google Ads count is below {fmt_count(min_n)}, so a new import or a day or "
                                  "two of lag may explain part of it")
         yield ctx.finding(
-            f"'{a.name}' (GA4 event {event}): Google Ads recorded {fmt_count(n)} conversions in {ADS_DAYS} days "
+            f"'{a.name}' (GA4 event {event}): Google Ads recorded {fmt_count(n)} all conversions in {ADS_DAYS} days "
             f"({_per_day(n_day)}) while GA4 credits this account with {fmt_count(g)} {event} key events in "
             f"{GA4_DAYS} days ({_per_day(g_day)}): per day Google Ads counts {ratio:.0%} of GA4's (tolerated "
             f"{lo:.0%}-{hi:.0%}), {'fewer' if fewer else 'more'} than GA4 attributes to its clicks{thin}; likely "
@@ -99,7 +99,7 @@ RULE = Rule(
         "max_ratio": Param("Highest tolerated ratio of Google Ads' per-day count to GA4's.", default=1.5),
     },
     requires=("ga4", "ads", "ga4.ads_key_events"),
-    example=("'Consultation request (GA4)' (GA4 event generate_lead): Google Ads recorded 6 conversions in 30 days "
+    example=("'Consultation request (GA4)' (GA4 event generate_lead): Google Ads recorded 6 all conversions in 30 days "
              "(0.2/day) while GA4 credits this account with 24 generate_lead key events in 28 days (0.9/day): per "
              "day Google Ads counts 23% of GA4's ..."),
     evidence=("Per enabled GA4 import: its 30-day all conversions in Google Ads, and the key events of its GA4 "

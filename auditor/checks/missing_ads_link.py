@@ -29,7 +29,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     if live:
         conv = sum(a.stats.all_conversions or a.stats.conversions for a in live)
         yield ctx.finding(
-            f"{head}, yet {len(live)} import(s) from it recorded {fmt_count(conv)} conversions in 30 days "
+            f"{head}, yet {len(live)} import(s) from it recorded {fmt_count(conv)} all conversions in 30 days "
             f"({', '.join(repr(a.name) for a in live[:3])}): the link is evidently made elsewhere, most likely "
             "through a manager account",
             resources, severity="info",

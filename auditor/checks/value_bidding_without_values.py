@@ -22,7 +22,8 @@ def problem(a: ConversionAction, tax: Taxonomy) -> str | None:
     decide it; None when it sends real values (or has no conversions to tell)."""
     conv, value = _counts(a)
     d = a.default_value
-    worth = f"{fmt_count(conv)} conv. worth {money(value)} in 30 days"
+    unit = "conv." if a.primary_for_goal else "all conv."  # a secondary action counts in All conversions only
+    worth = f"{fmt_count(conv)} {unit} worth {money(value)} in 30 days"
     if (d is None or d <= 0) and value <= 0:
         return f"no value: no default value and {worth}" if conv > 0 else None
     if d is not None and float(d) in tax.placeholder_values:
