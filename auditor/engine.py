@@ -52,7 +52,8 @@ class Rule:
     params: Mapping[str, Param] = field(default_factory=dict)
     # Data the rule reads. "ga4" / "ads": the source must be present, else the rule does not apply.
     # "ga4|ads": either. "ga4.retention", "ga4.ads_links", "ga4.attribution", "ga4.ads_key_events",
-    # "ads.goals", "ads.tracking", "ads.campaigns", "ads.custom_goals": optional files; when absent the rule
+    # "ads.goals", "ads.tracking", "ads.campaigns", "ads.custom_goals", "ads.upload_client_summaries",
+    # "ads.upload_action_summaries", "ads.conversion_lag": optional files; when absent the rule
     # could not run, which lowers coverage (never a pass). "history": the client's earlier runs; without them
     # (a plain audit) the rule does not apply.
     requires: tuple[str, ...] = ()
@@ -179,6 +180,11 @@ OPTIONAL_DATA = {
     "ads.tracking": ("Google Ads tracking settings", "ads/customer.json"),
     "ads.campaigns": ("Google Ads campaigns", "ads/campaigns.json"),
     "ads.custom_goals": ("Google Ads custom conversion goals", "ads/custom_conversion_goals.json"),
+    "ads.upload_client_summaries": ("Google Ads offline conversion upload summaries",
+                                    "ads/offline_upload_client_summaries.json"),
+    "ads.upload_action_summaries": ("Google Ads offline conversion upload summaries per conversion action",
+                                    "ads/offline_upload_action_summaries.json"),
+    "ads.conversion_lag": ("Google Ads conversions by days from click", "ads/conversion_lag.json"),
 }
 _NOT_COLLECTED = {need: file for need, (_, file) in OPTIONAL_DATA.items()}
 _NOT_APPLICABLE = {"history": "no earlier runs of this client to compare with (an agency run with history has them)"}
@@ -192,7 +198,13 @@ def cap(severity: str, ceiling: str) -> str:
 def run_rule(rule: Rule, setting: RuleSetting, client: Client, taxonomy: Taxonomy,
              hierarchy: Hierarchy | None = None) -> RuleOutcome:
     """Run one rule on one client. `hierarchy` is built once per client by the caller (built here if not)."""
+    broken: dict[str, str] = {}
+    for key, why in client.unusable:
+        broken.setdefault(key, why)  # the first problem found names the piece
     for need in rule.requires:
+        if need in broken or need.split(".")[0] in broken:  # present but not to be trusted: never a pass
+            why = broken.get(need) or broken[need.split(".")[0]]
+            return RuleOutcome(rule, "not_run", reason=f"cannot run: {why}")
         ok = _available(client, need)
         if ok is None:
             reason = _NOT_APPLICABLE.get(need) or f"no {need.replace('|', ' or ')} data for this client"

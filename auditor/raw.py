@@ -8,6 +8,7 @@ object from the Google client libraries (``to_json`` with enum names), so everyt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ ADS_FILES: dict[str, tuple[bool, str]] = {
     "ads/campaign_conversion_goals.json": (False, "Google Ads search FROM campaign_conversion_goal"),
     "ads/conversion_goal_campaign_configs.json": (False, "Google Ads search FROM conversion_goal_campaign_config"),
     "ads/custom_conversion_goals.json": (False, "Google Ads search FROM custom_conversion_goal"),
+    "ads/offline_upload_client_summaries.json": (
+        False, "Google Ads search FROM offline_conversion_upload_client_summary"),
+    "ads/offline_upload_action_summaries.json": (
+        False, "Google Ads search FROM offline_conversion_upload_conversion_action_summary"),
+    "ads/conversion_lag.json": (
+        False, "Google Ads search FROM customer, segments.conversion_action x segments.conversion_lag_bucket, 90 days"),
 }
 ALL_FILES: dict[str, tuple[bool, str]] = {**GA4_FILES, **ADS_FILES}
 
@@ -52,6 +59,9 @@ class RawClient:
     warnings: list[str] = field(default_factory=list)  # what reading the files noticed (an unknown file name)
     # The client's earlier complete runs (agency runs with history), for the rules that watch trends.
     history: ClientHistory | None = None
+    # The day the data was read (live: the run's date, UTC; offline: `read_on` in the recording's client.yaml),
+    # from which every age is measured. None: not known.
+    read_on: date | None = None
 
     def has_source(self, source: str) -> bool:
         return any(k.startswith(source + "/") for k in self.bodies)

@@ -244,3 +244,33 @@ def with_history(c: Client, *runs: Any) -> Client:
 
 __all__ += ["account_goal", "ads_key_events", "attribution", "campaign", "campaign_goal", "custom_goal",
             "earlier_run", "history", "tracking", "with_ads", "with_ga4", "with_history"]
+
+
+# --- offline import diagnostics and conversion lag (offline-import-health, lookback-window-short, ...) -------------
+
+def upload_summary(a: ConversionAction | None = None, status: str = "EXCELLENT", *, total: int = 100,
+                   successful: int = 100, pending: int = 0, last_upload: str | None = "2026-01-01 06:00:00",
+                   alerts: dict[str, float] | None = None, client: str = "GOOGLE_ADS_API") -> Any:
+    """An offline conversion upload summary: of action `a` (an action summary), or of the upload client (None)."""
+    from datetime import datetime
+
+    from auditor.model import UploadAlert, UploadSummary
+
+    where = (f"offlineConversionUploadConversionActionSummaries/{a.id}~{client}" if a is not None
+             else f"offlineConversionUploadClientSummaries/{client}")
+    return UploadSummary(
+        resource_name=f"customers/1234567890/{where}", client=client, status=status, total=total,
+        successful=successful, pending=pending,
+        last_upload=datetime.fromisoformat(last_upload) if last_upload else None,
+        alerts=tuple(UploadAlert(error=e, share=s, kind="conversion_upload_error") for e, s in (alerts or {}).items()),
+        action_id=a.id if a is not None else None, action_name=a.name if a is not None else "")
+
+
+def lag(a: ConversionAction, buckets: dict[str, float]) -> tuple[Any, ...]:
+    """The 90-day conversions of `a` by conversion lag bucket."""
+    from auditor.model import LagBucket
+
+    return tuple(LagBucket(action=a.resource_name, bucket=b, all_conversions=n) for b, n in buckets.items())
+
+
+__all__ += ["lag", "upload_summary"]

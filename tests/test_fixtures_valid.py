@@ -64,6 +64,9 @@ def message_types() -> dict[str, type]:
         "ads/campaign_conversion_goals.json": stream,
         "ads/conversion_goal_campaign_configs.json": stream,
         "ads/custom_conversion_goals.json": stream,
+        "ads/offline_upload_client_summaries.json": stream,
+        "ads/offline_upload_action_summaries.json": stream,
+        "ads/conversion_lag.json": stream,
     }
 
 
@@ -77,10 +80,15 @@ ADS_RESOURCE = {
     "ads/campaign_conversion_goals.json": "campaignConversionGoal",
     "ads/conversion_goal_campaign_configs.json": "conversionGoalCampaignConfig",
     "ads/custom_conversion_goals.json": "customConversionGoal",
+    "ads/offline_upload_client_summaries.json": "offlineConversionUploadClientSummary",
+    "ads/offline_upload_action_summaries.json": "offlineConversionUploadConversionActionSummary",
+    "ads/conversion_lag.json": "customer",
 }
 # The campaign-level files: every client with an Ads account records them all, every GA4 property both GA4 ones.
 CAMPAIGN_LEVEL_ADS = ("ads/customer.json", "ads/campaigns.json", "ads/campaign_conversion_goals.json",
-                      "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json")
+                      "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json",
+                      "ads/offline_upload_client_summaries.json", "ads/offline_upload_action_summaries.json",
+                      "ads/conversion_lag.json")
 CAMPAIGN_LEVEL_GA4 = ("ga4/attribution_settings.json", "ga4/ads_key_events.json")
 
 
@@ -281,3 +289,43 @@ def test_campaign_level_files_agree(client):
     metrics = [row["metrics"] for b in bodies(f"{client}/ads/campaigns.json") for row in b.get("results", [])]
     for name in ("conversions", "conversionsValue", "allConversions"):
         assert abs(sum(m.get(name, 0) for m in metrics) - sum(s.get(name, 0) for s in stats)) < 0.01, name
+
+
+@pytest.mark.parametrize("client", [c for c in CLIENTS if (FIXTURES / c / "ads").is_dir()])
+def test_import_diagnostics_and_conversion_lag_agree_with_the_actions(client):
+    """The upload summaries name the account's upload actions and add up; the conversion lag names enabled actions,
+    never beyond an action's click-through window."""
+    from auditor.audit import read_client_settings
+    from auditor.enums import LAG_BUCKET_DAYS, UPLOAD_TYPES
+
+    snapshot = map_client(load_client(FIXTURES / client), "ecommerce")
+    ads = snapshot.ads
+    assert ads is not None and ads.upload_action_summaries is not None and ads.conversion_lag is not None
+    assert ads.upload_client_summaries is not None
+    by_id = {a.id: a for a in ads.actions}
+    for s in ads.upload_action_summaries:
+        a = by_id[s.action_id]
+        assert a.type in UPLOAD_TYPES and s.action_name == a.name
+        assert s.resource_name == (f"customers/{ads.customer_id}/offlineConversionUploadConversionActionSummaries/"
+                                   f"{a.id}~{s.client}")
+    for s in (*ads.upload_action_summaries, *ads.upload_client_summaries):
+        assert s.successful + s.pending <= s.total
+        if s.daily:
+            assert sum(d.successful + d.failed + d.pending for d in s.daily) == s.total
+            assert sum(d.successful for d in s.daily) == s.successful
+            assert s.last_upload is not None and max(d.day for d in s.daily) == s.last_upload.date()
+        read_on = read_client_settings(FIXTURES / client).get("read_on")  # ages need it: where uploads are
+        assert read_on is not None and s.last_upload is not None and s.last_upload.date() < read_on
+    clients = {s.client: s for s in ads.upload_client_summaries}
+    for c in {s.client for s in ads.upload_action_summaries}:  # an upload client sums its actions
+        members = [s for s in ads.upload_action_summaries if s.client == c]
+        assert clients[c].total == sum(s.total for s in members)
+    assert bool(ads.upload_action_summaries) == any(a.type in UPLOAD_TYPES for a in ads.enabled_actions)
+    actions = {a.resource_name: a for a in ads.actions}
+    for row in ads.conversion_lag:
+        a = actions[row.action]
+        assert a.enabled
+        window = a.click_through_lookback_window_days or 90
+        assert LAG_BUCKET_DAYS[row.bucket][0] < window, (a.name, row.bucket)
+    lagged = {row.action for row in ads.conversion_lag}
+    assert lagged == {a.resource_name for a in ads.enabled_actions if a.stats.all_conversions}

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,19 @@ CLIENTS = {
     "fieldnotes-media": ("287315904", None, "content"),
 }
 # The sample clients these tests serve: the expectations below (discovery, counts) are about exactly these.
-SERVED = [*CLIENTS, "brightcart-home"]
-# Calls per client when nothing pages (auditor.live.CALLS_PER_CLIENT): GA4 6 per property; Google Ads 7 per
-# customer, 8 for one whose campaigns bid on a custom conversion goal (keystone-legal, lumen-analytics)
-GA4_CALLS, ADS_CALLS = 6, 7
+SERVED = [*CLIENTS, "brightcart-home", "ridgeline-roofing"]
+# Calls per client when nothing pages (auditor.live.CALLS_PER_CLIENT): GA4 6 per property; Google Ads 10 per
+# customer, 11 for one whose campaigns bid on a custom conversion goal (keystone-legal, lumen-analytics)
+GA4_CALLS, ADS_CALLS = 6, 10
 CUSTOM_GOALS = {"keystone-legal", "lumen-analytics"}
 # The campaign-level files every client of this test records (GA4 ones for a property, Ads ones for a customer)
 CAMPAIGN_LEVEL = ("ga4/attribution_settings.json", "ga4/ads_key_events.json", "ads/customer.json",
                   "ads/campaigns.json", "ads/campaign_conversion_goals.json",
-                  "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json")
+                  "ads/conversion_goal_campaign_configs.json", "ads/custom_conversion_goals.json",
+                  "ads/offline_upload_client_summaries.json", "ads/offline_upload_action_summaries.json",
+                  "ads/conversion_lag.json")
+# The day SOURCE_DATE_EPOCH (1767225600) fixes: a live run reads its data on it, a recording says so (read_on)
+READ_ON = date(2026, 1, 1)
 # (micro, macro) pairs auditor.audit.plan_funnels picks from each client's data; fixtures/<client>/ga4/funnels.json
 # records the answers to exactly these (the others read none)
 FUNNELS = {
@@ -202,7 +207,7 @@ def test_single_client_from_the_command_line_equals_offline(env, keys, served, g
     # no profile given on either side: both infer it from the data
     assert live["clients"][0]["profile_source"] == "inferred"
     assert live == offline_json(served, env, ["northwind-outfitters"], client_yaml=False)
-    # 13 calls for a client with both sources: 6 GA4 + 7 Ads (no custom goal), each with the token from the
+    # 16 calls for a client with both sources: 6 GA4 + 10 Ads (no custom goal), each with the token from the
     # key's token_uri; no funnel report (no micro of this healthy account decides a finding)
     assert len(ga4.calls()) == GA4_CALLS and ads.call_count == ADS_CALLS
     assert [c.method for c in ga4.calls()] == ["getProperty", "listKeyEvents", "batchRunReports",
@@ -258,6 +263,31 @@ def test_config_clients_equal_offline(config_run, served, env) -> None:
     # a fixed number of calls per client whatever its size: 6 per property, 7 per customer (8 for keystone-legal,
     # whose campaigns bid on a custom goal), plus the funnel reports the plan picks (keystone-legal: 2; at most 3)
     assert config_run["ga4_calls"] == GA4_CALLS * 3 + 2 and config_run["ads_calls"] == ADS_CALLS * 3 + 1
+
+
+def test_ridgeline_live_equals_offline_and_its_recording(env, keys, served, ads, tmp_path: Path) -> None:
+    """The offline import diagnostics and the conversion lag, live: the same audit as the sample's files, and a
+    recording that says the day its data was read (ages are measured from it)."""
+    p = audit("--customer", "487-035-1926", "--format", "json", "--fail-on", "never", env=env)
+    assert p.returncode == 0, p.stderr
+    live = comparable(p.stdout)
+    [client] = live["clients"]
+    assert client["name"] == "ridgeline-roofing" and client["status"] == "ok"
+    found = {f["rule"]: f["severity"] for f in client["findings"]}
+    assert {k: found.get(k) for k in ("offline-import-health", "lookback-window-short", "customer-data-terms")} == {
+        "offline-import-health": "high", "lookback-window-short": "medium", "customer-data-terms": "high"}
+    assert live == offline_json(served, env, ["ridgeline-roofing"], client_yaml=False)
+    assert ads.call_count == ADS_CALLS
+    [lag] = [c for c in ads.calls if "conversion_lag_bucket" in c.query]
+    assert "segments.date BETWEEN '2025-10-03' AND '2025-12-31'" in lag.query  # the 90 days before READ_ON
+    out = tmp_path / "recording"
+    p = audit("record", "--customer", "487-035-1926", "--out", str(out), env=env)
+    assert p.returncode == 0, p.stderr
+    folder = out / "ridgeline-roofing"
+    assert yaml.safe_load((folder / "client.yaml").read_text(encoding="utf-8")) == {"read_on": READ_ON}
+    for key in CAMPAIGN_LEVEL[2:]:
+        assert _content(folder / key) == _content(served / "ridgeline-roofing" / key, redact=True), key
+    assert offline_json(out, env) == live
 
 
 def test_permission_denied_on_one_client_errors_it_alone(env, keys, ga4, ads, tmp_path: Path) -> None:
@@ -348,7 +378,7 @@ def test_record_then_offline_gives_the_same_result(recording, config_run, env, s
     for name in CLIENTS:  # what the offline audit needs from the config: profile and own funnel ladder
         recorded = yaml.safe_load((recording / name / "client.yaml").read_text())
         fixture = yaml.safe_load((FIXTURES / name / "client.yaml").read_text())
-        assert recorded == {k: v for k, v in fixture.items() if k in ("profile", "funnel")}
+        assert recorded == {**{k: v for k, v in fixture.items() if k in ("profile", "funnel")}, "read_on": READ_ON}
     assert sorted(p.name for p in (recording / "fieldnotes-media/ga4").iterdir()) == [
         "ads_key_events.json", "attribution_settings.json", "data_retention.json", "events.json",
         "google_ads_links.json", "key_events.json", "property.json"]
