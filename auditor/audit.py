@@ -11,11 +11,11 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditor import __version__, vitals
+from auditor import __version__, integrity, vitals
 from auditor.business_model import ProfileChoice
 from auditor.campaigns import campaign_rows
 from auditor.connectors.offline import client_dirs, load_client
@@ -34,6 +34,7 @@ from auditor.result import (
     Finding,
     Header,
     RuleResult,
+    Selection,
     Source,
     Sources,
     Summary,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from auditor.model import ClientHistory
 
 CLIENT_FILE = "client.yaml"
-_CLIENT_KEYS = {"profile", "recipients", "funnel"}
+_CLIENT_KEYS = {"profile", "recipients", "funnel", "read_on"}
 
 
 def fingerprint(rule: str, client: str, resources: Iterable[str]) -> str:
@@ -100,7 +101,21 @@ def read_client_settings(folder: Path) -> dict[str, Any]:
     funnel = data.get("funnel")
     if funnel is not None and (not isinstance(funnel, list) or not all(isinstance(e, str) and e for e in funnel)):
         raise FixtureError(str(path), "expected a list of event names such as [session_start, purchase]", "funnel")
+    if "read_on" in data:
+        data["read_on"] = _read_on(data["read_on"], str(path))
     return data
+
+
+def _read_on(value: Any, path: str) -> date:
+    """client.yaml's `read_on`: the day the recording's data was read (YAML reads 2026-01-31 as a date)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise FixtureError(path, f"expected a date such as 2026-01-31, got {str(value)[:40]!r}", "read_on") from None
 
 
 def _funnel_ladder(name: str, ruleset: Ruleset, funnel: list[str] | None) -> list[str] | None:
@@ -115,7 +130,7 @@ def _snapshot(raw: RawClient, ruleset: Ruleset) -> tuple[Client, ProfileChoice]:
     """The client's snapshot under the profile it is audited with (its own, the run's, else its data's)."""
     if raw.profile:
         ruleset.check_profile(raw.profile, f"{raw.origin or raw.name}: profile")
-    client = map_client(raw, raw.profile or ruleset.default_profile)
+    client = integrity.check(map_client(raw, raw.profile or ruleset.default_profile), raw.origin)
     choice = ruleset.choose_profile(client, raw.profile)
     return replace(client, profile=choice.name), choice
 
@@ -145,6 +160,7 @@ def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None,
     `raw.history`, which the rules that watch trends compare with; a plain audit has none."""
     if history is not None:
         raw.history = history
+        raw.warnings.extend(w for w in history.warnings if w not in raw.warnings)
     try:
         return _audit_raw(raw, ruleset, funnel)
     except Exception as e:  # a bug or an input nobody foresaw costs this client, never the run
@@ -164,6 +180,8 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
     rules: list[RuleResult] = []
     findings: list[Finding] = []
     errors = [f"{raw.origin or raw.name}: {key}: not collected: {why}" for key, why in sorted(raw.missing.items())]
+    # data that does not add up makes the client incomplete: the rules needing it said "not run"
+    errors.extend(dict.fromkeys(f"{why}: the rules that need it did not run" for _, why in client.unusable))
     found: list[EngineFinding] = []
     for rid, rule in ruleset.rules.items():
         setting = settings[rid]
@@ -193,6 +211,7 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
                           profile_source=choice.source, profile_evidence=list(choice.evidence), sources=sources,
                           errors=errors, warnings=list(client.warnings), rules=rules, findings=findings)
     result.rescore(score_client(rules, findings))
+    result.selection = selection_of(ruleset, choice.name, settings, [r.id for r in rules])
     own = _funnel_ladder(raw.name, ruleset, funnel)
     if own:
         result.funnel = build_funnel(client, own, "client")
@@ -211,6 +230,18 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
     if result.errors:
         result.status = "incomplete"
     return result
+
+
+def selection_of(ruleset: Ruleset, profile: str, settings: dict[str, Any], audited: list[str]) -> Selection | None:
+    """What a partial audit left out of the shipped ruleset for this profile (--select/--ignore, the config's
+    select:/ignore:, or its `enabled: false`); None when every rule a full audit runs was audited."""
+    done = set(audited)
+    left_out = sorted(rid for rid in ruleset.shipped(profile) if rid not in done)
+    if not left_out:
+        return None
+    disabled = [rid for rid in left_out if not settings[rid].enabled]
+    return Selection(rules=len(done), of=len(done) + len(left_out), left_out=left_out,
+                     select=list(ruleset.selected), ignore=list(ruleset.ignored), disabled=disabled)
 
 
 def plan_funnels(raw: RawClient, ruleset: Ruleset) -> list[tuple[str, str]]:
@@ -266,6 +297,7 @@ def audit_client_folder(folder: Path, ruleset: Ruleset, *, name: str | None = No
         return error_result(name, [unforeseen(str(folder), e)], profile), {}
     raw.name = name
     raw.profile = profile or settings.get("profile")
+    raw.read_on = settings.get("read_on")
     raw.missing.update(missing or {})
     return audit_raw(raw, ruleset, funnel=settings.get("funnel"), history=history), settings
 

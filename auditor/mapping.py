@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 
 from auditor import enums
@@ -32,12 +33,22 @@ from auditor.model import (
     EventStat,
     FunnelMeasure,
     KeyEvent,
+    LagBucket,
     Property,
     TrackingSettings,
+    UploadAlert,
+    UploadDay,
+    UploadSummary,
 )
 from auditor.raw import ALL_FILES, RawClient
 
 _MISSING = object()
+INT64_MAX = 2**63 - 1  # counts and micros travel as int64: anything beyond is not what the API wrote
+# Targets above these are not settings anyone made (Google Ads caps target ROAS at 1,000, i.e. 100,000%): read as
+# unknown with a warning, never printed ("target inf%") nor judged.
+MAX_TARGET_ROAS = 1000.0
+MAX_TARGET_CPA_MICROS = 10**12  # a million in the account's currency per conversion
+MAX_AMOUNT = 1e15  # a value or conversion total above a quadrillion is a damaged number, not a result
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -81,13 +92,24 @@ class Obj:
     def raw(self, key: str) -> Any:
         return self.data.get(key, _MISSING)
 
+    def _null(self, key: str) -> None:
+        """An explicit null: the APIs' JSON mapping leaves a field at its default out and never writes null, so a
+        null is a damaged recording, not a zero or an unknown to guess at."""
+        if key in self.data:
+            raise FixtureError(self.file, "null where the API always writes a value (a field at its default is "
+                                          "left out, never null)", self._where(key))
+
     def obj(self, key: str) -> Obj | None:
         v = self.data.get(key)
-        return None if v is None else Obj(v, self.file, self.warnings, self, key)
+        if v is None:
+            self._null(key)
+            return None
+        return Obj(v, self.file, self.warnings, self, key)
 
     def objs(self, key: str) -> Iterator[Obj]:
         v = self.data.get(key)
         if v is None:
+            self._null(key)
             return
         if not isinstance(v, list):
             raise FixtureError(self.file, f"expected a list, got {_kind(v)}", self._where(key))
@@ -114,6 +136,7 @@ class Obj:
     def str(self, key: str, default: str | None = None, required: bool = False) -> str | None:
         v = self.data.get(key)
         if v is None:
+            self._null(key)
             if required:
                 raise FixtureError(self.file, "required field is missing", self._where(key))
             return default
@@ -132,6 +155,7 @@ class Obj:
     def bool(self, key: str, default: bool | None = False) -> bool | None:
         v = self.data.get(key)
         if v is None:
+            self._null(key)
             return default
         if not isinstance(v, bool):
             raise FixtureError(self.file, f"expected true or false, got {_kind(v)}", self._where(key))
@@ -140,6 +164,7 @@ class Obj:
     def num(self, key: str, default: float | None = 0.0) -> float | None:
         v = self.data.get(key)
         if v is None:
+            self._null(key)
             return default
         return self._number(v, key)
 
@@ -159,18 +184,22 @@ class Obj:
     def int(self, key: str, default: int | None = 0) -> int | None:
         v = self.data.get(key)
         if v is None:
+            self._null(key)
             return default
         n = self._number(v, key)
-        if n != int(n) or n < 0:
-            raise FixtureError(self.file, f"expected a whole number of at least 0, got {v!r}", self._where(key))
+        if n != int(n) or n < 0 or n > INT64_MAX:
+            raise FixtureError(self.file, f"expected a whole number from 0 to 2^63-1, got {_short(v)}",
+                               self._where(key))
         return int(n)
 
     def count(self, key: str, what: str = "") -> float:
-        """A count (events, users): never negative, so a negative one is an error naming file and field."""
+        """A count (events, users): never negative and within the API's int64, so anything else is an error
+        naming file and field."""
         n = self.num(key) or 0.0
-        if n < 0:
+        if n < 0 or n > INT64_MAX:
             label = f" ({what})" if what else ""
-            raise FixtureError(self.file, f"expected a count of at least 0, got {self.data.get(key)!r}{label}",
+            bound = "of at least 0" if n < 0 else "within the API's int64 range"
+            raise FixtureError(self.file, f"expected a count {bound}, got {_short(self.data.get(key))}{label}",
                                self._where(key))
         return n
 
@@ -178,9 +207,10 @@ class Obj:
         """A value or a conversion total: adjustments and refunds can make one negative, which no rule can
         judge, so it is read as unknown (no value) with a warning naming file and field."""
         n = self.num(key, default)
-        if n is not None and n < 0:
+        if n is not None and (n < 0 or n > MAX_AMOUNT):
             label = f" ({what})" if what else ""
-            self.warnings.append(f"{self.file}: {self._where(key)}{label}: negative value {self.data.get(key)!r}, "
+            kind = "negative value" if n < 0 else f"value beyond any account's (above {MAX_AMOUNT:.0e})"
+            self.warnings.append(f"{self.file}: {self._where(key)}{label}: {kind} {_short(self.data.get(key))}, "
                                  "treated as unknown")
             return default
         return n
@@ -189,6 +219,7 @@ class Obj:
         """An int64 id: a string of digits as the JSON mapping writes it, or a plain number."""
         v = self.data.get(key)
         if v is None:
+            self._null(key)
             return None
         if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 20:
             return str(int(v))  # kept exact: a double would round ids beyond 2**53
@@ -200,6 +231,7 @@ class Obj:
     def enum(self, key: str, known: frozenset[str], default: str = UNKNOWN) -> str:
         v = self.data.get(key)
         if v is None:
+            self._null(key)
             return default
         if v.__class__ is str and v in known:  # the usual case
             return v
@@ -260,6 +292,7 @@ class _Source:
 def map_client(raw: RawClient, profile: str) -> Client:
     """Build the immutable snapshot of one client from its raw bodies."""
     warnings: list[str] = list(raw.warnings)
+    unusable: list[tuple[str, str]] = []  # (data a rule may require, why it cannot be trusted)
     for key, (required, _) in ALL_FILES.items():
         source = key.split("/", 1)[0]
         if required and raw.has_source(source) and key not in raw.bodies:
@@ -267,10 +300,11 @@ def map_client(raw: RawClient, profile: str) -> Client:
             name = f"{raw.origin.rstrip('/')}/{key}" if raw.origin else key
             raise FixtureError(name, reason)
     ga4 = _map_ga4(raw, warnings) if raw.has_source("ga4") else None
-    ads = _map_ads(raw, warnings) if raw.has_source("ads") else None
+    ads = _map_ads(raw, warnings, unusable) if raw.has_source("ads") else None
     if ga4 is None and ads is None:
         raise FixtureError(raw.origin or raw.name, "no ga4/ or ads/ responses found")
-    return Client(name=raw.name, profile=profile, ga4=ga4, ads=ads, warnings=tuple(warnings), history=raw.history)
+    return Client(name=raw.name, profile=profile, ga4=ga4, ads=ads, warnings=tuple(warnings), history=raw.history,
+                  unusable=tuple(unusable), read_on=raw.read_on)
 
 
 def _map_ga4(raw: RawClient, warnings: list[str]) -> GA4:
@@ -345,6 +379,10 @@ _BIDDING_STRATEGY = frozenset({
 })
 _GOAL_CONFIG_LEVEL = frozenset({"UNSPECIFIED", "UNKNOWN", "CUSTOMER", "CAMPAIGN"})
 _CUSTOM_GOAL_STATUS = frozenset({"UNSPECIFIED", "UNKNOWN", "ENABLED", "REMOVED"})
+_ENHANCED_CONVERSIONS = frozenset({"UNSPECIFIED", "UNKNOWN", "OFF", "ON"})
+_UPLOAD_STATUS = frozenset({"UNSPECIFIED", "UNKNOWN", "EXCELLENT", "GOOD", "NEEDS_ATTENTION", "NO_RECENT_UPLOAD"})
+_UPLOAD_CLIENT = frozenset({"UNSPECIFIED", "UNKNOWN", "GOOGLE_ADS_API", "GOOGLE_ADS_WEB_CLIENT", "ADS_DATA_CONNECTOR"})
+_LAG_BUCKET = frozenset({"UNSPECIFIED", "UNKNOWN", *enums.LAG_BUCKET_DAYS})
 
 
 def _map_attribution(a: Obj) -> AttributionSettings:
@@ -461,7 +499,7 @@ def _plain_number(v: Any) -> float | None:
             n = float(v)
         except (ValueError, OverflowError):
             return None
-        if 0 <= n < math.inf:
+        if 0 <= n <= INT64_MAX:
             return n
     return None
 
@@ -501,7 +539,7 @@ def _map_report(src: _Source) -> tuple[EventStat, ...]:
 _NO_STATS = ActionStats()  # immutable: one instance serves every action without a stats row
 
 
-def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
+def _map_ads(raw: RawClient, warnings: list[str], unusable: list[tuple[str, str]]) -> Ads:
     stats: dict[str, ActionStats] = {}
     customer_id = currency = descriptive = None
     for row in _Source(raw, "ads/conversion_stats.json", warnings).items("results"):
@@ -519,10 +557,14 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
         if m is None:
             stats[action] = prev
             continue
+        conv, all_conv = m.amount("conversions", None), m.amount("allConversions", None)
+        for key, n in (("conversions", conv), ("allConversions", all_conv)):
+            if n is None and m.raw(key) is not _MISSING:  # negative: unknown, and a count no rule may read as 0
+                unusable.append(("ads", f"{m.file}: {m._where(key)}: negative conversions, unknown"))
         stats[action] = ActionStats(  # one action may span several rows (dates, devices): sum them
-            conversions=prev.conversions + (m.amount("conversions") or 0.0),
+            conversions=prev.conversions + (conv or 0.0),
             conversions_value=prev.conversions_value + (m.amount("conversionsValue") or 0.0),
-            all_conversions=prev.all_conversions + (m.amount("allConversions") or 0.0),
+            all_conversions=prev.all_conversions + (all_conv or 0.0),
             all_conversions_value=prev.all_conversions_value + (m.amount("allConversionsValue") or 0.0),
         )
     actions = []
@@ -548,6 +590,7 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
             data_driven_model_status=am.enum("dataDrivenModelStatus", enums.DATA_DRIVEN_STATUS) if am else None,
             click_through_lookback_window_days=a.int("clickThroughLookbackWindowDays", None),
             view_through_lookback_window_days=a.int("viewThroughLookbackWindowDays", None),
+            phone_call_duration_seconds=a.int("phoneCallDurationSeconds", None),
             ga4_event_name=g4.str("eventName") if g4 else None,
             ga4_property_id=g4.ident("propertyId") if g4 else None,
             stats=stats.get(resource, _NO_STATS),
@@ -579,10 +622,97 @@ def _map_ads(raw: RawClient, warnings: list[str]) -> Ads:
             for row in src.items("results") if (g := row.obj("customConversionGoal")) is not None
         )
     src = _Source(raw, "ads/campaigns.json", warnings)
-    campaigns = _map_campaigns(raw, src, warnings) if src.present else None
+    campaigns = _map_campaigns(raw, src, warnings, unusable) if src.present else None
+    src = _Source(raw, "ads/offline_upload_client_summaries.json", warnings)
+    client_summaries = _map_upload_summaries(src, "offlineConversionUploadClientSummary") if src.present else None
+    src = _Source(raw, "ads/offline_upload_action_summaries.json", warnings)
+    action_summaries = (_map_upload_summaries(src, "offlineConversionUploadConversionActionSummary")
+                        if src.present else None)
+    src = _Source(raw, "ads/conversion_lag.json", warnings)
+    lag = _map_conversion_lag(src) if src.present else None
     return Ads(customer_id=_customer_ids(customer_id or ""), actions=tuple(actions), currency_code=currency,
                descriptive_name=descriptive, goals=goals, tracking=tracking, campaigns=campaigns,
-               custom_goals=custom_goals)
+               custom_goals=custom_goals, upload_client_summaries=client_summaries,
+               upload_action_summaries=action_summaries, conversion_lag=lag)
+
+
+def _map_upload_summaries(src: _Source, resource: str) -> tuple[UploadSummary, ...]:
+    """Offline conversion upload summaries (per upload client, or per conversion action and client) -> typed
+    summaries. The success rate is computed from the counts (action summaries have none of their own)."""
+    out = []
+    for row in src.items("results"):
+        o = row.obj(resource)
+        if o is None:
+            continue
+        alerts = []
+        for al in o.objs("alerts"):
+            err = al.obj("error")
+            kind, code = "", UNKNOWN
+            if err is not None:
+                for k in err.data:  # a oneof: the one field set names the error enum
+                    kind, code = k, err.str(k, UNKNOWN) or UNKNOWN
+                    break
+            share = al.num("errorPercentage", 0.0) or 0.0
+            if not 0.0 <= share <= 1.0:
+                raise FixtureError(al.file, f"expected a share from 0 to 1, got {_short(share)}",
+                                   al._where("errorPercentage"))
+            alerts.append(UploadAlert(error=code, share=share, kind=kind))
+        daily = []
+        for d in o.objs("dailySummaries"):
+            day = _date(d, "uploadDate")
+            if day is None:
+                continue
+            daily.append(UploadDay(day=day, successful=int(d.count("successfulCount")),
+                                   failed=int(d.count("failedCount")), pending=int(d.count("pendingCount"))))
+        total, successful = int(o.count("totalEventCount")), int(o.count("successfulEventCount"))
+        if successful > total:
+            raise FixtureError(o.file, f"successful events ({successful}) exceed the total ({total})",
+                               o._where("successfulEventCount"))
+        out.append(UploadSummary(
+            resource_name=o.str("resourceName", "") or "", client=o.enum("client", _UPLOAD_CLIENT),
+            status=o.enum("status", _UPLOAD_STATUS), total=total, successful=successful,
+            pending=int(o.count("pendingEventCount")), last_upload=_datetime(o, "lastUploadDateTime"),
+            alerts=tuple(alerts), daily=tuple(daily), action_id=o.ident("conversionActionId"),
+            action_name=o.str("conversionActionName", "") or ""))
+    return tuple(out)
+
+
+def _date(o: Obj, key: str) -> date | None:
+    """A 'yyyy-mm-dd' date as Google Ads writes it; None when absent."""
+    text = o.str(key)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise FixtureError(o.file, f"expected a date such as 2026-01-31, got {_short(text)}", o._where(key)) from None
+
+
+def _datetime(o: Obj, key: str) -> datetime | None:
+    """A 'yyyy-mm-dd hh:mm:ss' time in the account's time zone as Google Ads writes it; None when absent."""
+    text = o.str(key)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise FixtureError(o.file, f"expected a date and time such as 2026-01-31 14:05:00, got {_short(text)}",
+                           o._where(key)) from None
+
+
+def _map_conversion_lag(src: _Source) -> tuple[LagBucket, ...]:
+    """All conversions by conversion action and conversion lag bucket (rows of one pair summed)."""
+    totals: dict[tuple[str, str], float] = {}
+    for row in src.items("results"):
+        seg = row.obj("segments")
+        action = seg.str("conversionAction") if seg else None
+        if not action or seg is None:
+            continue
+        bucket = seg.enum("conversionLagBucket", _LAG_BUCKET)
+        m = row.obj("metrics")
+        n = m.count("allConversions", "all conversions") if m is not None else 0.0
+        totals[(action, bucket)] = totals.get((action, bucket), 0.0) + n
+    return tuple(LagBucket(action=a, bucket=b, all_conversions=n) for (a, b), n in totals.items())
 
 
 def _strings(o: Obj, key: str) -> list[str]:
@@ -614,10 +744,12 @@ def _map_tracking(src: _Source) -> TrackingSettings:
         google_ads_conversion_customer=t.str("googleAdsConversionCustomer") if t else None,
         # a plain proto3 bool (not `optional`, unlike autoTaggingEnabled): the JSON mapping leaves out false
         accepted_customer_data_terms=t.bool("acceptedCustomerDataTerms", False) if t else None,
+        enhanced_conversions=t.enum("effectiveEnablementSetting", _ENHANCED_CONVERSIONS) if t else UNKNOWN,
     )
 
 
-def _map_campaigns(raw: RawClient, src: _Source, warnings: list[str]) -> tuple[Campaign, ...]:
+def _map_campaigns(raw: RawClient, src: _Source, warnings: list[str],
+                   unusable: list[tuple[str, str]]) -> tuple[Campaign, ...]:
     """ads/campaigns.json (campaigns with their 30-day metrics, rows of one campaign summed) joined with the
     campaign goals (campaign_conversion_goals.json: `goals` stays None when absent) and the goal configs
     (conversion_goal_campaign_configs.json: `goal_config_level` stays None when absent), by campaign resource."""
@@ -657,9 +789,14 @@ def _map_campaigns(raw: RawClient, src: _Source, warnings: list[str]) -> tuple[C
         m = row.obj("metrics")
         if m is not None:  # one campaign may span several rows (dates, devices): sum them
             acc = metrics[resource]
-            acc[0] += m.amount("conversions", what="conversions") or 0.0
+            conv = m.amount("conversions", None, what="conversions")
+            all_conv = m.amount("allConversions", None, what="all conversions")
+            for key, n in (("conversions", conv), ("allConversions", all_conv)):
+                if n is None and m.raw(key) is not _MISSING:  # unknown: never printed or judged as 0 conv.
+                    unusable.append(("ads.campaigns", f"{m.file}: {m._where(key)}: negative conversions, unknown"))
+            acc[0] += conv or 0.0
             acc[1] += m.amount("conversionsValue", what="conversions value") or 0.0
-            acc[2] += m.amount("allConversions", what="all conversions") or 0.0
+            acc[2] += all_conv or 0.0
             acc[3] += m.count("costMicros", "cost")
     out = []
     for resource in order:
@@ -680,10 +817,19 @@ def _campaign_fields(c: Obj, resource: str) -> dict[str, Any]:
         o = c.obj(key)
         if o is not None and cpa is None:
             cpa = o.int("targetCpaMicros", None) or None
+            if cpa is not None and cpa > MAX_TARGET_CPA_MICROS:
+                c.warnings.append(f"{c.file}: {o._where('targetCpaMicros')}: {cpa} is beyond any target CPA "
+                                  f"(above {MAX_TARGET_CPA_MICROS}), treated as unknown")
+                cpa = None
     for key in ("targetRoas", "maximizeConversionValue"):
         o = c.obj(key)
         if o is not None and roas is None:
-            roas = o.amount("targetRoas", None, what="target ROAS") or None
+            roas = o.num("targetRoas", None) or None
+            if roas is not None and not 0 < roas <= MAX_TARGET_ROAS:
+                c.warnings.append(f"{c.file}: {o._where('targetRoas')}: {_short(o.data.get('targetRoas'))} is not a "
+                                  f"target ROAS (Google Ads allows above 0 up to {MAX_TARGET_ROAS:g}), treated as "
+                                  "unknown")
+                roas = None
     return {"resource_name": resource, "id": _id(c, resource), "name": c.str("name", "") or "",
             "status": c.enum("status", _CAMPAIGN_STATUS),
             "channel_type": c.enum("advertisingChannelType", _CHANNEL_TYPE),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from auditor import enums
 from auditor.enums import SYSTEM_MANAGED_ORIGINS, SYSTEM_MANAGED_TYPES
@@ -148,6 +149,8 @@ class ConversionAction:
     data_driven_model_status: str | None = None
     click_through_lookback_window_days: int | None = None
     view_through_lookback_window_days: int | None = None
+    # Calls at least this long count as conversions (call actions; None: not in the response)
+    phone_call_duration_seconds: int | None = None
     ga4_event_name: str | None = None
     ga4_property_id: str | None = None
     stats: ActionStats = field(default_factory=ActionStats)
@@ -235,6 +238,8 @@ class TrackingSettings:
     cross_account_conversion_tracking_id: str | None = None
     google_ads_conversion_customer: str | None = None  # customers/N of the account that owns the conversions
     accepted_customer_data_terms: bool | None = None
+    # conversion_tracking_setting.effective_enablement_setting: enhanced conversions ON | OFF (UNKNOWN: not read)
+    enhanced_conversions: str = UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +283,61 @@ class CustomGoal:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadAlert:
+    """One error of the offline conversion upload diagnostics, with its share of the events of the most recent
+    day with upload stats."""
+
+    error: str  # the error code's name, such as CLICK_NOT_FOUND
+    share: float = 0.0  # error_percentage, 0 to 1
+    kind: str = ""  # its error enum, such as conversion_upload_error
+
+
+@dataclass(frozen=True, slots=True)
+class UploadDay:
+    """One day of an upload summary's daily history."""
+
+    day: date
+    successful: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSummary:
+    """offline_conversion_upload_client_summary (`action_id` None) or
+    offline_conversion_upload_conversion_action_summary: Google Ads' own diagnostics of imported conversions, per
+    upload client (GOOGLE_ADS_API, GOOGLE_ADS_WEB_CLIENT, ADS_DATA_CONNECTOR) and, for an action summary, per
+    conversion action."""
+
+    resource_name: str
+    client: str = UNKNOWN  # the upload client
+    status: str = UNKNOWN  # EXCELLENT | GOOD | NEEDS_ATTENTION | NO_RECENT_UPLOAD
+    total: int = 0  # uploaded events
+    successful: int = 0
+    pending: int = 0
+    last_upload: datetime | None = None  # in the account's time zone
+    alerts: tuple[UploadAlert, ...] = ()
+    daily: tuple[UploadDay, ...] = ()
+    action_id: str | None = None  # conversion action id (action summaries)
+    action_name: str = ""
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successful events among the uploaded ones (the client summary's `success_rate`, computed the same way for
+        an action); None without events."""
+        return self.successful / self.total if self.total > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class LagBucket:
+    """All conversions of one action that came a given number of days after the click (90 days)."""
+
+    action: str  # conversion action resource name
+    bucket: str  # segments.conversion_lag_bucket, such as TWENTY_ONE_TO_THIRTY_DAYS
+    all_conversions: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Ads:
     customer_id: str
     actions: tuple[ConversionAction, ...]
@@ -287,6 +347,10 @@ class Ads:
     tracking: TrackingSettings | None = None  # ads/customer.json; None: not collected
     campaigns: tuple[Campaign, ...] | None = None  # ads/campaigns.json; None: not collected
     custom_goals: tuple[CustomGoal, ...] | None = None  # None: not collected
+    # ads/offline_upload_client_summaries.json and ads/offline_upload_action_summaries.json; None: not collected
+    upload_client_summaries: tuple[UploadSummary, ...] | None = None
+    upload_action_summaries: tuple[UploadSummary, ...] | None = None
+    conversion_lag: tuple[LagBucket, ...] | None = None  # ads/conversion_lag.json, 90 days; None: not collected
     # Derived from `actions` once, when the snapshot is built: every rule asks for them.
     enabled_actions: tuple[ConversionAction, ...] = field(init=False, repr=False, compare=False)
     primary_actions: tuple[ConversionAction, ...] = field(init=False, repr=False, compare=False)  # enabled ones
@@ -313,6 +377,7 @@ class ClientHistory:
     """The client's earlier complete runs, oldest first (agency runs with history)."""
 
     runs: tuple[EarlierRun, ...] = ()
+    warnings: tuple[str, ...] = ()  # stored runs that could not be read and were skipped, one line each
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,3 +390,9 @@ class Client:
     ads: Ads | None = None
     warnings: tuple[str, ...] = ()
     history: ClientHistory | None = None  # None: no history (a plain audit); the trend rules do not apply
+    # The day the data was read, from which ages are measured (live: the run's date; offline: client.yaml's
+    # read_on, written by `audit record`). None: not known, and no age can be judged.
+    read_on: date | None = None
+    # Data present but not to be trusted (a broken reference, an unknown count): (what a rule may require, such
+    # as "ads.campaigns", why). A rule requiring it reports not run, never pass (auditor.integrity).
+    unusable: tuple[tuple[str, str], ...] = ()

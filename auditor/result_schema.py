@@ -41,6 +41,27 @@ def _validator() -> Any:
     return Draft202012Validator(load_schema())
 
 
+@lru_cache(maxsize=1)
+def _client_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema()
+    return Draft202012Validator({"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/client"})
+
+
+def validate_client(entry: Any) -> list[str]:
+    """Every way one client entry (a result as the history stores it) departs from the result schema, save a
+    missing member: older auditors stored fewer, and `ClientResult.from_json` reads an absent one as empty. A
+    member of the wrong type or out of range is an error."""
+    return [f"{json_path(e.absolute_path)}: {_short(e.message)}"
+            for e in sorted(_client_validator().iter_errors(entry), key=_order) if e.validator != "required"]
+
+
+def _short(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 1] + "…"
+
+
 def json_path(path: Any) -> str:
     """deque(['clients', 2, 'findings', 0, 'severity']) -> 'clients[2].findings[0].severity' ('document' for
     the root)."""
@@ -75,15 +96,27 @@ def validate(doc: Any) -> list[str]:
     errors = sorted((leaf for e in _validator().iter_errors(doc) for leaf in _leaves(e)), key=_order)
     out = []
     for e in errors:
-        message = " ".join(e.message.split())
-        if len(message) > _MAX_MESSAGE:
-            message = message[: _MAX_MESSAGE - 1] + "…"
-        out.append(f"{json_path(e.absolute_path)}: {message}")
+        out.append(f"{json_path(e.absolute_path)}: {_short(e.message)}")
     return out
 
 
 def _not_json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of two equal keys; which one a reader means is unknowable, so neither is trusted
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {printable(key)!r}")
+        out[key] = value
+    return out
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """JSON as the result schema means it: no NaN or Infinity, no key twice in one object (ValueError)."""
+    return json.loads(text, parse_constant=_not_json_constant, object_pairs_hook=_unique_keys)
 
 
 def _refuse(path: str | Path, why: str) -> ConfigError:
@@ -93,7 +126,8 @@ def _refuse(path: str | Path, why: str) -> ConfigError:
 def _read(path: str | Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8-sig") as fh:  # a byte order mark (some Windows editors) is no error
-            doc = json.load(fh, parse_constant=_not_json_constant)  # NaN and Infinity are not JSON
+            # NaN and Infinity are not JSON; a key twice in one object is refused
+            doc = json.load(fh, parse_constant=_not_json_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise _refuse(path, "not an auditor JSON result (nested too deeply)") from None
     except UnicodeDecodeError:

@@ -72,3 +72,14 @@ def _fast_dumps(obj: Any, dumps: dict[str, Any]) -> bytes | None:
         return orjson.dumps(obj, option=option | orjson.OPT_NON_STR_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         return None
+
+
+# Longest name and message a table, CSV or Markdown report lays out: beyond them layout costs grow with the text
+# and nobody reads on; the JSON keeps the full text.
+MAX_NAME = 200
+MAX_MESSAGE = 4000
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in "…" when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

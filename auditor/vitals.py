@@ -1,9 +1,13 @@
 """A client's vitals: what one run measured that a later run compares (the trend rules, the agency history).
 
 `measure` is a pure function of the snapshot and its hierarchy: the funnel's step rates along the account's
-ladder, the daily volume of the key micros (GA4 users, else events, over 28 days; conversions of the enabled
-primary Google Ads actions over 30 days, named "ads:<action>"), the key events with events and the primary
-actions with conversions. `to_json` / `from_json` store it in a run's result.
+ladder (side steps and tracking breaks, beside the ladder, have none), the daily volume of every ladder step and
+key micro (GA4 users, else events, over 28 days; conversions of the enabled primary Google Ads actions over 30
+days, named "ads:<action>"), the key events with events and the primary actions with conversions. The trend rule
+reads a step by its rate and shows the daily volumes beside it, so it can tell traffic (every step down, rates
+held) from a broken step. `to_json` / `from_json` store it in a run's result; the stored shape is the one older
+results have, so either version reads the other's (a member one does not know is ignored; a member that is not
+what `to_json` writes makes the whole stored run unreadable: it is skipped, never half trusted).
 """
 
 from __future__ import annotations
@@ -78,25 +82,54 @@ def to_json(run: EarlierRun) -> dict[str, Any]:
             "primary_actions": list(run.primary_actions)}
 
 
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
-        return None
+def _number(v: Any, where: str) -> float:
+    """A finite, non-negative JSON number (what `to_json` writes for a rate or a volume); else ValueError."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")) \
+            or v < 0:
+        raise ValueError(f"vitals.{where}: expected a number of at least 0, got {_kind(v)}")
     return float(v)
 
 
-def from_json(d: dict[str, Any]) -> EarlierRun:
-    """The inverse of `to_json`; missing parts read as empty (a result saved before they were measured), and an
-    entry that is not what `to_json` writes is left out rather than trusted."""
+def _kind(v: Any) -> str:
+    if isinstance(v, str):
+        return "a string"
+    return {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}.get(
+        type(v), "null" if v is None else type(v).__name__)
+
+
+def _names(d: dict[str, Any], member: str) -> tuple[str, ...]:
+    # a string is iterable too: read one character at a time it would make up names, so only a list is a list
+    v = d.get(member)
+    if v is None:
+        return ()
+    if not isinstance(v, list) or not all(isinstance(n, str) for n in v):
+        raise ValueError(f"vitals.{member}: expected an array of names, got {_kind(v)}")
+    return tuple(v)
+
+
+def from_json(d: Any) -> EarlierRun:
+    """The inverse of `to_json`, strict: a stored run is data that may be damaged, so anything that is not what
+    `to_json` writes raises ValueError naming the member (the caller skips that run with a warning). Missing
+    members read as empty (a result saved before they were measured); unknown members are ignored."""
+    if not isinstance(d, dict):
+        raise ValueError(f"vitals: expected an object, got {_kind(d)}")
+    generated_at = d.get("generated_at")
+    if generated_at is not None and not isinstance(generated_at, str):
+        raise ValueError(f"vitals.generated_at: expected a string, got {_kind(generated_at)}")
+    raw_steps = d.get("step_rates")
+    if raw_steps is not None and not isinstance(raw_steps, list):
+        raise ValueError(f"vitals.step_rates: expected an array, got {_kind(raw_steps)}")
     steps = []
-    for s in d.get("step_rates") or ():
-        if isinstance(s, (list, tuple)) and len(s) == 3 and (r := _number(s[2])) is not None:
-            steps.append((str(s[0]), str(s[1]), r))
+    for i, s in enumerate(raw_steps or ()):
+        if not (isinstance(s, list) and len(s) == 3 and isinstance(s[0], str) and isinstance(s[1], str)):
+            raise ValueError(f"vitals.step_rates[{i}]: expected [from step, to step, rate]")
+        steps.append((s[0], s[1], _number(s[2], f"step_rates[{i}]")))
     raw_daily = d.get("daily")
-    daily = [(str(n), x) for n, v in (raw_daily.items() if isinstance(raw_daily, dict) else ())
-             if (x := _number(v)) is not None]
-    return EarlierRun(generated_at=str(d.get("generated_at") or ""), step_rates=tuple(steps), daily=tuple(daily),
-                      key_events=tuple(str(n) for n in d.get("key_events") or ()),
-                      primary_actions=tuple(str(n) for n in d.get("primary_actions") or ()))
+    if raw_daily is not None and not isinstance(raw_daily, dict):
+        raise ValueError(f"vitals.daily: expected an object, got {_kind(raw_daily)}")
+    daily = [(str(n), _number(v, f"daily.{n}")) for n, v in (raw_daily or {}).items()]
+    return EarlierRun(generated_at=generated_at or "", step_rates=tuple(steps), daily=tuple(daily),
+                      key_events=_names(d, "key_events"), primary_actions=_names(d, "primary_actions"))
 
 
 def daily_volume(client: Client, name: str) -> float | None:

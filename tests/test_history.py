@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import add_weak_key_event
@@ -279,3 +280,80 @@ def test_audit_diff_skips_a_run_that_did_not_finish_and_says_so(tmp_path):
         _runs(h, [(50, "aborted")])
     p = _audit("diff", "--history", str(only))
     assert p.returncode == 2 and "no complete run yet" in p.stderr and "--run 1" in p.stderr
+
+
+def _agency_with_history(tmp_path: Path) -> tuple[Any, Path]:
+    import shutil
+
+    from auditor.agency.settings import load_settings
+
+    fx = tmp_path / "fx"
+    for name in ("harbor-dental", "northwind-outfitters"):
+        shutil.copytree(ROOT / "fixtures" / name, fx / name)
+    return load_settings(None, offline=fx, output=str(tmp_path / "out")), tmp_path / "out/history.sqlite"
+
+
+@pytest.mark.parametrize("damage", [
+    "json_set(result, '$.vitals.key_events', 5)",  # a number where names belong: was a TypeError, exit 3
+    "json_set(result, '$.vitals', 'oops')",  # vitals stored as a string
+    "substr(result, 1, 200)",  # a truncated result
+    "'[1, 2, 3]'",  # a JSON array, not a result
+    "json_set(result, '$.vitals.key_events', 'purchase')",  # a string: was read one character at a time
+])
+def test_a_damaged_history_row_is_skipped_with_a_warning_and_never_stops_the_run(tmp_path, damage, capsys):
+    from auditor.agency.log import Log
+    from auditor.agency.run import run as agency_run
+
+    st, db = _agency_with_history(tmp_path)
+    first = agency_run(st, Log(quiet=True))
+    assert first == 1
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE results SET result = {damage} WHERE client = 'northwind-outfitters'")
+    capsys.readouterr()
+    assert agency_run(st, Log(quiet=True)) == 1  # findings, as before: not 3, nothing stopped
+    assert "internal error" not in capsys.readouterr().err
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert {c["name"]: c["status"] for c in summary["clients"]} == {"harbor-dental": "ok",
+                                                                    "northwind-outfitters": "ok"}
+    doc = json.loads((tmp_path / "out/clients/northwind-outfitters.json").read_text())
+    (warning,) = [w for w in doc["clients"][0]["warnings"] if "history run" in w]
+    assert warning.startswith(f"{db}: history run 1: the stored result of client northwind-outfitters cannot be "
+                              "read (") and warning.endswith("that run is skipped")
+    assert doc["clients"][0]["changes"]["previous"] is None  # the only earlier run was skipped: a first audit
+    other = json.loads((tmp_path / "out/clients/harbor-dental.json").read_text())["clients"][0]
+    assert not any("history run" in w for w in other["warnings"]) and other["changes"]["previous"] is not None
+
+
+def test_vitals_from_json_refuses_what_to_json_never_writes():
+    from auditor import vitals
+
+    good = {"generated_at": "t", "step_rates": [["a", "b", 0.5]], "daily": {"a": 1.0}, "key_events": ["a"],
+            "primary_actions": []}
+    assert vitals.from_json(good).key_events == ("a",)
+    assert vitals.from_json({}).key_events == ()  # saved before vitals were measured: empty
+    for bad, member in [({**good, "key_events": "purchase"}, "vitals.key_events"),
+                        ({**good, "key_events": 5}, "vitals.key_events"),
+                        ({**good, "daily": {"a": -1}}, "vitals.daily.a"),
+                        ({**good, "daily": []}, "vitals.daily"),
+                        ({**good, "step_rates": [["a", "b"]]}, "vitals.step_rates[0]"),
+                        ({**good, "step_rates": [["a", "b", True]]}, "vitals.step_rates[0]"),
+                        ("oops", "vitals")]:
+        with pytest.raises(ValueError, match=member.replace("[", r"\[").replace("]", r"\]")):
+            vitals.from_json(bad)
+
+
+def test_audit_diff_reports_a_damaged_row_as_that_client_errored(tmp_path):
+    db = tmp_path / "h.sqlite"
+    with History.open(db) as h:
+        rid = h.begin_run("2025-01-06T07:00:00Z", None, "t")
+        h.record(rid, result([finding("a", "x/1")]), "2025-01-06T07:00:00Z")
+        other = result([])
+        other.name = "beta"
+        h.record(rid, other, "2025-01-06T07:00:00Z")
+        h.finish_run(rid, "2025-01-06T07:01:00Z", 2)
+        h.conn.execute("UPDATE results SET result = '{\"name\": \"acme\", \"name\": 1}' WHERE client = 'acme'")
+        h.conn.commit()
+        got = {r.name: r for r in h.results(rid)}
+        assert got["beta"].status == "ok"
+        assert got["acme"].status == "error" and "duplicate key 'name'" in got["acme"].errors[0]
+        assert h.previous("acme") is None and "history run 1" in h.skipped[-1]

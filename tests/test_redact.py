@@ -4,6 +4,7 @@ folder's manifest.json when recording into it again (auditor.commands.record.mer
 from __future__ import annotations
 
 import json
+import re
 import string
 import time
 from dataclasses import dataclass
@@ -61,6 +62,40 @@ def test_flags_and_counts_under_sensitive_keys_stay() -> None:
     body = {"emailOptIn": True, "tokenCount": 3, "secretRatio": 0.5, "password": None,
             "tokensPerDay": {"consumed": 3, "remaining": 24997}}
     assert redact("x", body) == body
+
+
+def test_any_value_under_a_secret_key_is_dropped_but_counts_about_secrets_stay() -> None:
+    body = {"password": 123456, "client_secret": 987654321, "pin": 4321, "passcode": 12.5, "otp": "123456",
+            "licenseKey": ["k1", "k2"], "refresh_token": {"v": 1}, "tokenCount": 3, "passwordLength": 12,
+            "sortKey": "a", "keyEvents": 4}
+    assert redact("x", body) == {**{k: REDACTED for k in list(body)[:7]}, "tokenCount": 3, "passwordLength": 12,
+                                 "sortKey": "a", "keyEvents": 4}
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("developer_token: ABCDEFGHIJ123456789012", f"developer_token: {REDACTED}"),
+    ("refresh_token: 1/abcdefghijk", f"refresh_token: {REDACTED}"),
+    ("password=hunter22 then", f"password={REDACTED} then"),
+    ("password = hunter22, then", f"password = {REDACTED}, then"),
+    ("PIN: 1234.", f"PIN: {REDACTED}."),
+    ('{"password": 123456}', f'{{"password": {REDACTED}}}'),
+    ("error: token: abc123", f"error: token: {REDACTED}"),
+    ("developer token ABCDEFGHIJ123456789012 is not approved", f"developer token {REDACTED} is not approved"),
+    ("mail root@localhost now", f"mail {REDACTED} now"),
+    # left alone: an error code naming a token, a count, a 22-letter word, a version pin, a request id field
+    ("DEVELOPER_TOKEN_NOT_APPROVED: the token is approved", "DEVELOPER_TOKEN_NOT_APPROVED: the token is approved"),
+    ("tokenCount: 3", "tokenCount: 3"),
+    ("funnelStepAbandonments", "funnelStepAbandonments"),
+    ("pkg@1", "pkg@1"),
+])
+def test_labelled_values_bare_developer_tokens_and_local_addresses(text: str, want: str) -> None:
+    assert scrub(text) == want
+    assert scrub(want) == want
+
+
+def test_a_request_id_has_a_developer_tokens_shape_and_is_kept() -> None:
+    body = {"requestId": "dukI0DQROz8BbEPiRW0Tuv", "message": "token dukI0DQROz8BbEPiRW0Tuv"}
+    assert redact("ads/x.json", body) == {"requestId": "dukI0DQROz8BbEPiRW0Tuv", "message": f"token {REDACTED}"}
 
 
 @pytest.mark.parametrize("name", ["access_token", "ACCESS_TOKEN", "key", "Key", "code", "token", "api_key",
@@ -202,6 +237,23 @@ def test_campaign_level_free_text_is_scrubbed_and_ids_kept() -> None:
     assert "260-971-8453" in json.dumps(report)
 
 
+def test_import_diagnostics_keep_ids_dates_and_codes_and_scrub_free_text() -> None:
+    """The upload summaries and the conversion lag come out as recorded (ids, upload times, error codes, shares);
+    an address in an action's name, free text, is removed."""
+    for key in ("ads/offline_upload_client_summaries.json", "ads/offline_upload_action_summaries.json",
+                "ads/conversion_lag.json"):
+        batches = json.loads((FIXTURES / "ridgeline-roofing" / key).read_text(encoding="utf-8"))
+        assert [redact(key, b) for b in batches] == batches, key
+    key = "ads/offline_upload_action_summaries.json"
+    [batch] = json.loads((FIXTURES / "ridgeline-roofing" / key).read_text(encoding="utf-8"))
+    summary = batch["results"][0]["offlineConversionUploadConversionActionSummary"]
+    summary["conversionActionName"] = "Qualified lead (CRM, sync by crm-admin@ridgeline.example)"
+    out = redact(key, batch)["results"][0]["offlineConversionUploadConversionActionSummary"]
+    assert out["conversionActionName"] == "Qualified lead (CRM, sync by [redacted])"
+    assert {k: v for k, v in out.items() if k != "conversionActionName"} == {
+        k: v for k, v in summary.items() if k != "conversionActionName"}
+
+
 # -- property: planted secrets never survive, everything else does ------------------------------------------------
 
 MARK = "qx7"  # in every planted secret and address (any case); harmless text can never contain it (a digit)
@@ -219,6 +271,11 @@ REAL_KEYS = sorted({"nextPageToken", "pageToken", "tokensPerDay", "keyEvents", "
 @dataclass(frozen=True)
 class Planted:
     """Where a secret was planted: anything without the mark may come out."""
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A value of any type under a secret key: it must come out as "[redacted]"."""
 
 
 @dataclass(frozen=True)
@@ -255,7 +312,7 @@ HEADED = [["token"], ["secret"], ["password"], ["passwd"], ["credential"], ["api
           ["access", "key"], ["access", "token"], ["refresh", "token"], ["client", "secret"], ["id", "token"],
           ["developer", "token"], ["auth", "token"], ["authorization"], ["bearer"], ["cookie"], ["session", "id"],
           ["email"], ["email", "address"], ["secret", "key"], ["passphrase"]]
-BARE = [["auth"], ["oauth"], ["pwd"], ["jwt"], ["signature"], ["e", "mail"]]
+BARE = [["auth"], ["oauth"], ["pwd"], ["jwt"], ["signature"], ["e", "mail"], ["pin"], ["passcode"], ["otp"]]
 
 
 @st.composite
@@ -291,11 +348,19 @@ def addresses(draw: st.DrawFn) -> str:
 def planted_text(draw: st.DrawFn) -> tuple[str, Any]:
     secret = draw(SECRET)
     before, after = draw(HARMLESS), draw(HARMLESS)
-    kind = draw(st.sampled_from(["address", "bearer", "header", "ya29", "refresh", "url", "quoted"]))
+    kind = draw(st.sampled_from(["address", "bearer", "header", "ya29", "refresh", "url", "quoted", "labelled",
+                                 "developer-token", "host-address"]))
     if kind == "header":  # a header runs to the end of its line: what follows may go with it
         scheme = draw(st.sampled_from(["Bearer", "bearer", "Basic", "Token"]))
         name = draw(st.sampled_from(["Authorization", "authorization", "Proxy-Authorization", "Cookie"]))
         return f"{before} {name}: {scheme} {secret}", Around(before, None)
+    if kind == "labelled":  # name: value, name=value, name = value, "name": value in prose or a log line
+        name = draw(sensitive_keys())
+        sep = draw(st.sampled_from([": ", ":", "=", " = ", " : "]))
+        quote_name = draw(st.sampled_from(["", '"', "'"]))
+        text = f"{before} {quote_name}{name}{quote_name}{sep}{secret} {after}"
+        header = re.search(r"(?i)\b(authorization|cookie|api-key|developer-token)\W*:", text)
+        return text, Around(before, None if header else after)  # a header name takes its line with it
     middle = {
         "address": lambda: draw(addresses()),
         "bearer": lambda: f"{draw(st.sampled_from(['Bearer', 'bearer', 'BEARER']))} {secret}",
@@ -304,6 +369,10 @@ def planted_text(draw: st.DrawFn) -> tuple[str, Any]:
         "url": lambda: (f"https://api.example/v1/x?{draw(HARMLESS)}=1&{draw(st.sampled_from(QUERY_NAMES))}="
                         f"{draw(st.sampled_from(['', 'ya29.']))}{secret}&page=2"),
         "quoted": lambda: f'{{"{draw(sensitive_keys())}": "{secret}"}}',
+        # a Google Ads developer token alone in a message: 22 letters and digits
+        "developer-token": lambda: "Qx7" + draw(st.text(alphabet=string.ascii_letters + string.digits,
+                                                        min_size=19, max_size=19)),
+        "host-address": lambda: f"qx7{draw(HARMLESS)}@{draw(st.sampled_from(['localhost', 'db', 'mailhost']))}",
     }[kind]()
     return f"{before} {middle} {after}", Around(before, after)
 
@@ -324,6 +393,9 @@ def _containers(children: st.SearchStrategy[tuple[Any, Any]]) -> st.SearchStrate
     entry = st.one_of(
         st.tuples(st.one_of(HARMLESS, st.sampled_from(REAL_KEYS)), children),
         st.tuples(sensitive_keys(), secret_value.map(lambda v: (v, Planted()))),
+        # any type under a secret key: a numeric PIN, password or secret is dropped too
+        st.tuples(sensitive_keys(), st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False))
+                  .map(lambda v: (v, Gone()))),
         st.tuples(addresses(), children).map(lambda e: (("@", e[0]), e[1])),  # an address as the key
         st.tuples(st.just("emailOptIn"), st.booleans().map(lambda b: (b, b))),
     )
@@ -353,6 +425,8 @@ BODIES = _containers(TREES).filter(lambda t: isinstance(t[0], dict))
 def _check(out: Any, want: Any, path: str = "$") -> None:
     if isinstance(want, Planted):
         assert MARK not in json.dumps(out, ensure_ascii=False).lower(), path
+    elif isinstance(want, Gone):
+        assert out == REDACTED, (path, out)
     elif isinstance(want, Around):
         assert isinstance(out, str) and out.startswith(want.before + " "), (path, out)
         assert want.after is None or out.endswith(" " + want.after), (path, out)

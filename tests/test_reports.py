@@ -95,3 +95,19 @@ def test_table_strips_control_characters():
 def test_md_escape():
     assert md_escape("a_b*c") == "a_b\\*c"  # `_` inside a word cannot make emphasis, `*` can
     assert "<" not in md_escape("<b>")
+
+
+def test_huge_names_and_messages_are_cut_before_layout_and_kept_whole_in_json():
+    from auditor.result import ClientResult, Finding
+    from auditor.text import MAX_MESSAGE, MAX_NAME
+
+    name, message = "n" * 50_000, "word " * 20_000
+    f = Finding(rule="r", severity="high", category="c", message=message, resources=("a",), remediation="fix",
+                fingerprint="0" * 16)
+    r = ClientResult(name=name, status="ok", profile="ecommerce", score=85, grade="B", coverage=100, findings=[f])
+    table = "".join(render("table", [r]).split())  # the layout wraps the name: compare without it
+    assert "n" * (MAX_NAME - 1) + "…" in table and "n" * MAX_NAME not in table
+    rows = list(csv.DictReader(io.StringIO(render("csv", [r]))))
+    assert rows[0]["client"] == "n" * (MAX_NAME - 1) + "…" and len(rows[0]["message"]) == MAX_MESSAGE
+    data = json.loads(render("json", [r]))
+    assert data["clients"][0]["name"] == name and data["clients"][0]["findings"][0]["message"] == message

@@ -5,6 +5,7 @@ damaged, foreign or too-new file is refused with one line naming the file and th
 from __future__ import annotations
 
 import copy
+import csv
 import io
 import json
 import os
@@ -381,7 +382,7 @@ def test_a_bad_client_entry_is_reported_in_its_place_naming_its_path(tmp_path):
     doc["clients"][0]["findings"][0]["severity"] = "urgent"
     path = _write(tmp_path, doc)
     p = audit("render", str(path), "--format", "table")
-    assert p.returncode == 0 and "northwind-outfitters" in p.stdout  # the other clients are rendered
+    assert p.returncode == 3 and "northwind-outfitters" in p.stdout  # the other clients are rendered; as `audit`
     first = doc["clients"][0]["name"]
     assert (f"audit: error: client {first}: clients[0].findings[0].severity: 'urgent' is not one of "
             "['critical', 'high', 'medium', 'low', 'info']: could not be read") in p.stderr
@@ -411,3 +412,24 @@ def test_the_offline_audit_never_loads_the_schema():
     p = subprocess.run([sys.executable, "-c", code, os.devnull], capture_output=True, text=True, cwd=ROOT,
                        timeout=120)
     assert p.stdout.strip().splitlines()[-1] == "[]", p.stderr
+
+
+def test_a_duplicate_key_in_a_saved_result_is_refused_naming_file_and_key(tmp_path):
+    text = json.dumps(_read(RESULTS_V1))
+    path = tmp_path / "dup.json"
+    path.write_text(text.replace('"severity": "high"', '"severity": "info", "severity": "high"', 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_document(path)
+    assert str(e.value) == f"{path}: not an auditor JSON result (invalid JSON: duplicate key 'severity')"
+    p = audit("render", str(path), "--format", "table")
+    assert p.returncode == 2 and p.stdout == "" and "duplicate key 'severity'" in p.stderr
+
+
+def test_render_exits_3_when_a_client_could_not_be_read_and_0_when_all_were(tmp_path):
+    doc = _read(RESULTS_V1)
+    assert audit("render", str(_write(tmp_path, doc)), "--format", "csv", "--fail-on", "never").returncode == 0
+    doc["clients"][1]["score"] = "high"
+    p = audit("render", str(_write(tmp_path, doc, "bad.json")), "--format", "csv", "-q", "--fail-on", "never")
+    assert p.returncode == 3 and "could not be read" in p.stderr
+    assert {r["client"] for r in csv.DictReader(io.StringIO(p.stdout))} >= {
+        c["name"] for c in doc["clients"]}  # every client still in the report

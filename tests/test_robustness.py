@@ -254,7 +254,7 @@ def test_audit_render_of_a_damaged_result_renders_the_rest(tmp_path: Path) -> No
     for fmt in ("json", "table", "markdown", "html", "csv"):
         p = subprocess.run([sys.executable, "-m", "auditor", "render", str(saved), "--format", fmt],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-        assert p.returncode == 0, p.stderr
+        assert p.returncode == 3, p.stderr  # incomplete, as `audit` exits; the rest still rendered
         assert p.stderr.count("could not be read") == 2 and "\x1b" not in p.stderr + p.stdout
         assert "northwind-outfitters" in p.stdout
         if fmt == "json":

@@ -298,3 +298,84 @@ def test_one_failing_webhook_stops_neither_the_other_nor_the_email(tmp_path):
     errors = [x for x in p.stderr.splitlines() if x.startswith("audit: error:")]
     assert len(errors) == 1 and errors[0].startswith("audit: error: webhook AUDITOR_TEST_HOOK_BAD: HTTP 500")
     assert_every_report_on_disk(tmp_path)
+
+
+# -- a URL holding control characters; a server that drips its answer ------------------------------------------
+
+@pytest.mark.parametrize("dirt", ["\t", "\r\n", "\n"])
+def test_a_url_with_control_characters_is_refused_at_config_time_without_showing_it(tmp_path, dirt):
+    fixtures(tmp_path, ["harbor-dental"])
+    cfg = config(tmp_path, hook_entry())
+    url = "https://hooks.example/services/T0AGENCY/B0HOOK" + dirt + "s3cretTOKENxyz"
+    p = run(tmp_path, cfg, {VAR: url})
+    assert p.returncode == 2 and not (tmp_path / "out").exists()  # nothing audited, nothing posted
+    (line,) = p.stderr.splitlines()
+    assert f"the environment variable {VAR} holds a URL with a control character" in line
+    assert "s3cret" not in p.stderr and "T0AGENCY" not in p.stderr and "hooks.example" not in p.stderr
+
+
+def test_every_spelling_of_the_url_is_masked():
+    from auditor.outputs.channels.webhook import _scrub
+
+    raw = "https://hooks.example/services/T0AGENCY/B0\tHOOK/s3cret\r\nTOKEN?k=v"
+    cleaned = raw.replace("\t", "").replace("\r\n", "")
+    for said in (raw, cleaned, repr(raw), f"cannot post: InvalidURL: {raw!r}", "/services/T0AGENCY/B0HOOK/s3cretTOKEN"):
+        line = _scrub(f"error: {said} (end)", raw)
+        assert "s3cret" not in line and "T0AGENCY" not in line and "hooks.example" not in line, line
+        assert "\n" not in line and "\t" not in line
+
+
+@contextlib.contextmanager
+def dripping_server(answer: bytes, every: float) -> Iterator[tuple[str, list[bytes]]]:
+    """An endpoint that reads the request, then sends its answer a byte at a time, `every` seconds apart."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    stop = threading.Event()
+    got: list[bytes] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536)
+                    got.append(data)
+                    for i in range(len(answer)):
+                        if stop.wait(every):
+                            return
+                        conn.sendall(answer[i:i + 1])
+                except OSError:
+                    continue  # the client hung up: what the deadline should do
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}", got
+    finally:
+        stop.set()
+        srv.close()
+
+
+def test_a_server_that_drips_its_answer_is_a_failure_at_the_deadline_not_a_post(tmp_path):
+    """Each byte comes well within the timeout (a per-read timeout never trips), the whole answer does not: the
+    deadline covers the attempt from connecting to the last byte, so it fails, once, and is never 'posted'."""
+    fixtures(tmp_path)
+    cfg = config(tmp_path, hook_entry(timeout=1))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+    with dripping_server(answer, every=0.2) as (base, got):
+        p = run(tmp_path, cfg, {VAR: base + SECRET})
+    assert p.returncode == 4, p.stderr
+    assert_every_report_on_disk(tmp_path)
+    (line,) = [x for x in p.stderr.splitlines() if VAR in x]
+    assert line.startswith(f"audit: error: webhook {VAR}: no answer within 1 s;")
+    assert "posted" not in p.stderr and len(got) == 1  # not retried: the endpoint may have taken it
+    assert "s3cretTOKEN" not in p.stderr

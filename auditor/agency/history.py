@@ -19,16 +19,25 @@ def client_history(history: History, name: str, run_id: int | None = None, runs:
     from auditor import vitals
 
     out = []
-    for generated_at, stored in history.earlier_vitals(name, run_id, runs):
-        v = vitals.from_json(stored)
+    skipped: list[str] = []  # a damaged row is data, not a failure of the run: the rules get fewer earlier runs
+    for generated_at, stored in history.earlier_vitals(name, run_id, runs, warn=skipped.append):
+        v = vitals.from_json(stored)  # earlier_vitals has checked that it reads
         out.append(v if v.generated_at else replace(v, generated_at=generated_at))
-    return ClientHistory(runs=tuple(out))
+    return ClientHistory(runs=tuple(out), warnings=tuple(skipped))
 
 
 def compare(history: History, result: ClientResult, run_id: int | None, generated_at: str) -> Changes:
-    """What changed for this client since its latest scored result of a complete run before this one."""
+    """What changed for this client since its latest scored result of a complete run before this one (a stored
+    result that cannot be read is skipped, with a warning in the client's result unless it already has one)."""
     name = result.name
-    return compute_changes(result, history.previous(name, run_id), history.trend(name, run_id), generated_at)
+
+    def warn(line: str) -> None:
+        head = line.split(" cannot be read")[0]  # the same run, told once (by the vitals read before the audit)
+        if not any(w.startswith(head) for w in result.warnings):
+            result.warnings.append(line)
+
+    return compute_changes(result, history.previous(name, run_id, warn=warn), history.trend(name, run_id),
+                           generated_at)
 
 
 def end_unfinished(history: History, run_id: int, failure: BaseException | None, clients: int) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from auditor.errors import ConfigError, FixtureError
 from auditor.raw import ALL_FILES, RawClient
+from auditor.text import printable
 
 SOURCES = ("ga4", "ads")
 
@@ -39,6 +40,23 @@ def client_dirs(root: Path) -> Iterator[Path]:
     yield from (root / name for name in names)
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # json keeps the last of two equal keys, the Google client libraries' parser refuses them: a recording that
+    # says two things about one field is not what the API wrote
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def read_body_file(path: str | os.PathLike[str], display: str) -> list[dict]:
     """One fixture file -> list of response bodies. A file holds one body or a JSON array of bodies."""
     try:
@@ -53,7 +71,10 @@ def read_body_file(path: str | os.PathLike[str], display: str) -> list[dict]:
     except UnicodeDecodeError as e:
         raise FixtureError(display, f"not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})") from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as e:
+        raise FixtureError(display, "invalid JSON: the key appears twice in one object (the API never writes "
+                                    "that; which one is meant is unknown)", printable(e.key)) from None
     except json.JSONDecodeError as e:
         raise FixtureError(display, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except RecursionError:

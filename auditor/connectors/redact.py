@@ -4,9 +4,13 @@ Generic over GA4 and Google Ads bodies: the rules look at key names and string v
 field an API adds tomorrow is covered too. Two layers, each enough on its own for the cases it knows:
 
 - keys: a key is compared after folding case, separators (`_ - . ` and camelCase) and plurals, so
-  `apikey`, `API-Key`, `refreshTokens` and `client.secret` all name a secret; its value is dropped whole;
+  `apikey`, `API-Key`, `refreshTokens` and `client.secret` all name a secret; its value is dropped whole,
+  whatever its type (a numeric PIN or password too), save a flag, a null, or a number under a key that
+  measures secrets rather than holds one (`tokenCount`, `secretRatio`);
 - values: every string (and every key) is scanned for secrets in any context: bearer tokens, Google token
-  shapes, sensitive URL query parameters and e-mail addresses, plain, URL-encoded or internationalised.
+  shapes, `name: value` and `name=value` pairs whose name holds a secret, sensitive URL query parameters, bare
+  22-character developer tokens (except in `...Id` fields: Google Ads request ids have that shape) and e-mail
+  addresses with any host (`root@localhost` too), plain, URL-encoded or internationalised.
 """
 
 from __future__ import annotations
@@ -25,13 +29,20 @@ REDACTED = "[redacted]"
 # pairs) nor "session" (session counts): they are sensitive only in the pairs below.
 _WORDS = frozenset({"token", "secret", "password", "passwd", "pwd", "passphrase", "credential", "apikey",
                     "privatekey", "accesskey", "secretkey", "authorization", "auth", "oauth", "bearer", "cookie",
-                    "signature", "email", "sessionid", "sessionkey", "jwt"})
+                    "signature", "email", "sessionid", "sessionkey", "jwt", "pin", "passcode", "otp"})
 _PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"), ("session", "id"),
                     ("session", "key"), ("e", "mail"), ("pass", "word"), ("pass", "phrase")})
 # Compounds written as one word ("accesstoken", "clientsecret", "useremailaddress"): English puts the head noun
 # last, so a word *ending* in a sensitive stem names that thing ("tokenizer" and "secretary" do not).
-_ENDS = re.compile(r"(?:token|secret|password|passwd|passphrase|credential|apikey|privatekey|accesskey|secretkey"
-                   r"|authorization|cookie|bearer|email|emailaddress|sessionid|sessionkey)$")
+_ENDS = re.compile(r"(?:token|secret|password|passwd|passphrase|passcode|credential|apikey|privatekey|accesskey"
+                   r"|secretkey|authorization|cookie|bearer|email|emailaddress|sessionid|sessionkey)$")
+# A "key" after another word names a key (licenseKey, signing_key, encryptionKeys), unless it is a data key.
+_DATA_KEYS = frozenset({"sort", "partition", "primary", "foreign", "cache", "group", "dimension", "metric", "map",
+                        "lookup", "row", "hash", "idempotency", "dedup", "dedupe", "join", "index", "event"})
+# The last word of a key that measures secrets rather than holds one: a number under it is kept.
+_MEASURES = frozenset({"count", "ratio", "rate", "length", "len", "size", "limit", "num", "number", "total", "ttl",
+                       "age", "expiry", "expire", "expires", "expiration", "in", "max", "min", "version", "day",
+                       "hour", "minute", "second", "used", "remaining", "attempt"})
 # ...and a few stems that are never a harmless prefix ("passwordhash", "apikeyid", "credentialsfile").
 _STARTS = re.compile(r"(?:password|passwd|credential|apikey|privatekey|accesstoken|refreshtoken|clientsecret)")
 # In a URL query, short names carry secrets too: Google's `key=` (API key), OAuth's `code=` (authorization code)
@@ -72,8 +83,19 @@ def sensitive_key(key: str) -> bool:
             return True
     if any(pair in _PAIRS for pair in zip(words, words[1:], strict=False)):
         return True
+    if len(words) > 1 and words[-1] == "key" and words[-2] not in _DATA_KEYS:
+        return True
     # a compound the case folding split oddly ("APIkey" -> "ap", "ikey"): its joined form
     return _ENDS.search("".join(words)) is not None
+
+
+@lru_cache(maxsize=4096)
+def _holds_secret(key: str) -> bool:
+    """A sensitive key whose head (its last word) is the secret itself: `developer_token`, `client.secret`,
+    `PIN`, not `DEVELOPER_TOKEN_NOT_APPROVED` (an error code) nor `tokenCount`."""
+    words = _words(key)
+    return bool(words) and words[-1] not in _MEASURES and sensitive_key(key) and (
+        sensitive_key(words[-1]) or sensitive_key("".join(words[-2:])) or _ENDS.search("".join(words)) is not None)
 
 
 def sensitive_param(name: str) -> bool:
@@ -124,11 +146,22 @@ _PARAM_ENCODED = re.compile(r"(?:(?<=%3[Ff])|(?<=%26)|(?<=%23)|(?<![A-Za-z0-9_.~
                             r"((?:(?!%26|%23)[^&#\s\"'<>;])*)")
 # "name": "value" (or 'name': 'value') inside a string: a JSON or repr text quoted in a message
 _QUOTED = re.compile(r"([\"'])([^\"'\r\n]{1,80})\1(\s*[:=]\s*)([\"'])((?:\\.|(?!\4)[^\\])*)\4")
+# name: value, name = value, "name": 123 in prose, logs and config dumps; the value runs to a space or a
+# separator. Only a name whose head is the secret counts, so an error code such as DEVELOPER_TOKEN_NOT_APPROVED:
+# does not take the next word with it.
+# Names are found on their own (finditer), so "error: token: X" finds "token" though it follows another name.
+_LABEL_NAME = re.compile(r"(?<![A-Za-z0-9_.~%-])([\"']?)([A-Za-z][A-Za-z0-9_.\-]{0,79})\1(\s*[:=]\s*)")
+_LABEL_VALUE = re.compile(r"(?![\"'\[])[^\s,;\"'<>&#}\])]*[^\s,;\"'<>&#}\]).!?:]")  # a full stop ends the sentence
+# A Google Ads developer token: 22 letters and digits, alone. Letters and digits both, so a 22-letter word
+# ("funnelStepAbandonments") is not one.
+_BARE_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-])(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{22}(?![A-Za-z0-9_\-])")
 
 
-def scrub(text: str, keep: Callable[[str], bool] | None = None, replacement: str = REDACTED) -> str:
+def scrub(text: str, keep: Callable[[str], bool] | None = None, replacement: str = REDACTED,
+          bare_tokens: bool = True) -> str:
     """`text` with every secret and e-mail address found in it replaced by "[redacted]". `keep` spares the
-    addresses it accepts (a service account an error message must name); `replacement` replaces addresses."""
+    addresses it accepts (a service account an error message must name); `replacement` replaces addresses;
+    `bare_tokens=False` keeps 22-character ids (the value of a requestId)."""
     text = _PEM.sub(REDACTED, text)
     text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _BEARER.sub(_bearer, text)
@@ -136,6 +169,9 @@ def scrub(text: str, keep: Callable[[str], bool] | None = None, replacement: str
     text = _PARAM.sub(_param, text)
     text = _PARAM_ENCODED.sub(_param, text)
     text = _QUOTED.sub(_quoted, text)
+    text = _labelled(text)
+    if bare_tokens:
+        text = _BARE_TOKEN.sub(REDACTED, text)
     return _addresses(text, keep, replacement)
 
 
@@ -152,8 +188,9 @@ def _addresses(text: str, keep: Callable[[str], bool] | None = None, replacement
         while start > floor and (text[start - 1] in _LOCAL_ASCII or _LOCAL_INTL.match(text[start - 1])):
             start -= 1
         domain = _DOMAIN.match(text, at.end(), min(len(text), at.end() + _MAX_DOMAIN))
-        if start == at.start() or domain is None or not _HAS_DOT.search(domain.group(0), 1):
-            continue  # no local part ("@mention") or no dotted domain ("user@localhost", "pkg@1")
+        if start == at.start() or domain is None or not (
+                _HAS_DOT.search(domain.group(0), 1) or not domain.group(0).isdigit()):
+            continue  # no local part ("@mention") or no host ("pkg@1"); "root@localhost" is an address
         if keep is not None and keep(text[start:domain.end()]):
             continue
         pieces += [text[done:start], replacement]
@@ -173,6 +210,20 @@ def _param(m: re.Match[str]) -> str:
     if not value or value.startswith(REDACTED) or not sensitive_param(name) or _is_cursor(_words(unquote(name))):
         return m.group(0)
     return f"{name}{sep}{REDACTED}"
+
+
+def _labelled(text: str) -> str:
+    pieces: list[str] = []
+    done = 0
+    for m in _LABEL_NAME.finditer(text):
+        if m.start() < done or not _holds_secret(m.group(2)):
+            continue
+        value = _LABEL_VALUE.match(text, m.end())
+        if value is None:
+            continue  # quoted (_QUOTED's), already redacted, or nothing
+        pieces += [text[done:m.end()], REDACTED]
+        done = value.end()
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 def _quoted(m: re.Match[str]) -> str:
@@ -201,15 +252,17 @@ def redact(file_key: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _walk(value: Any, key: str | None = None) -> Any:
-    if key is not None and value is not None and not isinstance(value, (bool, int, float)) and sensitive_key(key):
-        # flags and counts under such keys ("emailOptIn": true) are not personal; anything else is dropped whole
-        return REDACTED
+    if key is not None and value is not None and not isinstance(value, bool) and sensitive_key(key):
+        # flags under such keys ("emailOptIn": true) and counts about secrets ("tokenCount": 3) are not secrets;
+        # anything else is dropped whole, a number too ("password": 123456, "pin": 4321)
+        if not (isinstance(value, (int, float)) and not _holds_secret(key)):
+            return REDACTED
     if isinstance(value, dict):
         return _walk_dict(value)
     if isinstance(value, list):
         return [_walk(v) for v in value]
     if isinstance(value, str):
-        return scrub(value)
+        return scrub(value, bare_tokens=key is None or _words(key)[-1:] != ["id"])
     return value
 
 

@@ -5,7 +5,9 @@ The URL is a secret (whoever has it can post), so the config names the environme
 (`url_env`), and no log line, error or exception text ever carries the URL: a webhook is named by its variable.
 A missing or empty variable, a refused connection, a timeout or an HTTP error is one failed message: the run
 exits 4 after writing every report, as for e-mail. Connection errors, 5xx and 429 are retried twice, briefly;
-a timeout is not (the endpoint may have taken the message: a retry could post it twice).
+a timeout is not (the endpoint may have taken the message: a retry could post it twice). `timeout` is one
+deadline for a whole attempt, from connecting to the last byte of the answer: a server that answers a byte at a
+time cannot hold the run past it, and an answer that does not end in time is a failure.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import http.client
 import os
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from auditor import __version__
-from auditor.config import WebhookSettings
+from auditor.config import WebhookSettings, unsafe_url
 from auditor.errors import describe
 from auditor.outputs.channels import Channel, ChannelOptions, Delivered, FinishedRun
 from auditor.text import json_text, printable
@@ -50,20 +53,118 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _secrets(url: str) -> list[str]:
+    """Every spelling of the URL and of its parts that may hold the token, longest first: as configured, as a
+    URL parser cleans it (tabs and line breaks dropped), as `repr` quotes it and as `printable` shows it."""
+    found: set[str] = set()
+    for u in {url, url.strip(), "".join(ch for ch in url if ch not in "\t\r\n")}:
+        try:
+            parts = urlsplit(u)
+            pieces = [u, parts.path if len(parts.path) > 1 else "", parts.query, parts.netloc, parts.fragment]
+        except ValueError:
+            pieces = [u]
+        for piece in filter(None, pieces):
+            found.update((piece, repr(piece)[1:-1], printable(piece)))
+    return sorted(found, key=len, reverse=True)
+
+
 def _scrub(text: str, url: str) -> str:
-    """One line that cannot carry the URL or any part of it that may hold the token."""
-    parts = urlsplit(url)
-    for secret in (url, parts.path if len(parts.path) > 1 else "", parts.query, parts.netloc):
-        if secret:
-            text = text.replace(secret, "***")
-    return " ".join(printable(text).split())
+    """One line that cannot carry the URL or any part of it that may hold the token, whatever it holds."""
+    secrets = _secrets(url)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    text = printable(text)
+    for secret in secrets:  # again on the printable line: a control character inside a part became "?"
+        text = text.replace(secret, "***")
+    return " ".join(text.split())
+
+
+class _Deadline:
+    """One deadline for a whole attempt. Socket timeouts apply per operation (a server dripping a byte a second
+    never trips them), so a timer shuts the attempt's sockets down when the time is up, which ends any blocked
+    read or handshake at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return max(0.001, self.at - time.monotonic())
+
+    def connect(self, address: Any, timeout: Any = None, *args: Any, **kwargs: Any) -> socket.socket:
+        sock = socket.create_connection(address, self.remaining(), *args, **kwargs)
+        with self._lock:
+            self._sockets.append(sock)
+            late = self.expired
+        if late:
+            self._shut(sock)
+        return sock
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            socks = list(self._sockets)
+        for sock in socks:
+            self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """urllib with every connection opened under `deadline`."""
+
+    def connection(base: type[http.client.HTTPConnection]) -> Any:
+        def make(host: str, timeout: Any = None, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = base(host, timeout=deadline.remaining(), **kwargs)
+            conn._create_connection = deadline.connect  # type: ignore[attr-defined]  # the raw socket, TLS under it
+            return conn
+        return make
+
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(connection(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(connection(http.client.HTTPSConnection), req,
+                                context=self._context)  # type: ignore[attr-defined]
+
+    return urllib.request.build_opener(_NoRedirect, Http, Https)
 
 
 def _post_once(url: str, body: bytes, timeout: float) -> None:
+    with _Deadline(timeout) as deadline:
+        try:
+            _attempt(url, body, timeout, deadline)
+        except WebhookError:
+            if deadline.expired:
+                raise WebhookError(f"no answer within {timeout:g} s") from None
+            raise
+        if deadline.expired:  # the answer ended only because the deadline closed the connection
+            raise WebhookError(f"no answer within {timeout:g} s")
+
+
+def _attempt(url: str, body: bytes, timeout: float, deadline: _Deadline) -> None:
     req = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8", "User-Agent": f"auditor/{__version__}"})
     try:
-        with urllib.request.build_opener(_NoRedirect).open(req, timeout=timeout) as resp:
+        with _opener(deadline).open(req, timeout=timeout) as resp:
             resp.read(64 * 1024)  # the answer ("ok"); read so the connection closes cleanly
     except urllib.error.HTTPError as e:
         try:
@@ -121,6 +222,9 @@ def endpoint(settings: WebhookSettings) -> str:
     url = os.environ.get(var, "").strip()
     if not url:
         raise WebhookError(f"the environment variable {var} is {'empty' if var in os.environ else 'not set'}")
+    if unsafe_url(url):  # the config refuses it too; the variable may have been set since
+        raise WebhookError(f"the environment variable {var} holds a URL with a control character or a space; "
+                           "its value is not shown")
     try:
         parts = urlsplit(url)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)

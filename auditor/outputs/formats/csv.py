@@ -15,6 +15,7 @@ from typing import Any
 from auditor.outputs.base import Format
 from auditor.outputs.escape import csv_cell
 from auditor.result import ClientResult, Header
+from auditor.text import MAX_MESSAGE, MAX_NAME, clip
 
 FINDING_COLUMNS = ["client", "profile", "score", "grade", "coverage", "rule", "severity", "category", "message",
                    "resources", "subjects", "remediation", "help_url", "actionable", "suppressed", "fingerprint",
@@ -38,7 +39,9 @@ class CsvFormat(Format):
     def client(self, r: ClientResult) -> None:
         from auditor.diff import change_of
 
-        base = [r.name, r.profile or "", r.score, r.grade or "", r.coverage]
+        # cut once here, not in every row: a 20 MB name repeated per row was gigabytes (the JSON keeps it whole)
+        grade = f"{r.grade} (partial)" if r.partial else r.grade or ""  # scored on some rules only
+        base = [clip(r.name, MAX_NAME), r.profile or "", r.score, grade, r.coverage]
         blank = [""] * (len(CAMPAIGN_COLUMNS) - 2)  # a finding row's campaign details
         change = change_of(r.changes)  # new | persisting since the previous run (agency runs)
         if not r.findings:
@@ -46,7 +49,7 @@ class CsvFormat(Format):
         for f in r.findings:
             campaigns = "; ".join(s.name for s in f.subjects if s.kind == "campaign" and s.name)
             self._row(base + [
-                f.rule, f.severity, f.category, f.message, " ".join(f.resources),
+                f.rule, f.severity, f.category, clip(f.message, MAX_MESSAGE), " ".join(f.resources),
                 "; ".join(s.name for s in f.subjects if s.name), f.remediation, f.help_url,
                 str(f.actionable).lower(), str(f.suppressed).lower(), f.fingerprint, change.get(f.fingerprint, ""),
                 "finding", campaigns, *blank,
