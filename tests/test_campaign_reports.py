@@ -33,13 +33,13 @@ from auditor.campaigns import (
     CAMPAIGN_HEADERS,
     CAMPAIGN_ROWS_SHOWN,
     bidding_label,
-    campaign_cells,
     campaign_rows,
     campaigns_line,
     goals_label,
     volume_threshold,
 )
 from auditor.outputs.options import RenderOptions
+from auditor.outputs.wording import client_campaign_cells
 from auditor.result import CampaignRow, ClientResult, Finding, Source, Sources, Subject
 from auditor.result_schema import validate
 from auditor.subjects import Subjects
@@ -269,7 +269,9 @@ def test_markdown_table_is_escaped(account):
     assert all(x.count(" | ") == len(CAMPAIGN_HEADERS) - 1 for x in rows)  # a name's pipe cannot add a column
     assert "<script>" not in md and "&lt;script&gt;" in section and "\\[a\\](javascript:b)" in section
     assert "\x1b" not in md
-    assert "TARGET_CPA (target 25.50 EUR)" in section and "custom 'Leads': Lead form, Call" in section
+    # the client's words (the JSON, CSV and terminal keep TARGET_CPA (target 25.50 EUR))
+    assert "Target CPA (25.50 EUR)" in section and "custom 'Leads': Lead form, Call" in section
+    assert "TARGET_CPA" not in section and "| Search |" in section
 
 
 def test_html_table_is_escaped_and_marks_the_campaigns_under_the_bar(account):
@@ -281,7 +283,7 @@ def test_html_table_is_escaped_and_marks_the_campaigns_under_the_bar(account):
     trs = table.find("tbody")[0].find("tr")
     assert len(trs) == len(r.campaigns)
     assert [t.attrs["data-volume"] for t in trs] == [c.volume or "" for c in r.campaigns]
-    for tr, cells in zip(trs, campaign_cells(r), strict=True):
+    for tr, cells in zip(trs, client_campaign_cells(r), strict=True):  # in words: Search, Target CPA (25.50 EUR)
         tds = tr.find("td")
         assert [td.attrs["data-label"] for td in tds] == CAMPAIGN_HEADERS  # a phone stacks them, labelled
         assert [" ".join(td.text().split()) for td in tds] == [" ".join(c.replace("\x1b", "?").split())
@@ -357,4 +359,4 @@ def test_the_pdf_lists_the_campaigns(account):
     text, _ = pdf_text(pdf_of([r], single=True))
     for c in r.campaigns[2:]:
         assert "".join(c.name.split()) in text
-    assert "TARGET_ROAS(target400%)" in text
+    assert "TargetROAS(400%)" in text

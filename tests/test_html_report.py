@@ -29,7 +29,8 @@ from auditor.audit import error_result, iter_offline, result_header
 from auditor.outputs import digest
 from auditor.outputs.document import write_document
 from auditor.outputs.html_env import DEFAULT_ACCENT, accent, logo_src, safe_url
-from auditor.outputs.options import Branding, RenderOptions
+from auditor.outputs.options import Branding, RenderOptions, rule_anchor
+from auditor.outputs.wording import finding_text
 from auditor.result import ClientResult, Deduction, Subject
 from auditor.ruleset import Ruleset
 
@@ -106,7 +107,7 @@ def hostile(r: ClientResult) -> ClientResult:
 
 # -- a small DOM of the report, for structure checks without a browser -------------------------------------------
 
-VOID = {"meta", "br", "img", "hr", "input", "link"}
+VOID = {"meta", "br", "img", "hr", "input", "link", "wbr"}
 
 
 class Node:
@@ -118,7 +119,8 @@ class Node:
         return set((self.attrs.get("class") or "").split())
 
     def text(self) -> str:
-        return " ".join("".join(c if isinstance(c, str) else " " + c.text() + " " for c in self.children).split())
+        return " ".join("".join(c if isinstance(c, str) else "" if c.tag == "wbr" else " " + c.text() + " "
+                                for c in self.children).split())  # <wbr>: a break point inside a word, no space
 
     def walk(self) -> Iterator[Node]:
         for c in self.children:
@@ -202,7 +204,7 @@ def test_fix_first_lists_at_most_three_by_points_with_the_fix(clients):
         assert points == sorted(points, reverse=True) and all(p > 0 for p in points)
         for item, fx in zip(items, fixes, strict=True):
             assert f"+{fx.points} points" in item.text()
-            assert " ".join(fx.finding.remediation.split()) in item.text()
+            assert " ".join(finding_text(fx.finding)[1].split()) in item.text()  # in the client's words
         seen += len(items)
     assert seen >= 3
 
@@ -213,16 +215,20 @@ def test_findings_name_their_subjects_with_the_resource_secondary(clients):
     cards = sec.find("div", "finding")
     assert len(cards) == len(r.active)
     for card, f in zip(cards, r.active, strict=True):
-        assert card.find("p", "msg")[0].text() == " ".join(f.message.split())
-        assert card.find("p", "remediation")[0].text() == " ".join(f.remediation.split())
+        message, fix = finding_text(f)  # the client's words: names for resource paths
+        assert card.find("p", "msg")[0].text() == " ".join(message.split())
+        assert card.find("p", "remediation")[0].text() == " ".join(fix.split())
         (title,) = card.find("span", "title")
-        assert [a.attrs["href"] for a in title.find("a")] == [f.help_url]  # the rule's documentation
+        # the rule's entry in the document's own appendix, which is also the finding's help_url (no docs_url set)
+        assert [a.attrs["href"] for a in title.find("a")] == ["#" + rule_anchor(f.rule)] == [f.help_url]
         items = card.find("li")
         assert len(items) == len(f.subjects)
         for li, s in zip(items, f.subjects, strict=True):
             link = li.children[0]
             assert link.tag == "a" and link.attrs["href"] == s.url and link.text() == s.label  # name first, linked
-            secondary = [s.resource] if s.name and s.name != s.resource else []
+            # the console's id of the resource, never its API path
+            last = s.resource.rsplit("/", 1)[-1]
+            secondary = [f"ID {last}"] if s.name and s.name != s.resource and last.isdigit() else []
             assert [x.text() for x in li.find("span", "res")] == secondary
     assert "customers/7356021984/conversionActions/702633918" not in " ".join(
         a.text() for c in cards for a in c.find("a"))  # ids are never the link text where a name is known
@@ -329,11 +335,13 @@ def test_hostile_result_stays_escaped_and_unlinked(clients):
         assert not [a for a in n.attrs if a.startswith("on")], n.attrs
         if "href" in n.attrs:
             href = n.attrs["href"] or ""
-            assert href.startswith(("https://", "http://", "docs/", "#client-")), href
+            assert href.startswith(("https://", "http://", "docs/", "#client-", "#rule-")), href
             assert '"' not in href and " " not in href
     (sec,) = sections(root)
     assert "<script>alert('client')</script>" in sec.find("h2")[0].text()  # shown as text
-    assert not [a for c in sec.find("div", "finding") for a in c.find("a")]  # no bad URL became a link
+    # no bad URL became a link: a card links only to its rule's entry in the appendix
+    assert {a.attrs["href"] for c in sec.find("div", "finding") for a in c.find("a")} <= {
+        "#" + rule_anchor(f.rule) for f in r.findings}
     assert all("<script>alert('subject')</script>" in li.text() for li in sec.find("ul", "subjects")[0].find("li"))
 
 
@@ -400,13 +408,16 @@ class Browser:
                     return
             self.events.append(self._message())
 
-    def evaluate(self, page: Path, width: int, expression: str) -> Any:
-        """`expression`'s value in `page` laid out `width` CSS px wide (below 600: a phone, meta viewport on)."""
+    def evaluate(self, page: Path, width: int, expression: str, media: str = "") -> Any:
+        """`expression`'s value in `page` laid out `width` CSS px wide (below 600: a phone, meta viewport on);
+        `media="print"`: laid out with the print style sheet, as the PDF is."""
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         s = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         try:
             self.call("Emulation.setDeviceMetricsOverride", s, width=width, height=900, deviceScaleFactor=1,
                       mobile=width < 600)
+            if media:
+                self.call("Emulation.setEmulatedMedia", s, media=media)
             self.call("Page.enable", s)
             self.call("Page.navigate", s, url=page.resolve().as_uri())
             self._event("Page.loadEventFired", s)
@@ -522,8 +533,9 @@ def test_pdf_holds_every_fix_whole(clients):
     for r in clients:
         assert squash(r.name) in text
         for f in r.active:
-            assert squash(f.remediation) in text, (r.name, f.rule, f.remediation)
-            assert squash(f.message) in text, (r.name, f.rule)
+            message, fix = finding_text(f)  # in the client's words
+            assert squash(fix) in text, (r.name, f.rule, fix)
+            assert squash(message) in text, (r.name, f.rule)
         for x in digest.passed(r):  # printed open: paper cannot expand a <details>
             assert squash(x.title) in text
     assert squash("Fix these first") in text and squash("Summary") in text
@@ -598,3 +610,187 @@ def test_pdf_restores_a_half_rendered_client():
     fmt.restore(state)
     fmt.html.write("<next>")
     assert fmt.html.getvalue() == "<head><next>"
+
+
+# -- a document that travels: summary first, links inside the document, the client's words, nothing cut -----------
+
+RESOURCE_PATH = re.compile(r"\b(?:customers|properties)/\d+/")
+
+
+def ids_and_links(root: Node) -> tuple[set[str], list[str]]:
+    ids = {n.attrs["id"] for n in root.walk() if n.attrs.get("id")}
+    return ids, [n.attrs["href"] for n in root.walk() if n.tag == "a" and (n.attrs.get("href") or "").startswith("#")]
+
+
+def test_several_clients_open_with_contents_and_summary_then_clients_then_the_appendix(clients):
+    root = dom(html_of(clients, single=False))
+    (body,) = root.find("body")
+    order = [n.tag + "." + ".".join(sorted(n.classes)) for n in body.children if isinstance(n, Node)]
+    blocks = [x for x in order if x in ("nav.toc", "section.summary", "section.client", "section.appendix",
+                                       "section.scoring")]
+    assert blocks[:2] == ["nav.toc", "section.summary"] and blocks[-2:] == ["section.appendix", "section.scoring"]
+    assert blocks[2:-2] == ["section.client"] * len(clients)
+    (toc,) = root.find("nav", "toc")
+    ids, _ = ids_and_links(root)
+    toc_links = [a.attrs["href"] for a in toc.find("a")]
+    assert {"#summary", "#about-checks", "#scoring"} <= set(toc_links) and all(h[1:] in ids for h in toc_links)
+    assert [h for h in toc_links if h.startswith("#client-")][1:] == [f"#client-{r.name}" for r in clients]
+    (summary,) = root.find("section", "summary")
+    rows = summary.find("tr")[1:]
+    assert [int(r.find("td")[2].text()) for r in rows] == sorted(r.score for r in clients)  # worst first
+    brightcart = next(r for r in clients if r.name == "brightcart-home")
+    fix = digest.fix_first(brightcart, 1)[0]
+    assert f"{digest.title_of(brightcart, fix.finding.rule)} ({fix.gain})" in rows[0].text()
+
+
+def test_every_rule_link_and_help_url_resolves_inside_the_document(clients):
+    for results, single in ((clients, False), (clients[:1], True)):
+        root = dom(html_of(results, single=single))
+        ids, links = ids_and_links(root)
+        assert links and all(h[1:] in ids for h in links), sorted(h for h in links if h[1:] not in ids)
+        (appendix,) = root.find("section", "appendix")
+        assert appendix.find("h2")[0].text() == "About these checks"
+        rules = {f.rule for r in results for f in r.findings}
+        assert {n.attrs["id"] for n in appendix.find("div", "rulenote")} == {rule_anchor(x) for x in rules}
+        for r in results:
+            for f in r.findings:
+                assert f.help_url == "#" + rule_anchor(f.rule) and f.help_url[1:] in ids  # the JSON's link, too
+    from auditor.engine import registry
+
+    note = next(n for n in root.find("div", "rulenote") if n.attrs["id"] == "rule-micro-primary-goal")
+    rule = registry()["micro-primary-goal"]
+    assert rule.title in note.text() and "Why it matters." in note.text() and "How to fix." in note.text()
+
+
+def test_a_configured_docs_url_is_absolute_and_linked_from_the_appendix(clients):
+    r = ClientResult.from_json(json.loads(json.dumps(clients[0].to_json())))
+    for f in r.findings:
+        f.help_url = f"https://wiki.agency.example/rules#{f.rule}"
+    root = dom(html_of([r], single=True))
+    ids, links = ids_and_links(root)
+    assert all(h[1:] in ids for h in links)  # the rule links stay inside the document
+    outside = {a.attrs["href"] for a in root.find("section", "appendix")[0].find("a")}
+    assert outside == {f.help_url for f in r.findings}
+
+
+def test_client_formats_name_resources_and_json_keeps_the_paths(clients):
+    assert any(RESOURCE_PATH.search(f.message + f.remediation) for r in clients for f in r.findings)
+    html = html_of(clients, single=False)
+    out = io.StringIO()
+    write_document(out, "markdown", result_header(), clients, options=RenderOptions())
+    for text in (html, out.getvalue()):
+        assert not RESOURCE_PATH.search(text), RESOURCE_PATH.search(text)
+    out = io.StringIO()
+    write_document(out, "json", result_header(), clients, options=RenderOptions())
+    data = json.loads(out.getvalue())
+    paths = [f["remediation"] for c in data["clients"] for f in c["findings"] if RESOURCE_PATH.search(f["remediation"])]
+    assert paths  # the canonical result keeps the rule's own text
+    brightcart = next(r for r in clients if r.name == "brightcart-home")
+    f = next(f for f in brightcart.findings if f.rule == "duplicate-conversion-action")
+    assert finding_text(f)[1].startswith("Keep 'Purchase' as the one primary action.")
+    # API enum values in words, API hints kept exactly
+    lumen = next(r for r in clients if r.name == "lumen-analytics")
+    sec = next(s for s in sections(dom(html)) if s.attrs["id"] == "client-lumen-analytics")
+    text = sec.text()
+    assert "Target CPA (350 USD)" in text and "Book appointment" in text and "TARGET_CPA" not in text
+    assert "BOOK_APPOINTMENT" not in text and "primary_for_goal = false" in text
+    assert any("TARGET_CPA" in f.message for f in lumen.findings)
+    assert "Category scores apply the same formula" in text
+
+
+WORDS_BROKEN = r"""(function () {
+  var bad = [], cells = document.querySelectorAll('td, th');
+  cells.forEach(function (cell) {
+    var walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT), node, prev = null, prevCh = ' ';
+    while ((node = walker.nextNode())) {
+      var before = node.previousSibling;
+      if (before && before.nodeName === 'WBR') prev = null;  // a break point the report offers on purpose
+      for (var i = 0; i < node.data.length; i++) {
+        var ch = node.data[i];
+        if (/\s/.test(ch)) { prev = null; prevCh = ch; continue; }
+        var range = document.createRange(); range.setStart(node, i); range.setEnd(node, i + 1);
+        var rect = range.getClientRects()[0];
+        if (!rect || !rect.width) continue;
+        if (prev && rect.top > prev.top + 2 && !/[-\/]/.test(prevCh))
+          bad.push(cell.textContent.trim().slice(0, 50) + ' | ' + prevCh + '/' + ch);
+        prev = rect; prevCh = ch;
+      }
+    }
+  });
+  return bad;
+})()"""
+
+
+@needs_chromium
+@pytest.mark.parametrize(("width", "media"), [(390, ""), (1280, ""), (695, "print")])
+def test_no_word_is_broken_inside_a_table_cell(browser, pages, width, media):
+    """Every table cell wraps at spaces (or after a hyphen or slash), never inside a word: on a phone, on a laptop
+    and in print (A4 between its margins is about 695 CSS px)."""
+    broken = browser.evaluate(pages["all clients"], width, WORDS_BROKEN, media=media)
+    assert not broken, broken[:10]
+    assert browser.evaluate(pages["all clients"], width, "getComputedStyle(document.querySelector('td'))"
+                                                         ".overflowWrap") == "break-word"
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", WIDTHS)
+def test_summary_comes_before_the_first_client_on_screen(browser, pages, width):
+    top = browser.evaluate(pages["all clients"], width, "[document.querySelector('section.summary')"
+                                                        ".getBoundingClientRect().top, document.querySelector("
+                                                        "'section.client').getBoundingClientRect().top]")
+    assert top[0] < top[1]
+
+
+def agency_summary_page(tmp_path: Path, links: bool) -> Path:
+    """The lead's summary (summary.html; the e-mail body without links) of a few clients, one with a long name."""
+    from auditor.agency.summary import AgencyRow, RunInfo, SummaryDocument
+    from auditor.outputs.formats.email_summary import email_view, render_summary, stream_summary
+    from auditor.outputs.formats.summary_base import SummaryView
+
+    counts = {"critical": 1, "high": 17, "medium": 9, "low": 1, "info": 0}
+    rows = [AgencyRow(name, "ok", score, grade, 100, counts, 0, previous_score=score + 5, delta=-5, new=2,
+                      resolved=1, changed=True, trend=[score + 9, score + 5, score], json=f"clients/{name}.json",
+                      html=f"clients/{name}.html")
+            for name, score, grade in (("brightcart-home", 0, "F"), ("a-very-long-client-name-" + "x" * 60, 46, "F"),
+                                       ("northwind-outfitters", 90, "A"))]
+    doc = SummaryDocument(result_header(), RunInfo(history=True, formats=["json", "html"]), rows)
+    view = SummaryView(doc, top_fix="brightcart-home: duplicate-conversion-action (+30 points): Keep 'Purchase' "
+                                    "as the one primary action.", links=links)
+    html = "".join(stream_summary("html", view)) if links else render_summary(email_view(view))[1]
+    page = tmp_path / ("summary.html" if links else "summary-email.html")
+    page.write_text(html, encoding="utf-8")
+    return page
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("links", [True, False], ids=["summary-page", "summary-email"])
+def test_agency_summary_fits_a_phone_and_a_laptop(browser, tmp_path, width, links):
+    page = agency_summary_page(tmp_path, links)
+    assert_fits(browser.evaluate(page, width, MEASURE % width), width, page.name)
+    title = browser.evaluate(page, width, "(function () { var h = document.querySelector('h1'); "
+                                          "return [h.scrollWidth, h.clientWidth, h.textContent]; })()")
+    assert title[0] <= title[1] and title[2].startswith("Agency summary: 3 client(s)")  # not truncated
+
+
+HEADINGS = re.compile(r"^(?:Findings \(\d+\)|Campaigns|Funnel|Micro hierarchy|Fix these first|Score|Summary|Contents|"
+                      r"About these checks|How the score is computed)$")
+
+
+@needs_chromium
+def test_pdf_opens_with_the_summary_and_ends_with_the_appendix(clients):
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf_of(clients, single=False)))
+    pages = [p.extract_text() or "" for p in reader.pages]
+    first = squash(pages[0])
+    assert squash("Contents") in first and squash("Summary") in first
+    assert all(squash(r.name) in first for r in clients)  # the whole ranking on page 1
+    worst = min(clients, key=lambda r: r.score)
+    assert first.index(squash("Summary")) < first.index(squash(worst.name))
+    tail = squash("".join(pages[-3:]))
+    assert squash("About these checks") in squash("".join(pages)) and squash("How the score is computed") in tail
+    # no heading is left alone at the foot of a page
+    for i, text in enumerate(pages[:-1]):
+        lines = [x.strip() for x in text.splitlines() if x.strip()]
+        assert lines and not HEADINGS.match(lines[-1]), (i + 1, lines[-3:])

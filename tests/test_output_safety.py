@@ -52,7 +52,7 @@ LONE_CLIENT = f"@lone{LONE}{ESC}]8;;http://evil{ESC}\\link"  # OSC 8: a terminal
 HTML_TAGS = {  # every tag the report and e-mail templates write; anything else was injected
     "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "span", "strong", "em", "code", "br",
     "section", "table", "thead", "tbody", "tr", "th", "td", "ul", "ol", "li", "div", "a", "svg", "text", "tspan",
-    "rect", "header", "details", "summary",
+    "rect", "header", "details", "summary", "nav", "wbr",
 }
 
 
@@ -132,7 +132,8 @@ def assert_html_inert(html: str, own_links: frozenset[str] = frozenset()) -> Non
     assert not [a for a, _ in p.attrs if a.startswith("on")]
     for a, v in p.attrs:
         if a == "href":  # a fragment of this page, a relative path or a link of its own: never javascript:
-            assert v and (v.startswith("#client-") or v.startswith("clients/") or v in own_links), v
+            assert v and (v.startswith(("#client-", "clients/")) or v in own_links
+                          or re.fullmatch(r"#(?:rule-[a-z0-9-]+|summary|about-checks|scoring)", v)), v
 
 
 def own_links(results: list[ClientResult]) -> frozenset[str]:
@@ -140,7 +141,7 @@ def own_links(results: list[ClientResult]) -> frozenset[str]:
     screen of its subjects, built from ids, never from names; none of them can be a script."""
     links = frozenset(f.help_url for r in results for f in r.findings) | frozenset(
         s.url for r in results for f in r.findings for s in f.subjects if s.url)
-    assert links and all(u.startswith(("docs/rules.md#", "https://")) for u in links), links
+    assert links and all(u.startswith(("#rule-", "https://")) for u in links), links
     return links
 
 
@@ -167,8 +168,10 @@ def test_markdown_escapes_markup_and_drops_controls(results):
     md = render("markdown", results)
     assert_clean(md)
     assert "<script" not in md.lower() and "<img" not in md.lower() and "&lt;script&gt;" in md
-    # the only links are the report's own: each finding's rule id to its section of the rule catalogue
+    # the only links are the report's own: each finding's rule id to its entry in the appendix of the document
     own = {f"[{md_escape(f.rule)}]({f.help_url})" for r in results for f in r.findings}
+    assert all(f.help_url.startswith("#rule-") and f'<a id="{f.help_url[1:]}"></a>' in md
+               for r in results for f in r.findings)
     assert own and all(link in md for link in own)
     data = md
     for link in own:

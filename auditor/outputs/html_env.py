@@ -21,12 +21,25 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup
 
 from auditor.business_model import profile_label
-from auditor.campaigns import CAMPAIGN_HEADERS, campaign_cells, campaigns_line
+from auditor.campaigns import CAMPAIGN_HEADERS, campaigns_line
 from auditor.funnel import funnel_caption, funnel_unit, side_note, spellings
 from auditor.hierarchy import HIERARCHY_HEADERS, hierarchy_rows, macro_line
 from auditor.outputs import digest
+from auditor.outputs.options import rule_anchor
+from auditor.outputs.wording import (
+    CATEGORY_LEGEND,
+    client_campaign_cells,
+    client_fix,
+    client_message,
+    client_text,
+    finding_text,
+    resource_id,
+    resource_label,
+    subject_labels,
+)
 from auditor.text import printable
 
+BREAK_AFTER = 30  # characters of a run without spaces in a table cell before it may break
 DEFAULT_ACCENT = "#344054"  # neutral slate when the config sets no accent colour
 _ACCENT = re.compile(r"#[0-9A-Fa-f]{6}")
 # No whitespace, quote, angle bracket, backslash or backtick: nothing that could end or confuse an attribute
@@ -41,8 +54,25 @@ SUBJECT_KINDS = {"conversion_action": "Google Ads conversion action", "key_event
 
 
 def campaign_view(r: Any) -> list[tuple[Any, list[str]]]:
-    """(row, its cells) per campaign of a result, for the campaigns table."""
-    return list(zip(r.campaigns or [], campaign_cells(r), strict=True))
+    """(row, its cells in words) per campaign of a result, for the campaigns table."""
+    return list(zip(r.campaigns or [], client_campaign_cells(r), strict=True))
+
+
+def breakable(value: Any) -> Markup:
+    """Text for a table cell: escaped, with a break opportunity (<wbr>) every BREAK_AFTER characters of a run
+    without spaces longer than that (an id, a URL, a hostile name). Cells wrap at spaces and never inside a
+    word (`overflow-wrap: break-word` does not let a column shrink below its longest word); only such a run may
+    be broken, so no table can be wider than the screen."""
+    from markupsafe import escape
+
+    text = printable(value)
+    if max(map(len, text.split(" ")), default=0) <= BREAK_AFTER:
+        return escape(text)
+    parts = []
+    for word in text.split(" "):
+        chunks = [word[i:i + BREAK_AFTER] for i in range(0, len(word), BREAK_AFTER)] or [""]
+        parts.append(Markup("<wbr>").join(escape(c) for c in chunks))
+    return Markup(" ").join(parts)
 
 
 def finalize(value: Any) -> Any:
@@ -107,6 +137,17 @@ def environment() -> Environment:
     env.globals["campaigns_line"] = campaigns_line
     env.globals["campaign_view"] = campaign_view
     env.globals["digest"] = digest
+    env.globals["rule_anchor"] = rule_anchor
+    env.globals["finding_text"] = finding_text
+    env.globals["client_text"] = client_text
+    env.globals["resource_label"] = resource_label
+    env.globals["resource_id"] = resource_id
+    env.globals["CATEGORY_LEGEND"] = CATEGORY_LEGEND
+    env.filters["breakable"] = breakable
+    env.filters["resource_label"] = resource_label
+    env.filters["client_message"] = client_message
+    env.filters["client_fix"] = client_fix
+    env.filters["subject_labels"] = subject_labels
     env.filters["url_path"] = url_path
     env.filters["safe_url"] = safe_url
     env.filters["logo_src"] = logo_src

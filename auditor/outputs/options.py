@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-DEFAULT_DOCS_URL = "docs/rules.md"  # the rule catalogue shipped with the project; `report.docs_url` overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +25,19 @@ class RenderOptions:
     single: bool = False  # the document holds one client (no "all clients" summary block)
 
 
+def rule_anchor(rule: str) -> str:
+    """The id of a rule's entry in the appendix "About these checks" that every HTML, PDF and Markdown report
+    carries: `rule-<id>`, of lower-case letters, digits and hyphens alone (a rule id is such a slug already; anything
+    else is made one, so the id is safe in any attribute and any link)."""
+    return "rule-" + (re.sub(r"[^a-z0-9-]+", "-", str(rule).lower()).strip("-") or "unnamed")
+
+
 def help_url(rule: str, base: str | None = None) -> str:
-    """Where a rule is documented: the catalogue's section of that rule."""
-    return f"{base or DEFAULT_DOCS_URL}#{rule}"
+    """Where a finding's rule is documented, for a file that travels: `<base>#<rule>` when the config's
+    `report.docs_url` gives a base (an absolute URL works for anyone who receives the file), else the anchor of
+    the rule's entry in the report's own appendix (`#rule-<id>`): every HTML, PDF and Markdown report explains the
+    rules of its findings at its end, so the link works offline and in an e-mail attachment."""
+    return f"{base}#{rule}" if base else "#" + rule_anchor(rule)
 
 
 def terminal_width(stream: Any = None) -> int:

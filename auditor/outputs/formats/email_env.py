@@ -34,6 +34,11 @@ def text_env() -> Environment:
     env = Environment(loader=PackageLoader("auditor.outputs", "templates"), autoescape=False, trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True, finalize=_text_finalize)
     env.filters["plain"] = printable
+    env.filters["or_dash"] = lambda v: "-" if v is None else v  # a missing number; 0 stays 0
+    from auditor.outputs.wording import client_fix, client_message
+
+    env.filters["client_message"] = client_message  # a finding in the client's words (auditor.outputs.wording)
+    env.filters["client_fix"] = client_fix
     return env
 
 

@@ -26,6 +26,7 @@ from auditor.outputs.formats.email_env import (
     trend_cells,
     trend_text,
 )
+from auditor.outputs.wording import client_text
 from auditor.result import SEVERITIES, ClientResult, Finding, FindingRef, Header
 
 FUNNEL_DROP = "funnel-step-drop"  # the rule whose findings lead the e-mail
@@ -33,6 +34,30 @@ FUNNEL_DROP = "funnel-step-drop"  # the rule whose findings lead the e-mail
 if TYPE_CHECKING:
     from auditor.config import EmailSettings
     from auditor.outputs.options import Branding
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """One rule's findings in an e-mail: listed under the rule's title, the worst rule first."""
+
+    rule: str
+    title: str
+    severity: str  # its worst finding's
+    findings: list[Finding]
+
+
+def rule_groups(r: ClientResult, findings: list[Finding]) -> list[RuleGroup]:
+    """`findings` under their rules' titles: the rule with the worst finding first (then the most findings, then
+    by id), each rule's findings worst first as the result orders them."""
+    from auditor.outputs.digest import title_of
+
+    by_rule: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    groups = [RuleGroup(rule, title_of(r, rule), min((f.severity for f in fs), key=SEVERITIES.index),
+                        sorted(fs, key=lambda f: SEVERITIES.index(f.severity)))
+              for rule, fs in by_rule.items()]
+    return sorted(groups, key=lambda g: (SEVERITIES.index(g.severity), -len(g.findings), g.rule))
 
 
 @dataclass(slots=True)
@@ -51,6 +76,14 @@ class OwnerClient:
     trend: list[TrendCell] = field(default_factory=list)
     trend_text: str = ""
     changes_line: str = ""
+
+    @property
+    def new_groups(self) -> list[RuleGroup]:
+        return rule_groups(self.result, self.new)
+
+    @property
+    def open_groups(self) -> list[RuleGroup]:
+        return rule_groups(self.result, self.open)
 
     @classmethod
     def of(cls, r: ClientResult) -> OwnerClient:
@@ -98,7 +131,10 @@ def _severities(findings: list[Finding]) -> str:
 
 
 def _score(r: ClientResult) -> str:
-    return "not audited" if r.score is None else f"{r.score}/100 ({r.grade})"
+    if r.score is None:
+        return "not audited"
+    partial = f", {r.selection.label}" if r.partial and r.selection else ""
+    return f"{r.score}/100 ({r.grade}{partial})"
 
 
 def _change(v: OwnerClient) -> str:
@@ -169,7 +205,8 @@ def headline(clients: list[OwnerClient]) -> list[str]:
     if fix is not None:
         v, fx = fix
         who = "" if one else f"{v.result.name}: "
-        lines.append(f"Fix first: {who}{fx.finding.rule} (+{fx.points} points): {gist(fx.finding.remediation)}")
+        fix = client_text(fx.finding.remediation, fx.finding.subjects)  # names, not resource paths
+        lines.append(f"Fix first: {who}{fx.finding.rule} ({fx.gain}): {gist(fix)}")
     elif any(v.result.score is not None for v in clients):
         lines.append("Nothing to fix first: no open finding costs points.")
     drop = drop_line(clients)
@@ -181,9 +218,11 @@ def owner_context(clients: list[ClientResult], header: Header, branding: Brandin
     title = (f"Conversion audit: {clients[0].name}" if len(clients) == 1
              else f"Conversion audit: {len(clients)} clients")
     drops = [(v.result.name, f) for v in views for f in v.drops]
+    from auditor.outputs.formats.pdf import find_engine
+
     return {"title": title, "clients": views, "header": header, "lines": headline(views), "drops": drops,
             "named_drops": len(views) > 1, "agency": branding.agency_name if branding else None,
-            "profile_label": profile_label}
+            "profile_label": profile_label, "pdf": find_engine() is not None}
 
 
 def render_owner(clients: list[ClientResult], header: Header, branding: Branding | None = None) -> tuple[str, str]:
@@ -200,7 +239,7 @@ def owner_subject(settings: EmailSettings | None, clients: list[ClientResult]) -
     dropped = [c for c in clients if funnel_drops(c.active)]
     if len(clients) == 1:
         c = clients[0]
-        score = "not audited" if c.score is None else f"{c.score}/100 ({c.grade})"
+        score = "not audited" if c.score is None else f"{c.score}/100 ({c.grade}{', partial' if c.partial else ''})"
         return subject(settings, f"{c.name}: {'funnel drop; ' if dropped else ''}{score}{news}")
     worst = min(clients, key=lambda c: (c.score is not None, c.score or 0))
     score = "not audited" if worst.score is None else f"{worst.score}/100"

@@ -1,4 +1,8 @@
-"""Markdown: a document to paste into a ticket or a wiki. Untrusted text goes through `md_escape`."""
+"""Markdown: a document to paste into a ticket or a wiki. Untrusted text goes through `md_escape`.
+
+Findings are in the client's words (auditor.outputs.wording: names for resource paths, words for API enum values);
+each rule links to its entry in the appendix "About these checks" at the end of the document (`#rule-<id>`, an
+`<a id>` the document writes itself), so the links work wherever the file is pasted or sent."""
 
 from __future__ import annotations
 
@@ -6,7 +10,15 @@ from auditor.business_model import profile_label
 from auditor.outputs.base import Format
 from auditor.outputs.digest import deduction_line, fix_first, not_run, passed
 from auditor.outputs.escape import md_code, md_escape, printable_lines
-from auditor.outputs.wording import change_lines, score_line
+from auditor.outputs.options import rule_anchor
+from auditor.outputs.wording import (
+    CATEGORY_LEGEND,
+    change_lines,
+    client_campaign_cells,
+    client_text,
+    finding_text,
+    score_line,
+)
 from auditor.result import ClientResult, Header, Summary
 
 
@@ -18,13 +30,18 @@ class MarkdownFormat(Format):
 
     def begin(self, header: Header) -> None:
         super().begin(header)
+        from auditor.outputs.appendix import RuleNotes
+
+        self.notes = RuleNotes()
         self._write(f"# Conversion audit\n\nGenerated {md_escape(header.generated_at)} by auditor "
                     f"{md_escape(header.version)}.\n")
 
     def client(self, r: ClientResult) -> None:
         w = self._write
         w(f"\n## {md_escape(r.name, line_start=True)}\n\n")
-        w(f"Profile: {md_escape(profile_label(r))}. {md_escape(score_line(r))}.\n\n")
+        w(f"Profile: {md_escape(client_text(profile_label(r)))}. {md_escape(score_line(r))}.\n\n")
+        if r.categories:
+            w(f"{md_escape(CATEGORY_LEGEND, line_start=True)}\n\n")
         line = deduction_line(r)
         if line:
             w(f"Score: {md_escape(line)}.\n\n")
@@ -32,13 +49,14 @@ class MarkdownFormat(Format):
         if fixes:
             w("**Fix these first:**\n\n")
             for i, fx in enumerate(fixes, 1):
-                w(f"{i}. {md_code(fx.finding.rule)} (+{fx.points} points): {md_escape(fx.finding.remediation)}\n")
+                w(f"{i}. {_rule_link(fx.finding.rule)} ({fx.gain}): "
+                  f"{md_escape(finding_text(fx.finding)[1])}\n")
             w("\n")
         changes = change_lines(r)
         if changes:
             head, items = changes[0], changes[1:]
             w(f"{md_escape(head[:1].upper() + head[1:], line_start=True)}.\n\n"
-              + "".join(f"- {md_escape(x, line_start=True)}\n" for x in items) + ("\n" if items else ""))
+              + "".join(f"- {md_escape(client_text(x), line_start=True)}\n" for x in items) + ("\n" if items else ""))
         for e in r.errors:
             w(f"- **Error:** {md_escape(e)}\n")
         active = r.active
@@ -46,9 +64,9 @@ class MarkdownFormat(Format):
             w("| severity | rule | finding | fix |\n| --- | --- | --- | --- |\n")
             for f in active:
                 note = "" if f.actionable else " (not actionable)"
-                rule = f"[{md_escape(f.rule)}]({f.help_url})" if _linkable(f.help_url) else md_code(f.rule)
-                w(f"| {md_escape(f.severity)} | {rule} | {md_escape(f.message)}{note} | "
-                  f"{md_escape(f.remediation)} |\n")
+                message, fix = finding_text(f)
+                w(f"| {md_escape(f.severity)} | {_rule_link(f.rule)} | {md_escape(message)}{note} | "
+                  f"{md_escape(fix)} |\n")
         elif r.score is not None:
             w("No findings.\n")
         for x in not_run(r):
@@ -58,10 +76,10 @@ class MarkdownFormat(Format):
             w(f"\n\nPassed ({len(ok)}): " + ", ".join(md_code(x.id) for x in ok) + ".")
         w("\n")
         if r.campaigns is not None:
-            from auditor.campaigns import CAMPAIGN_HEADERS, campaign_cells, campaigns_line
+            from auditor.campaigns import CAMPAIGN_HEADERS, campaigns_line
 
             w(f"\n### Campaigns\n\n{md_escape(campaigns_line(r), line_start=True)}.\n")
-            rows = campaign_cells(r)
+            rows = client_campaign_cells(r)
             if rows:
                 w("\n| " + " | ".join(CAMPAIGN_HEADERS) + " |\n| --- | --- | --- | --- | ---: | --- |\n")
                 for row in rows:
@@ -91,6 +109,7 @@ class MarkdownFormat(Format):
                 w("\n| " + " | ".join(HIERARCHY_HEADERS) + " |\n| --- | ---: | ---: | --- | --- |\n")
                 for row in rows:
                     w("| " + " | ".join(md_escape(x) for x in row) + " |\n")
+        self.notes.add(r)  # last: a client that failed to render names no rule in the appendix
 
     def end(self, summary: Summary) -> None:
         w = self._write
@@ -98,10 +117,32 @@ class MarkdownFormat(Format):
             w("\n## Summary\n\n| client | score | grade |\n| --- | --- | --- |\n")
             for x in summary.ranking:
                 w(f"| {md_escape(x.name)} | {'-' if x.score is None else x.score} | "
-                  f"{md_escape(x.grade or 'error')} |\n")
+                  f"{md_escape(x.grade_label)} |\n")
+        notes = self.notes.notes()
+        if notes:
+            from auditor.outputs.appendix import APPENDIX_ID, APPENDIX_TITLE
+
+            w(f'\n<a id="{APPENDIX_ID}"></a>\n\n## {APPENDIX_TITLE}\n\nEach check with a finding in this report: why '
+              "it matters and how to fix it.\n")
+            for n in notes:  # the anchor is made of [a-z0-9-] alone (rule_anchor): safe as raw HTML
+                w(f'\n<a id="{n.anchor}"></a>\n\n### {md_escape(n.title, line_start=True)} ({md_code(n.id)})\n\n')
+                if n.why:
+                    w(f"**Why it matters.** {md_escape(n.why)}\n\n")
+                if n.fix:
+                    w(f"**How to fix.** {md_escape(n.fix)}\n\n")
+                if not n.why and not n.fix:
+                    w("This check is not part of this installation of auditor: its finding says what it found and "
+                      "how to fix it.\n\n")
+                if n.url and _linkable(n.url):
+                    w(f"[Full documentation of this check]({n.url})\n")
         w(f"\n### Scoring\n\n{md_escape(self.header.formula, line_start=True)}\n")
 
 
+def _rule_link(rule: str) -> str:
+    """A rule id linked to its entry in the document's appendix."""
+    return f"[{md_escape(rule)}](#{rule_anchor(rule)})"
+
+
 def _linkable(url: str) -> bool:
-    """A help link the document may carry: our own catalogue path or an https URL without markup characters."""
-    return bool(url) and (url.startswith(("https://", "http://", "docs/"))) and not any(c in url for c in " ()<>[]")
+    """An external link the document may carry: an http(s) URL without markup characters or spaces."""
+    return url.startswith(("https://", "http://")) and not any(c in url for c in " ()<>[]`\\")

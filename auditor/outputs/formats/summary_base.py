@@ -91,6 +91,13 @@ def headline(doc: SummaryDocument, top_fix: str | None = None) -> list[str]:
     trouble = [f"{s.errored} not audited"] if s.errored else []
     trouble += [f"{s.incomplete} only partly audited"] if s.incomplete else []
     lines = [first + (f"; {', '.join(trouble)}" if trouble else "") + "."]
+    partial = [r for r in rows if r.partial]
+    if partial:  # scores on some rules only are said first: they are not those of a full audit
+        kinds = list(dict.fromkeys(r.partial for r in partial))
+        which = kinds[0] if len(kinds) == 1 else "rules were left out"
+        who = "every client" if len(partial) == len(rows) else ", ".join(r.name for r in partial[:NAMED]) + (
+            f" and {len(partial) - NAMED} more" if len(partial) > NAMED else "")
+        lines[0] = lines[0][:-1] + f"; {which[:1].upper()}{which[1:]} for {who}: not the scores of a full audit."
     got_worse = [r for r in rows if r.got_worse]
     if doc.run.history is False:
         lines.append("No history kept: nothing to compare with.")
@@ -106,6 +113,12 @@ def headline(doc: SummaryDocument, top_fix: str | None = None) -> list[str]:
         lines.append("Nothing got worse since the last run" + (f"; {', '.join(better)}" if better else "") + ".")
     if top_fix:
         lines.append(f"Fix first: {top_fix}")
+    budget = doc.run.ads_budget
+    if budget is not None and budget.deferred:
+        named = ", ".join(budget.deferred[:NAMED])
+        more = f" and {len(budget.deferred) - NAMED} more" if len(budget.deferred) > NAMED else ""
+        lines.append(f"Deferred to the next run, where they come first: {named}{more} ({len(budget.deferred)} "
+                     f"client(s) beyond the Google Ads budget of {budget.daily_operations:,} operations a day).")
     dropped = [r for r in rows if r.funnel_drops]
     if dropped:
         named = ", ".join(f"{r.name} ({r.funnel_drops})" for r in dropped[:NAMED])
@@ -119,6 +132,7 @@ def top_fix(rows: list[AgencyRow], load: Callable[[AgencyRow], ClientResult], tr
     reports: the biggest fix of the worst client that has one. Reads at most `tries` reports; a report that
     cannot be read is skipped (this line is a pointer, the reports say it all)."""
     from auditor.outputs.digest import fix_first
+    from auditor.outputs.wording import client_text
 
     for row in [r for r in rows if r.score is not None and r.json][:tries]:
         try:
@@ -127,7 +141,8 @@ def top_fix(rows: list[AgencyRow], load: Callable[[AgencyRow], ClientResult], tr
             continue
         if fixes:
             fx = fixes[0]
-            return f"{row.name}: {fx.finding.rule} (+{fx.points} points): {gist(fx.finding.remediation)}"
+            fix = client_text(fx.finding.remediation, fx.finding.subjects)  # names, not resource paths
+            return f"{row.name}: {fx.finding.rule} ({fx.gain}): {gist(fix)}"
     return None
 
 

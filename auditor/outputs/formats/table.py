@@ -20,12 +20,15 @@ from auditor.outputs.base import Format
 from auditor.outputs.digest import deduction_line
 from auditor.outputs.terminal import paint, safe, table, wrap
 from auditor.outputs.wording import change_lines, score_line
-from auditor.result import ClientResult, Finding, Summary
+from auditor.result import ClientResult, Finding, Header, Summary
+from auditor.text import MAX_MESSAGE, MAX_NAME, clip
 
 _LABEL = 8  # the longest severity label, CRITICAL: rules line up after it
 _BODY = "    "  # a finding's message and fix, under its severity
 _FIX = "fix: "
 _NOT_ACTIONABLE = "[not actionable]"
+OVERVIEW_NOTE = ("Several clients: each is shown below as it is audited; the overview of every client, worst first, "
+                 "comes at the end (an HTML report, `--format html -o report.html`, opens with it).")
 
 
 class TableFormat(Format):
@@ -36,6 +39,13 @@ class TableFormat(Format):
     @property
     def width(self) -> int:
         return self.options.width
+
+    def begin(self, header: Header) -> None:
+        """A document of several clients says first where its overview is: the clients stream as they are audited
+        (each is on screen as soon as it is done), so the ranking of every client can only come last."""
+        super().begin(header)
+        if not self.options.single:
+            self._lines(wrap(OVERVIEW_NOTE, self.width, "", "  "))
 
     def _lines(self, lines: list[str]) -> None:
         """Lines built here from `safe` text (the colour codes are `paint`'s own) written as one string."""
@@ -68,7 +78,7 @@ class TableFormat(Format):
     def _heading(self, r: ClientResult) -> list[str]:
         """'== name [profile]  score ...' on one line when it fits, else the score on its own lines below."""
         color = self.options.color
-        who, score = f"== {safe(r.name)} [{safe(profile_label(r))}]", safe(score_line(r))
+        who, score = f"== {safe(clip(r.name, MAX_NAME))} [{safe(profile_label(r))}]", safe(score_line(r))
         made = deduction_line(r)  # what makes the score: a low total beside high category scores is no riddle
         breakdown = wrap(f"score: {safe(made)}", self.width, "   ", "     ") if made else []
         if len(who) + 2 + len(score) <= self.width:
@@ -101,7 +111,7 @@ class TableFormat(Format):
             head[0] = "  " + paint(label, f.severity, self.options.color) + head[0][2 + len(label):]
         fix = wrap(f"{_FIX}{safe(f.remediation or '-')}", self.width, _BODY, " " * (len(_BODY) + len(_FIX)))
         fix[0] = _BODY + paint(_FIX.rstrip(), "fix", self.options.color) + fix[0][len(_BODY) + len(_FIX) - 1:]
-        return [*head, *wrap(f.message, self.width, _BODY), *fix]
+        return [*head, *wrap(clip(f.message, MAX_MESSAGE), self.width, _BODY), *fix]  # cut before layout
 
     def _campaigns(self, r: ClientResult) -> list[str]:
         """The campaigns table (the first CAMPAIGN_ROWS_SHOWN; the other formats list them all)."""
@@ -149,7 +159,8 @@ class TableFormat(Format):
         return lines
 
     def end(self, summary: Summary) -> None:
-        rows = [[x.name, "-" if x.score is None else str(x.score), x.grade or "error"] for x in summary.ranking]
+        rows = [[clip(x.name, MAX_NAME), "-" if x.score is None else str(x.score), x.grade_label]
+                for x in summary.ranking]
         counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
         ranking = [] if self.options.single else [  # one client has nothing to be ranked against
             "", "Clients, worst first", *table(["client", "score", "grade"], rows, ("left", "right", "left"),
