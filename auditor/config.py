@@ -29,6 +29,10 @@ from auditor.errors import ConfigError, suggest
 Severity = Literal["critical", "high", "medium", "low", "info"]
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+# what a value that fails a pattern should look like, by key: never the raw regular expression
+_PATTERNS = {"name": "letters, digits, '.', '_' and '-', starting with a letter or a digit",
+             "docs_url": "an http:// or https:// URL (or a docs/ path) without spaces"}
 
 
 def check_address(v: str) -> str:
@@ -164,10 +168,17 @@ class ReportSettings(_Strict):
 
     agency_name: str | None = Field(default=None, max_length=120)
     logo: str | None = None  # an https:// URL, or a PNG/JPEG/SVG file (relative to this file) embedded in the report
-    accent_color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")  # e.g. "#0b5fff"
+    accent_color: str | None = None  # e.g. "#0b5fff"
     # base of each finding's help_url (a finding links to <docs_url>#<rule-id>); default: the catalogue shipped
     # with the project, docs/rules.md
     docs_url: str | None = Field(default=None, pattern=r"^(https?://|docs/)\S+$")
+
+    @field_validator("accent_color", mode="before")
+    @classmethod
+    def _colour(cls, v: Any) -> Any:
+        if v is not None and (not isinstance(v, str) or not _COLOUR.match(v)):
+            raise ValueError("expected a colour like #1a73e8 (# and six hexadecimal digits)")
+        return v
 
 
 class WebhookSettings(_Strict):
@@ -246,6 +257,8 @@ class UserConfig(_Strict):
     webhooks: list[WebhookSettings] = Field(default_factory=list)
     report: ReportSettings = Field(default_factory=ReportSettings)
     suppressions: str | None = None  # path of the suppressions file, relative to this file
+    select: list[str] | None = None  # rule ids or categories to run (ALL: every rule); --select replaces it
+    ignore: list[str] = Field(default_factory=list)  # rule ids or categories to skip; --ignore adds to it
     defaults: Defaults = Field(default_factory=Defaults)
     ads: AdsOptions = Field(default_factory=AdsOptions)
 
@@ -270,7 +283,7 @@ def read_yaml_mapping(path: Path, what: str, shape: str = "a mapping") -> tuple[
         data = yaml_strict.load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(f"{path}: {where}invalid YAML: {getattr(e, 'problem', None) or e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected {shape} at the top level")
@@ -333,12 +346,14 @@ def validation_message(path: Path, text: str, e: ValidationError, model: type[Ba
         msg = "unknown key" + suggest(str(loc[-1]), _fields_at(model, loc[:-1]))
     elif err["type"] == "missing":
         msg = "required key is missing"
+    elif err["type"] == "string_pattern_mismatch":
+        msg = f"expected {_PATTERNS.get(str(loc[-1]), 'another form of value')}"
     return f"{path}: {_line(text, loc)}{_dotted(loc)}: {msg}"
 
 
 def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    found = _line(text, loc)
-    return int(found[5:-2]) if found else None
+    found = _position(text, loc)
+    return found[0] if found else None
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -363,21 +378,28 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def _line(text: str, loc: tuple[Any, ...]) -> str:
-    """'line N: ' of the deepest node of `loc` found in the YAML text, or '' if it cannot be located."""
+    """'line N, column C: ' of the deepest node of `loc` found in the YAML text (a key where the error is about
+    a key's value: the line a reader looks for), or '' if it cannot be located."""
+    found = _position(text, loc)
+    return f"line {found[0]}, column {found[1]}: " if found else ""
+
+
+def _position(text: str, loc: tuple[Any, ...]) -> tuple[int, int] | None:
+    """(line, column), both from 1, of the deepest node of `loc` in the YAML text; None if it cannot be found."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
-        return ""
-    line = None
+        return None
+    mark = None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             nxt = next(((k, v) for k, v in node.value if k.value == str(part)), None)
             if nxt is None:
                 break
-            line, node = nxt[0].start_mark.line + 1, nxt[1]
+            mark, node = nxt[0].start_mark, nxt[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
-            line = node.start_mark.line + 1
+            mark = node.start_mark
         else:
             break
-    return f"line {line}: " if line else ""
+    return (mark.line + 1, mark.column + 1) if mark is not None else None

@@ -34,6 +34,8 @@ def compute_changes(current: ClientResult, previous: ClientResult | None, trend:
                                previous.status)
     if current.score is not None and previous.score is not None:
         out.score_delta = current.score - previous.score
+        out.deductions_before = sum(d.points for d in previous.deductions)
+        out.deductions_now = sum(d.points for d in current.deductions)
     before = {f.fingerprint: FindingRef.of(f) for f in previous.active}
     if current.score is None:  # not audited this time: no finding is known to be new or resolved
         out.not_checked = len(before)
@@ -47,19 +49,28 @@ def compute_changes(current: ClientResult, previous: ClientResult | None, trend:
     gone = [f for fp, f in before.items() if fp not in now_all]
     out.resolved = _sorted(f for f in gone if f.rule in ran)
     out.not_checked = sum(1 for f in gone if f.rule not in ran)
-    out.changed = bool(out.new or out.resolved or out.score_delta or current.status != previous.status)
+    moved = out.deductions_before != out.deductions_now
+    out.changed = bool(out.new or out.resolved or out.score_delta or moved or current.status != previous.status)
     return out
 
 
 def changes_line(changes: Changes) -> str:
-    """One line for reports: 'since 2025-01-06: score -7 (55 -> 48); 1 new, 2 resolved, 5 persisting'."""
+    """One line for reports: 'since 2025-01-06: deductions 45 -> 52, score -7 (55 -> 48); 1 new, 2 resolved, 5
+    persisting'. The deductions say what a fix under the floor changed: 'deductions 153 -> 123, score unchanged
+    (0 -> 0, floored at 0)'."""
     prev = changes.previous
     if prev is None:
         return "first audit: no earlier run to compare with"
     when = str(prev.generated_at or "")[:10]
     delta = changes.score_delta
-    score = ("score unchanged" if delta == 0 else f"score {delta:+d} ({prev.score} -> {(prev.score or 0) + delta})"
+    now = (prev.score or 0) + (delta or 0)
+    floor = ", floored at 0" if now == 0 and (changes.deductions_now or 0) > 100 else ""
+    score = (f"score unchanged ({prev.score} -> {now}{floor})" if delta == 0 and changes.deductions_now is not None
+             else "score unchanged" if delta == 0 else f"score {delta:+d} ({prev.score} -> {now}{floor})"
              if delta is not None else "score not comparable")
+    before, after = changes.deductions_before, changes.deductions_now
+    if before is not None and after is not None and delta is not None:
+        score = f"deductions {before} -> {after}, {score}"
     parts = [f"{len(changes.new)} new", f"{len(changes.resolved)} resolved", f"{len(changes.persisting)} persisting"]
     if changes.not_checked:
         parts.append(f"{changes.not_checked} not checked")

@@ -221,14 +221,21 @@ class Changes:
     not_checked: int = 0
     trend: list[TrendPoint] = field(default_factory=list)
     changed: bool = True
+    # the deductions' sums before and now (the score is 100 minus them, floored at 0: under the floor a real fix
+    # changes them, not the score); None when either result was not scored
+    deductions_before: int | None = None
+    deductions_now: int | None = None
 
     def to_json(self) -> JSON:
-        return {
+        out: JSON = {
             "previous": None if self.previous is None else self.previous.to_json(),
             "score_delta": self.score_delta, "new": [f.to_json() for f in self.new],
             "resolved": [f.to_json() for f in self.resolved], "persisting": [f.to_json() for f in self.persisting],
             "not_checked": self.not_checked, "trend": [t.to_json() for t in self.trend], "changed": self.changed,
         }
+        if self.deductions_before is not None and self.deductions_now is not None:
+            out["deductions"] = {"previous": self.deductions_before, "current": self.deductions_now}
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Changes:
@@ -243,6 +250,8 @@ class Changes:
             not_checked=int(d.get("not_checked") or 0),
             trend=[TrendPoint.from_json(t) for t in d.get("trend") or ()],
             changed=bool(d.get("changed", True)),
+            deductions_before=(d.get("deductions") or {}).get("previous"),
+            deductions_now=(d.get("deductions") or {}).get("current"),
         )
 
 
@@ -283,6 +292,51 @@ class CampaignRow:
 
 
 @dataclass(slots=True)
+class Selection:
+    """A partial audit: rules of the shipped ruleset this run left out (--select/--ignore, `select:`/`ignore:` of a
+    config, or a config that disables rules). A result without one audited every rule the ruleset runs."""
+
+    rules: int  # rules this run audited for the client
+    of: int  # rules a full audit runs for the client (the shipped ruleset for its profile, plus any the config adds)
+    left_out: list[str] = field(default_factory=list)  # the shipped ruleset's rules this run did not audit, by id
+    select: list[str] = field(default_factory=list)  # --select / select: of the run, as given
+    ignore: list[str] = field(default_factory=list)  # --ignore / ignore: of the run, as given
+    disabled: list[str] = field(default_factory=list)  # rules the config disables (`rules: ID: enabled: false`)
+
+    @property
+    def label(self) -> str:
+        """'partial score: 4 of 29 rules'."""
+        return f"partial score: {self.rules} of {self.of} rules"
+
+    @property
+    def why(self) -> str:
+        """'--select naming; disabled in the config: split-event-naming' (what left the rules out)."""
+        parts = []
+        if self.select:
+            parts.append("selected: " + ", ".join(self.select))
+        if self.ignore:
+            parts.append("ignored: " + ", ".join(self.ignore))
+        if self.disabled:
+            parts.append("disabled in the config: " + ", ".join(self.disabled))
+        return "; ".join(parts)
+
+    @property
+    def text(self) -> str:
+        """'partial score: 4 of 29 rules (selected: naming)': what every format says beside a partial score."""
+        return self.label + (f" ({self.why})" if self.why else "")
+
+    def to_json(self) -> JSON:
+        return {"rules": self.rules, "of": self.of, "left_out": list(self.left_out), "select": list(self.select),
+                "ignore": list(self.ignore), "disabled": list(self.disabled)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Selection:
+        return cls(int(d["rules"]), int(d["of"]), [str(x) for x in d.get("left_out") or ()],
+                   [str(x) for x in d.get("select") or ()], [str(x) for x in d.get("ignore") or ()],
+                   [str(x) for x in d.get("disabled") or ()])
+
+
+@dataclass(slots=True)
 class Score:
     """What `auditor.scoring.score_client` computes: recomputed whenever suppressions change a finding."""
 
@@ -305,6 +359,7 @@ class ClientResult:
     score: int | None = None
     grade: str | None = None
     coverage: int = 0
+    selection: Selection | None = None  # set when the run left rules of the ruleset out: a partial score
     categories: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SEVERITIES})
     deductions: list[Deduction] = field(default_factory=list)
@@ -328,6 +383,11 @@ class ClientResult:
     def audited(self) -> bool:
         return self.score is not None
 
+    @property
+    def partial(self) -> bool:
+        """Scored on some of the ruleset's rules only: its score and grade are not those of a full audit."""
+        return self.selection is not None and self.score is not None
+
     def rescore(self, score: Score) -> None:
         self.score, self.grade, self.coverage = score.score, score.grade, score.coverage
         self.categories, self.counts, self.deductions = score.categories, score.counts, score.deductions
@@ -344,6 +404,8 @@ class ClientResult:
             "campaigns": None if self.campaigns is None else [c.to_json() for c in self.campaigns],
             "vitals": self.vitals,
         }
+        if self.selection is not None:  # only a partial audit writes it: absent = every rule of the ruleset ran
+            out["selection"] = self.selection.to_json()
         if self.changes is not None:
             out["changes"] = self.changes.to_json()
         return out
@@ -366,6 +428,7 @@ class ClientResult:
             vitals=d.get("vitals"),
             changes=Changes.from_json(d["changes"]) if d.get("changes") else None,
             generated_at=d.get("generated_at"),
+            selection=Selection.from_json(d["selection"]) if d.get("selection") else None,
         )
         if r.score is not None and "deductions" not in d:  # schema 1 did not carry the score's breakdown
             from auditor.scoring import score_client
@@ -410,10 +473,12 @@ class SummaryRow:
     coverage: int
     counts: dict[str, int]
     errors: int
+    partial: str | None = None  # "partial score: 4 of 29 rules (selected: naming)" when rules were left out
 
     @classmethod
     def of(cls, r: ClientResult) -> SummaryRow:
-        return cls(r.name, r.status, r.score, r.grade, r.coverage, dict(r.counts), len(r.errors))
+        return cls(r.name, r.status, r.score, r.grade, r.coverage, dict(r.counts), len(r.errors),
+                   partial=r.selection.text if r.partial and r.selection else None)
 
 
 @dataclass(slots=True)
@@ -421,9 +486,18 @@ class Ranked:
     name: str
     score: int | None
     grade: str | None
+    partial: bool = False  # scored on some of the ruleset's rules only (the client's `selection`)
+
+    @property
+    def grade_label(self) -> str:
+        """'A', 'A (partial)', or 'error' for a client not audited."""
+        return "error" if self.grade is None else f"{self.grade} (partial)" if self.partial else self.grade
 
     def to_json(self) -> JSON:
-        return {"name": self.name, "score": self.score, "grade": self.grade}
+        out: JSON = {"name": self.name, "score": self.score, "grade": self.grade}
+        if self.partial:
+            out["partial"] = True
+        return out
 
 
 @dataclass(slots=True)
@@ -448,6 +522,6 @@ class Summary:
             incomplete=sum(1 for r in rows if r.status == "incomplete"),
             average_score=round(sum(scored) / len(scored), 1) if scored else None,
             counts={s: sum(r.counts.get(s, 0) for r in rows) for s in SEVERITIES},
-            ranking=[Ranked(r.name, r.score, r.grade)
+            ranking=[Ranked(r.name, r.score, r.grade, bool(r.partial))
                      for r in sorted(rows, key=lambda r: (r.score is not None, r.score or 0, r.name))],
         )

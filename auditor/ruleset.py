@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from auditor.config import UserConfig
 
 DEFAULT_PROFILE = "ecommerce"
+ALL = "ALL"  # --select ALL / ignore: [ALL]: every rule, as in ruff
 
 try:  # libyaml's loader is ~10x faster; fall back to the pure-Python one
     _Loader: Any = yaml.CSafeLoader
@@ -63,6 +64,8 @@ class Ruleset:
     default_profile: str = DEFAULT_PROFILE
     configured_profile: str | None = None  # set for the run (--profile, config profile/defaults.profile)
     chosen: frozenset[str] | None = None  # rule ids kept by --select/--ignore; None: every rule
+    selected: tuple[str, ...] = ()  # the run's rule selection as given (--select, else the config's select:)
+    ignored: tuple[str, ...] = ()  # ... and what it ignores (the config's ignore: and --ignore)
     _cache: dict[str, tuple[Taxonomy, dict[str, RuleSetting]]] = field(default_factory=dict)
     _macro_names: frozenset[str] | None = None
     _macro_categories: frozenset[str] = frozenset()
@@ -86,19 +89,53 @@ class Ruleset:
         return self.user.report.docs_url if self.user else None
 
     def select(self, select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> None:
-        """Keep the rules named by `select` (rule ids or categories; all when empty) minus those named by
+        """Keep the rules named by `select` (rule ids or categories, or ALL; all when empty) minus those named by
         `ignore`, as ruff does. An unknown name is a configuration error, with the closest names."""
-        known = {*self.rules, *(r.category for r in self.rules.values())}
+        known = {*self.rules, *(r.category for r in self.rules.values()), ALL}
         for opt, names in (("--select", select), ("--ignore", ignore)):
             for n in names:
                 if n not in known:
                     raise ConfigError(f"{opt}: unknown rule or category {n!r}{suggest(n, sorted(known))}")
 
         def named(rid: str, names: tuple[str, ...]) -> bool:
-            return rid in names or self.rules[rid].category in names
+            return ALL in names or rid in names or self.rules[rid].category in names
 
+        self.selected, self.ignored = tuple(select), tuple(ignore)
         self.chosen = frozenset(rid for rid in self.rules
                                 if (not select or named(rid, select)) and not named(rid, ignore))
+
+    def choose(self, select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> None:
+        """The run's rule selection, layered as ruff layers it: the config's `select:` and `ignore:`, then the
+        command line's (--select replaces the config's select; --ignore adds to its ignore). A name the config
+        does not know is an error naming the file, line and key."""
+        cfg_select = tuple(self.user.select or ()) if self.user else ()
+        cfg_ignore = tuple(self.user.ignore) if self.user else ()
+        if self.user and self.user_path:
+            from auditor.config import config_error
+
+            known = {*self.rules, *(r.category for r in self.rules.values()), ALL}
+            for key, names in (("select", cfg_select), ("ignore", cfg_ignore)):
+                for i, n in enumerate(names):
+                    if n not in known:
+                        raise config_error(self.user_path, (key, i),
+                                           f"unknown rule or category {n!r}{suggest(n, sorted(known))}")
+        chosen_select = select or cfg_select
+        chosen_ignore = tuple(dict.fromkeys((*cfg_ignore, *ignore)))
+        if chosen_select or chosen_ignore:
+            self.select(chosen_select, chosen_ignore)
+
+    def shipped(self, profile: str) -> frozenset[str]:
+        """The rules a full audit of a client of this profile runs: enabled by rules/default.yaml and the profile
+        (the config's own `enabled:` aside). A run that leaves one of them out scores partially."""
+        prof = self.profiles.get(profile, {})
+        out = set()
+        for rid in self.rules:
+            enabled = True
+            for layer in (self.base.get(rid) or {}, (prof.get("rules") or {}).get(rid) or {}):
+                enabled = layer.get("enabled", enabled)
+            if enabled:
+                out.add(rid)
+        return frozenset(out)
 
     def runs(self, rid: str) -> bool:
         """Whether the run's selection (--select/--ignore) keeps this rule."""

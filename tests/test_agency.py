@@ -121,10 +121,13 @@ def test_five_clients_one_summary_email_and_one_email_per_owner(tmp_path):
     assert lead_text[0] == f"5 clients, average score {summary['summary']['average_score']:g}."
     assert lead_text[1] == "First run: nothing to compare with yet."
     assert lead_text[2].startswith(f"Fix first: {summary['clients'][0]['name']}: ")
-    # each owner: one JSON and one CSV per client, named after the client
+    # each owner, per client and named after it: the HTML report (and its PDF where Chromium is), JSON and CSV
+    from auditor.outputs.formats.pdf import find_engine
+
+    kinds = ("html", "pdf", "json", "csv") if find_engine() else ("html", "json", "csv")
     for addr in owners:
         mine = [c for c, to in OWNERS.items() if addr in to]
-        assert set(attachments(mails[addr])) == {f"{c}.{ext}" for c in mine for ext in ("json", "csv")}, addr
+        assert set(attachments(mails[addr])) == {f"{c}.{ext}" for c in mine for ext in kinds}, addr
     legal = attachments(mails["legal@agency.example"])
     for name in ("harbor-dental", "keystone-legal"):
         assert [c["name"] for c in json.loads(legal[f"{name}.json"])["clients"]] == [name]
@@ -291,11 +294,11 @@ def test_shards_split_deterministically_and_merge_sends_one_summary(tmp_path):
 
 @pytest.mark.parametrize("extra, expected", [
     ("email:\n  host: h\n  sender: a@b.example\n  security: tls\n",
-     "line 10: email.security: Input should be 'starttls', 'ssl' or 'none'"),
+     "line 10, column 3: email.security: Input should be 'starttls', 'ssl' or 'none'"),
     ("email:\n  host: h\n  sender: a@b.example\n  password: hunter2\n",
-     "line 10: email.password: unknown key (did you mean 'password_env'?)"),
-    ("history:\n  keep_runs: 0\n", "line 8: history.keep_runs: Input should be greater than or equal to 1"),
-    ("defaults:\n  fail_on: hgh\n", "line 8: defaults.fail_on: Input should be"),
+     "line 10, column 3: email.password: unknown key (did you mean 'password_env'?)"),
+    ("history:\n  keep_runs: 0\n", "line 8, column 3: history.keep_runs: Input should be greater than or equal to 1"),
+    ("defaults:\n  fail_on: hgh\n", "line 8, column 3: defaults.fail_on: Input should be"),
 ])
 def test_config_errors_name_file_line_and_key(tmp_path, extra, expected):
     cfg = write_config(tmp_path, None, clients={"a-client": ["o@agency.example"]}, extra=extra)
@@ -309,7 +312,7 @@ def test_missing_password_variable_fails_before_auditing(tmp_path):
     cfg = write_config(tmp_path, 25, email="  username: robot\n  password_env: AUDITOR_TEST_NO_SUCH_VAR\n")
     p = audit("run", "--config", str(cfg), "--offline", str(ROOT / "fixtures"), cwd=tmp_path)
     assert p.returncode == 2 and "AUDITOR_TEST_NO_SUCH_VAR is not set" in p.stderr
-    assert "line 23: email.password_env" in p.stderr
+    assert "line 23, column 3: email.password_env" in p.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -445,6 +448,9 @@ def test_reports_render_in_headless_chromium(tmp_path):
         assert r.returncode == 0 and "<body" in r.stdout, r.stderr[-2000:]
         return r.stdout
 
+    from auditor.outputs.wording import client_text
+    from auditor.result import Subject
+
     for page in (out / "clients/northwind-outfitters.html", owner_html, out / "summary.html"):
         text, tags = rendered(dump(page))
         assert "script" not in tags, page  # the event name stayed text
@@ -453,7 +459,8 @@ def test_reports_render_in_headless_chromium(tmp_path):
             assert str(nw["score"]) in text
             for f in nw["findings"]:
                 if not f["suppressed"]:
-                    assert " ".join(f["message"].split()) in text, (page, f["message"])
+                    message = client_text(f["message"], [Subject.from_json(x) for x in f["subjects"]])  # its words
+                    assert " ".join(message.split()) in text, (page, message)
         else:
             for row in summary["clients"]:
                 assert htmlmod.unescape(row["name"]) in text and str(row["score"]) in text

@@ -77,7 +77,7 @@ def test_a_bad_daily_operations_is_one_line_naming_file_line_and_key(tmp_path: P
     cfg.write_text(f"profile: lead-gen\nads:\n  daily_operations: {value}\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_config(cfg)
-    assert str(err.value).startswith(f"{cfg}: line 3: ads.daily_operations: {message}")
+    assert str(err.value).startswith(f"{cfg}: line 3, column 3: ads.daily_operations: {message}")
     assert "\n" not in str(err.value)
 
 

@@ -100,7 +100,8 @@ def test_render_re_renders_a_saved_result(tmp_path: Path):
     saved = tmp_path / "r.json"
     audit("--offline", "fixtures", "--format", "json", "-o", str(saved))
     p = audit("render", str(saved), "--format", "markdown")
-    assert p.returncode == 0 and "## brightcart-home" in p.stdout
+    assert p.returncode == 1 and "## brightcart-home" in p.stdout  # findings at or above low: exit 1, as `audit`
+    assert audit("render", str(saved), "--format", "markdown", "--fail-on", "never").returncode == 0
 
 
 def test_bad_config_is_exit_2_naming_file_line_and_key(tmp_path: Path):
@@ -118,7 +119,7 @@ def test_bad_config_is_exit_2_naming_file_line_and_key(tmp_path: Path):
     assert p.returncode == 2 and "unknown parameter" in p.stderr and "max_key_events" in p.stderr
     cfg.write_text("colour: blue\n", encoding="utf-8")
     p = audit("--offline", "fixtures", "--config", str(cfg))
-    assert p.returncode == 2 and "line 1: colour: unknown key" in p.stderr
+    assert p.returncode == 2 and "line 1, column 1: colour: unknown key" in p.stderr
 
 
 def test_config_overrides_thresholds_and_disables_rules(tmp_path: Path):

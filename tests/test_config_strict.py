@@ -28,16 +28,17 @@ def cfg(tmp_path: Path, text: str) -> Path:
 def test_a_duplicate_key_is_an_error_naming_its_line(tmp_path):
     path = cfg(tmp_path, "rules:\n  micro-primary-goal:\n    severity: low\n  micro-primary-goal:\n"
                          "    severity: critical\n")
-    with pytest.raises(ConfigError, match=r"auditor.yaml: line 4: invalid YAML: duplicate key 'micro-primary-goal'"):
+    with pytest.raises(ConfigError,
+                       match=r"auditor.yaml: line 4, column 3: invalid YAML: duplicate key 'micro-primary-goal'"):
         load_config(path)
 
 
 @pytest.mark.parametrize("text, where", [
-    ("taxonomy:\n  placeholder_values: [0, .nan]\n", "taxonomy.placeholder_values[1]"),
-    ("taxonomy:\n  strength_thresholds: {medium: .inf}\n", "taxonomy.strength_thresholds.medium"),
+    ("taxonomy:\n  placeholder_values: [0, .nan]\n", "column 27: taxonomy.placeholder_values[1]"),
+    ("taxonomy:\n  strength_thresholds: {medium: .inf}\n", "column 25: taxonomy.strength_thresholds.medium"),
 ])
 def test_non_finite_numbers_are_errors(tmp_path, text, where):
-    with pytest.raises(ConfigError, match=re.escape(f"line 2: {where}: Input should be a finite number")):
+    with pytest.raises(ConfigError, match=re.escape(f"line 2, {where}: Input should be a finite number")):
         load_config(cfg(tmp_path, text))
 
 
@@ -52,7 +53,7 @@ def test_a_password_where_its_variable_name_belongs_is_rejected_and_never_echoed
     text = f"email:\n  host: smtp.example.com\n  sender: a@example.com\n  password_env: '{secret}'\n"
     with pytest.raises(ConfigError) as e:
         load_config(cfg(tmp_path, text))
-    assert "line 4: email.password_env: expected the NAME of an environment variable" in str(e.value)
+    assert "line 4, column 3: email.password_env: expected the NAME of an environment variable" in str(e.value)
     assert secret not in str(e.value)
     ok = text.replace(f"'{secret}'", "SMTP_PASSWORD")
     assert load_config(cfg(tmp_path, ok))[0].email.password_env == "SMTP_PASSWORD"

@@ -164,7 +164,7 @@ def test_owner_message_has_both_parts_and_the_attachments():
     r = with_changes(result())
     text, html = render_owner([r], HEADER)
     msg = build_message("robot@agency.example", ["owner@client.example"], owner_subject(None, [r]), text, html,
-                        result_attachments([r], HEADER))
+                        result_attachments([r], HEADER, pdf=False))
     parsed = email.message_from_bytes(msg.as_bytes(), policy=policy.default)
     assert parsed.get_content_type() == "multipart/mixed"
     assert [p.get_content_type() for p in parsed.iter_parts()][0] == "multipart/alternative"
@@ -179,7 +179,8 @@ def test_owner_message_has_both_parts_and_the_attachments():
     # the trend: every score of the last runs with its date, oldest first
     assert "Score trend, oldest first: 80 (30 Dec 2024) \u2192 70 (6 Jan) \u2192 55 (13 Jan)" in p["text"]
     assert "30 Dec 2024 6 Jan 13 Jan 80 70 55" in visible(p["html"])
-    assert set(p["files"]) == {"acme-shop.json", "acme-shop.csv"}
+    assert list(p["files"]) == ["acme-shop.html", "acme-shop.json", "acme-shop.csv"]  # what is forwarded first
+    assert p["files"]["acme-shop.html"].startswith("<!DOCTYPE html>") and "acme-shop" in p["files"]["acme-shop.html"]
     assert b'"name": "acme-shop"' in p["files"]["acme-shop.json"]
     assert "client,profile,score" in p["files"]["acme-shop.csv"]
     assert parsed["Subject"] == "acme-shop: 55/100 (F), 1 new finding(s)"
@@ -219,9 +220,10 @@ def test_an_owner_of_several_clients_gets_one_attachment_pair_per_client():
     a = with_changes(result("acme-shop", 40))
     b = with_changes(result("Beta.Store", 70, "another problem"))
     c = result("beta.store", 90)  # differs from the one before only in case: still its own files
-    files = dict(result_attachments([a, b, c], HEADER))
-    assert list(files)[:4] == ["acme-shop.json", "acme-shop.csv", "Beta.Store.json", "Beta.Store.csv"]
-    assert len(files) == 6 and len({n.casefold() for n in files}) == 6
+    files = dict(result_attachments([a, b, c], HEADER, pdf=False))
+    assert list(files)[:6] == ["acme-shop.html", "acme-shop.json", "acme-shop.csv", "Beta.Store.html",
+                               "Beta.Store.json", "Beta.Store.csv"]
+    assert len(files) == 9 and len({n.casefold() for n in files}) == 9
     assert not any(n.startswith("audit-") for n in files)
     for name in ("acme-shop", "Beta.Store"):
         doc = json.loads(files[f"{name}.json"])
@@ -301,8 +303,10 @@ def test_summary_email_body_is_capped_and_says_so():
 
 # -- the e-mail channel, through a real SMTP server ----------------------------------------------------------------
 
-def test_email_channel_delivers_what_people_read(tmp_path):
-    """EmailChannel.deliver to aiosmtpd: the lead's summary and one e-mail per owner, as received."""
+def test_email_channel_delivers_what_people_read(tmp_path, monkeypatch):
+    """EmailChannel.deliver to aiosmtpd: the lead's summary and one e-mail per owner, as received (on a host
+    without Chromium: no PDF attached, and the e-mail does not promise one)."""
+    monkeypatch.setenv("AUDITOR_CHROMIUM", "no-such-chromium-binary")
     from auditor.agency.reports import write_summary
     from auditor.agency.summary import AgencyRow
     from auditor.outputs.channels import FinishedRun
@@ -343,10 +347,12 @@ def test_email_channel_delivers_what_people_read(tmp_path):
     assert visible(acme["html"]).count("a new problem") == 1
     assert "What got worse since 2025-01-06" in text and "Still open: 1" in text
     assert 'title="2024-12-30: 80"' in acme["html"] and "30 Dec 2024 6 Jan 13 Jan 80 70 55" in visible(acme["html"])
-    assert set(acme["files"]) == {"acme-shop.json", "acme-shop.csv"}
+    assert set(acme["files"]) == {"acme-shop.html", "acme-shop.json", "acme-shop.csv"}
+    assert "its report as HTML (to forward)" in text
     multi = got["multi@agency.example"]
     text = multi["text"].replace("\r\n", "\n")
-    assert set(multi["files"]) == {"beta-shop.json", "beta-shop.csv", "gamma-shop.json", "gamma-shop.csv"}
+    assert set(multi["files"]) == {"beta-shop.html", "beta-shop.json", "beta-shop.csv", "gamma-shop.html",
+                                   "gamma-shop.json", "gamma-shop.csv"}
     assert text.index("== beta-shop") < text.index("== gamma-shop")  # worst first
     assert "What got worse" not in text and "What got worse" not in multi["html"]  # nothing did
     assert text.split("\n\n")[1].splitlines()[1] == "Nothing got worse since the last run."
@@ -355,7 +361,45 @@ def test_email_channel_delivers_what_people_read(tmp_path):
     done, sink = deliver("change")
     got = {to[0]: parts(msg) for _, to, msg in sink.messages}
     assert done.sent == 3 and "beta-shop" not in got["multi@agency.example"]["text"]
-    assert set(got["multi@agency.example"]["files"]) == {"gamma-shop.json", "gamma-shop.csv"}
+    assert set(got["multi@agency.example"]["files"]) == {"gamma-shop.html", "gamma-shop.json", "gamma-shop.csv"}
+
+
+@pytest.mark.skipif(__import__("auditor.outputs.formats.pdf", fromlist=["find_engine"]).find_engine() is None,
+                    reason="Chromium is not installed")
+def test_owner_attachments_hold_the_html_and_the_pdf_an_account_manager_forwards():
+    r = with_changes(result())
+    files = dict(result_attachments([r], HEADER))  # the engine is there: the PDF is printed and attached
+    assert list(files) == ["acme-shop.html", "acme-shop.pdf", "acme-shop.json", "acme-shop.csv"]
+    assert files["acme-shop.pdf"].startswith(b"%PDF")
+    msg = build_message("robot@agency.example", ["owner@client.example"], "s", "t", "<p>h</p>", files.items())
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=policy.default)
+    types = {p.get_filename(): p.get_content_type() for p in parsed.iter_attachments()}
+    assert types == {"acme-shop.html": "text/html", "acme-shop.pdf": "application/pdf",
+                     "acme-shop.json": "application/json", "acme-shop.csv": "text/csv"}
+    text, _ = render_owner([r], HEADER)
+    assert "its report as HTML and PDF (to forward)" in text
+
+
+def test_owner_email_lists_findings_under_their_rule_titles_worst_rule_first():
+    found = [finding("low one", rule="dead-key-event", severity="low", resource="properties/1/keyEvents/7"),
+             finding("weak micro a", resource="properties/1/keyEvents/2"),
+             finding("dup", rule="duplicate-conversion-action", severity="critical", resource="customers/1/c/1"),
+             finding("weak micro b", resource="properties/1/keyEvents/3")]
+    r = result(findings=found)
+    titles = {"overflagged-key-events": "Too many or weak key events", "dead-key-event": "Dead key events",
+              "duplicate-conversion-action": "One business event counted twice"}
+    for x in r.rules:
+        x.title = titles[x.id]
+    text, html = render_owner([r], HEADER)
+    body = text.split("Open findings: 4")[1]
+    heads = [line.strip() for line in body.splitlines() if line.startswith("  ") and not line.startswith("    ")]
+    assert heads == ["One business event counted twice (duplicate-conversion-action): 1 finding",
+                     "Too many or weak key events (overflagged-key-events): 2 findings",
+                     "Dead key events (dead-key-event): 1 finding"]
+    assert body.index("weak micro a") < body.index("weak micro b") < body.index("low one")
+    seen = visible(html)
+    assert seen.index("One business event counted twice") < seen.index("Too many or weak key events") < seen.index(
+        "Dead key events")
 
 
 # -- delivery ----------------------------------------------------------------------------------------------------
@@ -449,6 +493,52 @@ def test_password_comes_from_the_named_environment_variable(monkeypatch):
         smtp_password(settings(25, username="robot"))
 
 
-def test_redact_removes_addresses_secrets_and_newlines():
-    assert redact("550 <bob@x.example> refused\nfor alice@y.example", "pw") == "550 <<address>> refused for <address>"
-    assert redact("auth failed for pw123", "pw123") == "auth failed for ***"
+def test_redact_removes_addresses_sent_values_and_newlines():
+    assert redact("550 <bob@x.example> refused\nfor alice@y.example") == "550 <<address>> refused for <address>"
+    # a value the AUTH exchange sent is masked where it stands whole, never inside another word
+    assert redact("auth failed for AHJvYm90AHg=", ["AHJvYm90AHg="]) == "auth failed for ***"
+    assert redact("eA==x eA== xeA==", ["eA=="]) == "eA==x *** xeA=="
+
+
+@pytest.mark.parametrize("password", ["x", "or", "e", "s"])
+def test_a_short_password_never_garbles_a_message_nor_tells_its_letters(password):
+    """A server without SMTP AUTH: smtplib says 'SMTP AUTH extension not supported by server', whose letters hold
+    'x', 'or', 'e', 's'. The message stays whole: no search-and-replace of the password's text."""
+    with smtp_server() as (ctl, _):
+        s = settings(ctl.port, username="robot", password_env="SMTP_PW")
+        with Mailer(s, password) as m, pytest.raises(DeliveryError) as e:
+            m.send(_msg(), ["owner@client.example"])
+    assert str(e.value) == (f"127.0.0.1:{ctl.port} does not support login (SMTP AUTH): SMTP AUTH extension not "
+                            "supported by server.")
+    assert "***" not in str(e.value)
+
+
+@pytest.mark.parametrize("password", ["x", "or"])
+def test_the_password_is_masked_where_the_server_echoes_what_was_sent(password):
+    """A real server refusing the login with a text that holds the password's letters and echoes the value the
+    client sent (base64 of user and password): that value is masked, every other word is left as the server
+    wrote it."""
+    import base64
+
+    def echo(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        raw = b"\0robot\0" + auth_data.password if mechanism == "PLAIN" else auth_data.password
+        sent = base64.b64encode(raw).decode()
+        return AuthResult(success=False, handled=False,
+                          message=f"535 5.7.8 box x: your password for {sent} is wrong or expired")
+
+    with smtp_server(authenticator=echo, auth_require_tls=False) as (ctl, _):
+        s = settings(ctl.port, username="robot", password_env="SMTP_PW")
+        with Mailer(s, password) as m, pytest.raises(DeliveryError) as e:
+            m.send(_msg(), ["owner@client.example"])
+    text = str(e.value)
+    assert text == f"login refused by 127.0.0.1:{ctl.port} (535 5.7.8 box x: your password for *** is wrong or expired)"
+    for value in (base64.b64encode(b"\0robot\0" + password.encode()), base64.b64encode(password.encode())):
+        assert value.decode() not in text
+
+
+def test_a_password_that_is_not_ascii_is_never_quoted():
+    with smtp_server(authenticator=authenticator, auth_require_tls=False) as (ctl, _):
+        s = settings(ctl.port, username="robot", password_env="SMTP_PW")
+        with Mailer(s, "p\u00e4ss") as m, pytest.raises(DeliveryError) as e:
+            m.send(_msg(), ["owner@client.example"])
+    assert "not ASCII" in str(e.value) and "\u00e4" not in str(e.value) and "p\u00e4ss" not in str(e.value)

@@ -302,7 +302,8 @@ def test_owner_email_opens_with_the_step_drop_then_lists_each_drop_once():
     text, html = render_owner([r], HEADER)
     head = text.split("\n\n")[1].splitlines()
     assert head[0] == "Funnel drop: funnel step a \u2192 b: 10.0% now against 40.0%, down 75% (and 1 more below)."
-    assert head[1:] == ["acme: score 60/100 (D).", "Fix first: funnel-step-drop (+15 points): Repair GA4 event ."]
+    assert head[1:] == ["acme: score 60/100 (D).",
+                        "Fix first: funnel-step-drop (+15 points once its 2 findings are fixed): Repair GA4 event ."]
     block = text.split("\n\n", 2)[2]
     assert block.startswith("Funnel drops since earlier runs:\n  [HIGH] funnel step a")
     assert block.index("GA4 event purchase") < block.index("== acme") < block.index("key event x is dead")

@@ -118,11 +118,11 @@ def test_unused_suppression_is_warned_only_for_clients_audited(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ("suppressions:\n  - rule: micro-primary-goal\n    client: a\n    resource: '*'\n",
-     "line 2: suppressions[0].reason: required key is missing"),
+     "line 2, column 5: suppressions[0].reason: required key is missing"),
     ("suppressions:\n  - rule: micro-primary-goal\n    client: a\n    resource: '*'\n    reason: x y\n"
-     "    expiry: 2025-01-01\n", "line 6: suppressions[0].expiry: unknown key (did you mean 'expires'?)"),
+     "    expiry: 2025-01-01\n", "line 6, column 5: suppressions[0].expiry: unknown key (did you mean 'expires'?)"),
     ("suppressions:\n  - rule: micro-primary-goal\n    client: a\n    resource: '*'\n    reason: x y\n"
-     "    expires: next week\n", "line 6: suppressions[0].expires: Input should be a valid date"),
+     "    expires: next week\n", "line 6, column 5: suppressions[0].expires: Input should be a valid date"),
     ("suppressions:\n  - rule: micro-primary-goals\n    client: a\n    resource: '*'\n    reason: because\n",
      "line 2: suppressions[0].rule: unknown rule id 'micro-primary-goals' (did you mean 'micro-primary-goal'?)"),
     ("- rule: x\n", "expected a mapping with a 'suppressions:' list"),

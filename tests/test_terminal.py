@@ -269,7 +269,8 @@ def test_verbose_prints_a_plain_line_per_client():
     code, raw = on_terminal(["--offline", "fixtures/", "-v"], stdout_too=False)
     assert code == 1 and "\r" not in raw.replace("\r\n", "\n") and "\x1b" not in raw
     lines = raw.replace("\r\n", "\n").splitlines()
-    assert lines[0] == f"audit: auditing 1/{SAMPLES}: brightcart-home" and len(lines) == SAMPLES
+    assert lines[0].startswith("audit: config: ") and lines[1].startswith("audit: rules: ")  # what is in effect
+    assert lines[2] == f"audit: auditing 1/{SAMPLES}: brightcart-home" and len(lines) == SAMPLES + 2
 
 
 def test_quiet_clean_run_prints_nothing_on_stderr():

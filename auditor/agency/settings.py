@@ -73,8 +73,7 @@ def load_settings(config: str | Path | None, *, offline: Path | None = None, out
         cfg, cfg_path, base = UserConfig(), None, Path.cwd()
     # agency runs: defaults.profile wins over the config's top-level profile (docs/agency.md)
     ruleset = Ruleset.load(cfg, cfg_path, profile or cfg.defaults.profile)
-    if select or ignore:
-        ruleset.select(select, ignore)
+    ruleset.choose(select, ignore)  # the config's select:/ignore:, then the command line's, as `audit` layers them
     out_dir = Path(output).expanduser() if output else resolve_path(base, cfg.output.dir)
     assert out_dir is not None
     formats = list(dict.fromkeys(["json", *cfg.output.formats]))  # JSON is the canonical result: always

@@ -49,6 +49,7 @@ class AgencyRow(SummaryRow):
         prev = ch.previous if ch else None
         return cls(
             r.name, r.status, r.score, r.grade, r.coverage, dict(r.counts), len(r.errors),
+            partial=r.selection.text if r.partial and r.selection else None,
             previous_score=prev.score if prev else None, delta=ch.score_delta if ch else None,
             new=len(ch.new) if ch else 0, resolved=len(ch.resolved) if ch else 0,
             persisting=len(ch.persisting) if ch else 0, changed=True if ch is None else ch.changed,
@@ -65,7 +66,7 @@ class AgencyRow(SummaryRow):
                 "previous_score": self.previous_score, "delta": self.delta, "new": self.new,
                 "resolved": self.resolved, "persisting": self.persisting, "changed": self.changed,
                 "trend": list(self.trend), "suppressed": self.suppressed, "funnel_drops": self.funnel_drops,
-                "json": self.json, "html": self.html}
+                "json": self.json, "html": self.html, **({"partial": self.partial} if self.partial else {})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> AgencyRow:
@@ -77,7 +78,7 @@ class AgencyRow(SummaryRow):
             resolved=int(d.get("resolved") or 0), persisting=int(d.get("persisting") or 0),
             changed=bool(d.get("changed", True)), trend=list(d.get("trend") or []),
             suppressed=int(d.get("suppressed") or 0), funnel_drops=int(d.get("funnel_drops") or 0),
-            json=d.get("json"), html=d.get("html"),
+            json=d.get("json"), html=d.get("html"), partial=d.get("partial") or None,
         )
 
 

@@ -65,22 +65,37 @@ def targets_of(st: Settings, log: Log) -> list[Target]:
 
 def offline_targets(st: Settings, log: Log) -> list[Target]:
     """Config clients map to DIR/<name>. With no clients in the config, every client folder in DIR is audited."""
+    assert st.offline is not None
+    return folder_targets(st.offline, st.cfg.clients, log.info)
+
+
+def folder_targets(root: Path, clients: list[ClientTarget], info: Callable[[str], None]) -> list[Target]:
+    """The clients of an offline run, as `audit run` and `audit --offline` both choose them: the config's clients
+    map to ROOT/<name> (a missing folder is that client's error); with no clients in the config, every client
+    folder in ROOT. `info` is told how many folders the config leaves out."""
     from auditor.connectors.offline import client_dirs, is_client_dir
 
-    assert st.offline is not None
-    root = st.offline
     folders = list(client_dirs(root))  # ConfigError (exit 2) when DIR is missing or empty
-    if not st.cfg.clients:
+    if not clients:
         return [Target(folder_client_name(f.name), folder=f) for f in folders]
     by_name = {f.name: f for f in folders}
     if is_client_dir(root):
         by_name = {root.name: root}
     targets = [Target(c.name, c.profile, list(c.recipients), by_name.get(c.name), configured=True)
-               for c in st.cfg.clients]
-    extra = len(set(by_name) - {c.name for c in st.cfg.clients})
+               for c in clients]
+    extra = len(set(by_name) - {c.name for c in clients})
     if extra:
-        log.info(f"{extra} client folder(s) in {root} are not in the config and were skipped")
+        info(f"{extra} client folder(s) in {root} are not in the config and were skipped")
     return targets
+
+
+def audit_targets(targets: list[Target], ruleset: Ruleset, root: Path) -> Generator[ClientResult, None, None]:
+    """The results of offline targets, one at a time, as `audit run` audits them (without history)."""
+    from auditor.audit import recorded_missing
+
+    missing = recorded_missing(root)
+    for t in targets:
+        yield _audit_offline(t, ruleset, missing.get(t.folder.name) if t.folder else None)[0]
 
 
 def live_targets(st: Settings, log: Log) -> list[Target]:

@@ -51,8 +51,14 @@ def config_options(f: F) -> F:
                      "lead-gen, saas, content, app (default: inferred from each client's data, said in the "
                      "report).")(f)
     f = click.option("--config", "config", metavar="FILE",
-                     help="Config file (default: .auditor.yaml, else [tool.auditor] in pyproject.toml, in the "
-                          "working directory).")(f)
+                     help="Config file (default: the nearest .auditor.yaml, else [tool.auditor] in pyproject.toml, "
+                          "in the working directory or a parent).")(f)
+    return f
+
+
+def suppression_options(f: F) -> F:
+    f = click.option("--suppressions", metavar="FILE",
+                     help="Suppressions file (default: suppressions: of the config).")(f)
     return f
 
 
@@ -89,24 +95,73 @@ def _tty(stream: Any) -> bool:
         return False
 
 
-def config_path(given: str | None) -> Path | None:
-    """--config, else the working directory's discovered config (said on stderr when verbose)."""
+def config_path(given: str | None, say: Callable[[str], None] | None = None) -> Path | None:
+    """--config, else the config discovered in the working directory or its nearest parent; `say` (verbose) is
+    told which config is in effect and how it was found."""
     if given:
+        if say:
+            say(f"config: {given} (given with --config)")
         return Path(given)
-    from auditor.discovery import discover_config
+    from auditor.discovery import discover_config, where_found
 
-    return discover_config()
+    found = discover_config()
+    if say:
+        say(f"config: {found} (found {where_found(found)})" if found is not None else
+            "config: none found in the working directory or its parents: the shipped defaults")
+    return found
 
 
-def suppressed(results: Iterator[Any], ruleset: Any, quiet: bool = False) -> Iterator[Any]:
-    """Apply the config's suppressions file (if any) to each result as it streams by."""
+def ruleset_line(ruleset: Any) -> str:
+    """'rules: 2 of 33 (selected: naming), ruleset /…/rules/default.yaml, profile: inferred per client', for -v."""
+    from auditor.ruleset import rules_dir
+
+    total = len(ruleset.rules)
+    kept = total if ruleset.chosen is None else len(ruleset.chosen)
+    how = [f"selected: {', '.join(ruleset.selected)}"] if ruleset.selected else []
+    how += [f"ignored: {', '.join(ruleset.ignored)}"] if ruleset.ignored else []
+    disabled = sorted(rid for rid, o in (ruleset.user.rules.items() if ruleset.user else ()) if o.enabled is False)
+    how += [f"disabled in the config: {', '.join(disabled)}"] if disabled else []
+    profile = ruleset.configured_profile or "inferred per client"
+    return (f"rules: {kept} of {total}" + (f" ({'; '.join(how)})" if how else "") +
+            f", ruleset {rules_dir() / 'default.yaml'}, profile: {profile}")
+
+
+def output_path(output: str | None, fmt: str, stem: str = "audit") -> str | None:
+    """`-o PATH` made concrete before anything is audited: an existing folder gets the default file name in it
+    (<stem>.<ext>); a folder that does not exist yet is created; one that cannot be created or written is a usage
+    error naming the path given (exit 2), never a failure after the whole audit."""
+    if not output or output == "-":
+        return output
+    from auditor.conventions import FORMAT_EXTENSIONS
+    from auditor.errors import ConfigError
+    from auditor.files import check_writable
+    from auditor.text import printable
+
+    p = Path(output).expanduser()
+    if p.is_dir():
+        p = p / f"{stem}.{FORMAT_EXTENSIONS[fmt]}"
+    elif p.exists() and not p.is_file():  # a device or a pipe (/dev/null): written to as it is
+        return output
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(p.parent)
+    except OSError as e:
+        raise ConfigError(f"--output {printable(output)}: cannot write to {printable(p.parent)}: "
+                          f"{e.strerror or e}") from None
+    return str(p)
+
+
+def suppressed(results: Iterator[Any], ruleset: Any, quiet: bool = False, given: str | None = None) -> Iterator[Any]:
+    """Apply the suppressions file (--suppressions `given`, else the config's, if any) to each result as it streams
+    by. The file is read before the first client is audited: a bad one is exit 2 with nothing audited."""
     cfg = ruleset.user
-    if not cfg or not cfg.suppressions:
+    if not given and (not cfg or not cfg.suppressions):
         return results
     from auditor.config import resolve_path
     from auditor.suppressions import load_suppressions
 
-    sups = load_suppressions(resolve_path(ruleset.user_path.parent, cfg.suppressions), list(ruleset.rules))
+    path = Path(given).expanduser() if given else resolve_path(ruleset.user_path.parent, cfg.suppressions)
+    sups = load_suppressions(path, list(ruleset.rules))
 
     def gen() -> Iterator[Any]:
         for r in results:
@@ -119,11 +174,12 @@ def suppressed(results: Iterator[Any], ruleset: Any, quiet: bool = False) -> Ite
 
 
 def load_ruleset(config: str | Path | None, profile: str | None, select: tuple[str, ...] = (),
-                 ignore: tuple[str, ...] = ()) -> Any:
-    """The run's ruleset: --config (or the discovered config), the profile, and the rule selection."""
+                 ignore: tuple[str, ...] = (), say: Callable[[str], None] | None = None) -> Any:
+    """The run's ruleset: --config (or the discovered config), the profile, and the rule selection (the config's
+    select:/ignore:, then --select/--ignore). `say` (verbose) is told which config and rule set are in effect."""
     from auditor.ruleset import Ruleset
 
-    path = config_path(str(config) if config else None)
+    path = config_path(str(config) if config else None, say)
     if path is not None:
         from auditor.config import load_config
 
@@ -131,8 +187,9 @@ def load_ruleset(config: str | Path | None, profile: str | None, select: tuple[s
         rs = Ruleset.load(cfg, p, profile)
     else:
         rs = Ruleset.load(profile=profile)
-    if select or ignore:
-        rs.select(select, ignore)
+    rs.choose(select, ignore)
+    if say:
+        say(ruleset_line(rs))
     return rs
 
 

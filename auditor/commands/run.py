@@ -12,6 +12,7 @@ from auditor.commands.common import (
     fail_options,
     inherited,
     selection_options,
+    suppression_options,
     verbosity_options,
 )
 from auditor.outputs.channels import WHEN
@@ -26,7 +27,7 @@ from auditor.outputs.channels import WHEN
 @click.option("--output", "-o", metavar="DIR", help="Output folder (default: output.dir of the config).")
 @click.option("--history", metavar="PATH", help="History database (default: history.path, or OUTPUT/history.sqlite).")
 @click.option("--no-history", is_flag=True, help="Do not read or write history (no changes since last run).")
-@click.option("--suppressions", metavar="FILE", help="Suppressions file (default: suppressions: of the config).")
+@suppression_options
 @click.option("--shard", metavar="K/N", help="Audit only shard K of N (1-based; by a hash of the client name) and "
               "write shard-K-of-N.json for `audit merge`. Sends nothing.")
 @click.option("--email-on", type=click.Choice(WHEN),
@@ -69,12 +70,18 @@ def run_cmd(ctx: click.Context, config: str | None, profile: str | None, select:
     config = inherited(ctx, "config", config)
     st = load_settings(
         config, offline=offline, output=output, history=history, no_history=no_history,
-        suppressions=suppressions, shard=shard, email_on=email_on, no_email=no_email,
+        suppressions=inherited(ctx, "suppressions", suppressions), shard=shard, email_on=email_on, no_email=no_email,
         fail_on=inherited(ctx, "fail_on", fail_on), min_score=inherited(ctx, "min_score", min_score),
         profile=inherited(ctx, "profile", profile), select=inherited(ctx, "select", select),
         ignore=inherited(ctx, "ignore", ignore), jobs=inherited(ctx, "jobs", jobs) or 4,
         ga4_credentials=inherited(ctx, "ga4_credentials", ga4_credentials),
         ads_config=inherited(ctx, "ads_config", ads_config))
-    if st.config_path is not None and not config:
-        log.detail(f"config: {st.config_path} (found in the working directory)")
+    if verbosity.verbose:
+        from auditor.commands.common import ruleset_line
+        from auditor.discovery import where_found
+
+        how = "given with --config" if config else f"found {where_found(st.config_path)}" if st.config_path else ""
+        log.detail(f"config: {st.config_path} ({how})" if st.config_path is not None else
+                   "config: none found in the working directory or its parents: the shipped defaults")
+        log.detail(ruleset_line(st.ruleset))
     ctx.exit(run(st, log))

@@ -2,7 +2,9 @@
 
 One SMTP session per run (STARTTLS, implicit TLS or plain), the password from the environment variable the
 config names (read when the config is, so a missing one is a configuration error before anything is audited),
-and every failure turned into one readable line with addresses and the password redacted. The bodies are the
+and every failure turned into one readable line without addresses. The password is masked where it was sent: the
+values of the AUTH exchange (where a server echoes one back), never by searching a message for its text, which
+would garble the message and, with a short password, tell its letters by where the mask lands. The bodies are the
 formats `email_summary` and `email_owner` (auditor/outputs/formats); the Subject and the attachment file names
 pass through `printable` here too: no control character, bidirectional override or lone surrogate reaches a
 message.
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditor.config import EmailSettings
 from auditor.errors import ConfigError, describe
@@ -30,6 +32,7 @@ from auditor.text import printable
 
 if TYPE_CHECKING:
     from auditor.config import UserConfig
+    from auditor.outputs.options import Branding, RenderOptions
 
 _ADDRESS = re.compile(r"[^\s<>()\[\],;:'\"]+@[^\s<>()\[\],;:'\"]+")
 
@@ -54,25 +57,54 @@ def _utf8(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def result_attachments(clients: list[ClientResult], header: Header) -> list[tuple[str, bytes]]:
-    """Each client's result as its own JSON (the `audit --format json` shape, one client) and CSV, named after the
-    client: <client>.json, <client>.csv (the name made safe as the client's report files are)."""
+def result_attachments(clients: list[ClientResult], header: Header, branding: Branding | None = None,
+                       pdf: bool | None = None) -> list[tuple[str, bytes]]:
+    """Each client's report, named after the client (the name made safe as the client's report files are): the
+    HTML page an account manager forwards (<client>.html, in the agency's branding), its PDF when Chromium is
+    installed (<client>.pdf; `pdf` None: when the engine is found; a print that fails leaves the PDF out, never
+    the e-mail), then the JSON result (the `audit --format json` shape, one client) and the CSV."""
     from auditor.files import file_stem
     from auditor.outputs.document import write_document
+    from auditor.outputs.formats.pdf import find_engine
     from auditor.outputs.options import RenderOptions
 
+    options = RenderOptions(single=True, branding=branding) if branding else RenderOptions(single=True)
+    printing = find_engine() is not None if pdf is None else pdf
     taken: set[str] = set()  # two names that differ only in case still get two files
     out = []
     for c in clients:
         stem = file_stem(c.name, taken)
-        for fmt in ("json", "csv"):
+        for fmt in ("html", "pdf", "json", "csv"):
+            if fmt == "pdf":
+                if printing and (data := _pdf_of(c, header, options)) is not None:
+                    out.append((f"{stem}.pdf", data))
+                continue
             buf = io.StringIO()
-            write_document(buf, fmt, header, [c], RenderOptions(single=True))
+            write_document(buf, fmt, header, [c], options)
             out.append((f"{stem}.{fmt}", buf.getvalue().encode("utf-8", "replace")))
     return out
 
 
+def _pdf_of(c: ClientResult, header: Header, options: RenderOptions) -> bytes | None:
+    """A client's PDF report as `audit --format pdf` prints it; None when Chromium could not print it."""
+    from auditor.errors import AuditorError
+    from auditor.outputs.document import write_document
+
+    raw = io.BytesIO()
+    sink = io.TextIOWrapper(raw, encoding="utf-8")
+    try:
+        write_document(sink, "pdf", header, [c], options)
+    except (AuditorError, ConfigError, OSError):
+        return None
+    sink.flush()
+    data = raw.getvalue()
+    return data if data.startswith(b"%PDF") else None
+
+
 # -- messages and delivery --------------------------------------------------------------------------------------
+
+_ATTACHED = {"json": ("application", "json"), "csv": ("text", "csv"), "html": ("text", "html"),
+             "pdf": ("application", "pdf")}  # an attachment's MIME type by its extension
 
 def build_message(sender: str, to: list[str], subject: str, text: str, html: str,
                   attachments: Iterable[tuple[str, bytes]] = ()) -> EmailMessage:
@@ -89,7 +121,7 @@ def build_message(sender: str, to: list[str], subject: str, text: str, html: str
     msg.add_alternative(_utf8(html), subtype="html")
     for name, data in attachments:
         name = attachment_name(name)
-        maintype, subtype = ("application", "json") if name.endswith(".json") else ("text", "csv")
+        maintype, subtype = _ATTACHED.get(name.rpartition(".")[2], ("application", "octet-stream"))
         if maintype == "text":
             msg.add_attachment(data.decode("utf-8", "replace"), subtype=subtype, filename=name)
         else:
@@ -110,11 +142,54 @@ def smtp_password(settings: EmailSettings) -> str | None:
     return value
 
 
-def redact(text: str, secret: str | None = None) -> str:
-    """One line for logs: no e-mail addresses, no password, no line breaks."""
-    if secret:
-        text = text.replace(secret, "***")
-    return " ".join(_ADDRESS.sub("<address>", text).split())
+_BASE64 = "A-Za-z0-9+/="
+
+
+def mask_sent(text: str, sent: Iterable[str]) -> str:
+    """`text` with each value the AUTH exchange sent (base64, the password inside it) masked where it stands whole,
+    as a server echoing it back would write it. Nothing else in the message changes: the password's own text is
+    never searched for."""
+    values = sorted({v for v in sent if v}, key=len, reverse=True)
+    if not values:
+        return text
+    pattern = re.compile(f"(?<![{_BASE64}])(?:{'|'.join(map(re.escape, values))})(?![{_BASE64}])")
+    return pattern.sub("***", text)
+
+
+def redact(text: str, sent: Iterable[str] = ()) -> str:
+    """One line for logs: no e-mail addresses, no value of the AUTH exchange (`sent`), no line breaks."""
+    return " ".join(_ADDRESS.sub("<address>", mask_sent(text, sent)).split())
+
+
+class _Recording:
+    """An SMTP session that keeps what it sent during AUTH: the values (base64 of the user name and password) an
+    error message may echo, so they can be masked where they appear."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.auth_sent: list[str] = []
+        self._authing = False
+        super().__init__(*args, **kwargs)
+
+    def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> Any:
+        self._authing = True
+        try:
+            return super().auth(mechanism, authobject, initial_response_ok=initial_response_ok)  # type: ignore[misc]
+        finally:
+            self._authing = False
+
+    def docmd(self, cmd: str, args: str = "") -> Any:
+        if self._authing:  # "AUTH PLAIN <value>", then each continuation line is a value of its own
+            values = args.split()[1:] if cmd.upper() == "AUTH" else [cmd, *args.split()]
+            self.auth_sent.extend(v for v in values if v)
+        return super().docmd(cmd, args)  # type: ignore[misc]
+
+
+class _SMTP(_Recording, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_Recording, smtplib.SMTP_SSL):
+    pass
 
 
 class Mailer:
@@ -127,6 +202,7 @@ class Mailer:
         self.settings = settings
         self.password = password
         self.smtp: smtplib.SMTP | None = None
+        self.sent: list[str] = []  # what the AUTH exchanges of this session sent: masked in every message
 
     def __enter__(self) -> Mailer:
         return self
@@ -147,9 +223,11 @@ class Mailer:
         s = self.settings
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls())
+                smtp: _SMTP | _SMTPSSL = _SMTPSSL(s.host, s.port, timeout=s.timeout, context=self._tls())
             else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                smtp = _SMTP(s.host, s.port, timeout=s.timeout)
+            self.sent = smtp.auth_sent
+            if s.security != "ssl":
                 smtp.ehlo()
                 if s.security == "starttls":
                     smtp.starttls(context=self._tls())
@@ -196,7 +274,11 @@ class Mailer:
         if isinstance(e, smtplib.SMTPAuthenticationError):
             text = f"login refused by {w} ({e.smtp_code} {_decode(e.smtp_error)})"
         elif isinstance(e, smtplib.SMTPNotSupportedError):
-            text = f"{w} does not support {'STARTTLS' if self.settings.security == 'starttls' else 'this'}: {e}"
+            what = "STARTTLS" if "STARTTLS" in str(e) else "login (SMTP AUTH)" if "AUTH" in str(e) else "a command"
+            text = f"{w} does not support {what}: {e}"
+        elif isinstance(e, UnicodeEncodeError):  # never the offending character: it may be one of the password's
+            text = (f"cannot log in to {w}: the user name or password holds a character that is not ASCII, which "
+                    "SMTP AUTH cannot send")
         elif isinstance(e, smtplib.SMTPRecipientsRefused):
             text = f"{w}: all {len(e.recipients)} recipient(s) refused"
         elif isinstance(e, smtplib.SMTPSenderRefused):
@@ -215,7 +297,7 @@ class Mailer:
             text = f"cannot {'connect to' if connecting else 'talk to'} {w}: {e.strerror or e}"
         else:
             text = f"{w}: {type(e).__name__}: {e}"
-        return redact(text, self.password)
+        return redact(text, self.sent)
 
 
 def _decode(b: bytes | str) -> str:
@@ -288,7 +370,7 @@ class EmailChannel(Channel):
                 clients = [run.load_client(by_name[n]) for n in names]
                 text, html = render_owner(clients, doc.header, run.branding)
                 return build_message(email.sender, [addr], owner_subject(email, clients), text, html,
-                                     result_attachments(clients, doc.header))
+                                     result_attachments(clients, doc.header, run.branding))
             out.append(("owner", [addr], owner_msg))
         return out
 
@@ -304,7 +386,7 @@ class EmailChannel(Channel):
                 try:
                     msg = make()
                 except Exception as e:  # a report vanished or is unreadable, a rendering failed
-                    done.fail(f"cannot build the {kind} e-mail: {redact(describe(e), self.password)}")
+                    done.fail(f"cannot build the {kind} e-mail: {redact(describe(e))}")
                     continue
                 try:
                     mailer.send(msg, to)
