@@ -31,7 +31,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         return
     why = []
     if imports:
-        conv = sum(max(a.stats.conversions, a.stats.all_conversions) for a in imports)
+        conv = sum(a.stats.all_conversions for a in imports)  # All conversions, as labelled
         why.append(f"imports {len(imports)} GA4 conversion action(s) ({quoted(imports)}; {fmt_count(conv)} all conv. "
                    "in 30 days)")
     if linked:

@@ -44,7 +44,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
         g = credited.get(event, 0.0)
         if g < min_n:
             continue
-        n = max(a.stats.all_conversions, a.stats.conversions)
+        n = a.stats.all_conversions  # every conversion the import recorded, primary or not, as labelled
         g_day, n_day = g / GA4_DAYS, n / ADS_DAYS
         ratio = n_day / g_day
         if lo <= ratio <= hi:

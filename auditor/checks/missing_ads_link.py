@@ -27,7 +27,7 @@ def check(client: Client, ctx: Context) -> Iterator[Finding]:
     head = f"GA4 property {ga4.property.id} is not linked to Google Ads account {ads.customer_id}{others}"
     resources = [ga4.property.name, f"customers/{ads.customer_id}"]
     if live:
-        conv = sum(a.stats.all_conversions or a.stats.conversions for a in live)
+        conv = sum(a.stats.all_conversions for a in live)  # All conversions, as labelled
         yield ctx.finding(
             f"{head}, yet {len(live)} import(s) from it recorded {fmt_count(conv)} all conversions in 30 days "
             f"({', '.join(repr(a.name) for a in live[:3])}): the link is evidently made elsewhere, most likely "
