@@ -62,7 +62,9 @@ def hostile_fixture(parent: Path, name: str = CLIENT) -> Path:
     shutil.copytree(ROOT / "fixtures" / "lumen-analytics", dst)
     ev, ac = json.dumps(EVENT)[1:-1], json.dumps(ACTION)[1:-1]
     for p in dst.rglob("*.json"):
-        if p.name == "funnels.json":  # funnel step names are validated strictly: keep the ladder's own
+        if p.name == "funnels.json":  # step names are validated strictly, and a step must be an event it has:
+            bodies = json.loads(p.read_text(encoding="utf-8"))  # leave out the report of the renamed event
+            p.write_text(json.dumps([b for b in bodies if "hero_video_play" not in json.dumps(b)]), encoding="utf-8")
             continue
         p.write_text(p.read_text(encoding="utf-8").replace("hero_video_play", ev)
                      .replace('"Hero video play"', f'"{ac}"'), encoding="utf-8")
@@ -289,15 +291,21 @@ def test_owner_email_bodies_subject_and_attachments(results):
         assert subject.isprintable(), subject
     files = result_attachments(results, HEADER)
     names = [n for n, _ in files]
-    assert names == [attachment_name(c.name) + ext for c in results for ext in (".json", ".csv")]  # per client
+    # per client: the HTML an account manager forwards (and its PDF where Chromium prints), then JSON and CSV
+    exts = (".html", ".pdf", ".json", ".csv") if any(n.endswith(".pdf") for n in names) else (".html", ".json",
+                                                                                             ".csv")
+    assert names == [attachment_name(c.name) + ext for c in results for ext in exts]
     assert len(set(names)) == len(names)
     for n in names:
         assert n.isprintable() and not re.search(r'[\\/:*?"<>|]', n), n
     data = dict(files)
-    for c, name in zip(results, names[::2], strict=True):
+    for c, name in zip(results, [n for n in names if n.endswith(".json")], strict=True):
         doc = json.loads(data[name].decode("utf-8"))
         assert [x["name"] for x in doc["clients"]] == [c.name]  # exactly, lone surrogate included
-    for name in names[1::2]:
+    for name in [n for n in names if n.endswith(".html")]:
+        html_text = data[name].decode("utf-8")
+        assert ESC not in html_text and LONE not in html_text and "<script>" not in html_text
+    for name in [n for n in names if n.endswith(".csv")]:
         csv_text = data[name].decode("utf-8")
         assert_clean(csv_text)
         assert_csv_safe(csv_text)
@@ -353,7 +361,8 @@ def test_audit_render_of_a_hostile_saved_result(results, tmp_path, fmt):
     saved = tmp_path / "saved.json"
     saved.write_text(render("json", results), encoding="utf-8")
     p = _audit("render", str(saved), "--format", fmt, cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 1, p.stderr  # findings at or above the fail level, as `audit` exits on them
+    assert_clean(p.stderr.decode("utf-8"))
     out = p.stdout.decode("utf-8")  # strict: a lone surrogate never reaches the bytes
     assert_clean(out, json_escaped=fmt == "json")
     if fmt == "json":
