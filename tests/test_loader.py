@@ -196,3 +196,26 @@ def test_a_duplicate_key_in_a_recorded_body_is_an_error_naming_file_and_key(shop
     (err,) = r.errors
     assert err == f"{path}: status: invalid JSON: the key appears twice in one object (the API never writes that; " \
                   "which one is meant is unknown)"
+
+
+@pytest.mark.parametrize("text, key", [('{"a": 1, "a": 2}', "a"), ('[{"x": {"b": 1, "b ": 2, "b": 3}}]', "b"),
+                                       ('{"k\\\\": 1, "k\\\\": 2}', "k\\"), ('{"a" : 1, "a" :2}', "a")])
+def test_the_fast_parse_finds_every_repeated_key(text, key):
+    from auditor.connectors.offline import _DuplicateKey, _strict_loads
+
+    with pytest.raises(_DuplicateKey) as e:
+        _strict_loads(text)
+    assert e.value.key == key
+
+
+def test_the_fast_parse_reads_every_sample_file_as_the_standard_library_does():
+    import json as std
+
+    from auditor.connectors.offline import _strict_loads
+
+    tricky = ['{"a": "x\\":y", "b": 2}', '{"k\\\\": 1, "j": "q\\\\\\":"}', '{"n": 12345678901234567890123}',
+              '{"f": 1e400}', '{"u": "\\u00e9\\ud83d\\ude00"}']
+    files = [p.read_text(encoding="utf-8") for p in FIXTURES.rglob("*.json")]
+    assert len(files) > 100
+    for text in files + tricky:
+        assert _strict_loads(text) == std.loads(text)

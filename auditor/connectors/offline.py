@@ -62,23 +62,11 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return out
 
 
-# A key as written: a quote, not escaped, then a colon. An unescaped quote cannot stand inside a string, so every
-# match closes a key; a key ending in an escaped backslash (`"k\\":`) is missed, which only sends its file to the
-# slow parse. Fewer parsed keys than matches means a repeated key.
-_KEY = re.compile(r'(?<!\\)"\s*:')
+# A key as written: a quote that is not escaped (no backslash before it, or escaped backslashes only), then a
+# colon. An unescaped quote cannot stand inside a string, so every match closes a key.
+_KEY = re.compile(r'(?<!\\)(?:\\\\)*"\s*:')
+_KEY_BYTES = re.compile(rb'(?<!\\)(?:\\\\)*":')
 _LONG_NUMBER = re.compile(r"[:\[,]\s*-?\d{19}")  # a bare number of 19 digits or more
-
-
-def _count_keys(value: object) -> int:
-    n, stack = 0, [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            n += len(v)
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return n
 
 
 def _strict_loads(text: str) -> object:
@@ -92,7 +80,9 @@ def _strict_loads(text: str) -> object:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text, object_pairs_hook=_unique_keys)
-    if _count_keys(value) != len(_KEY.findall(text)):
+    # the parsed value written back (orjson, compact) holds each key once: fewer keys than the file wrote means one
+    # was repeated
+    if len(_KEY_BYTES.findall(orjson.dumps(value))) != len(_KEY.findall(text)):
         return json.loads(text, object_pairs_hook=_unique_keys)
     return value
 
