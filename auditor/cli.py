@@ -24,9 +24,11 @@ from auditor.commands.common import (
     config_options,
     fail_options,
     load_ruleset,
+    output_path,
     render_options,
     selection_options,
     suppressed,
+    suppression_options,
     verbosity_options,
 )
 from auditor.conventions import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FORMATS, exit_code
@@ -103,9 +105,11 @@ def run_audit(results: Iterable[Any], fmt: str, output: str | None, fail_on: str
               help="Live: Google Ads manager (MCC): discover clients under it; login customer id of the Ads calls.")
 @config_options
 @selection_options
+@suppression_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Report format. JSON is the canonical result; the others render from it (pdf needs Chromium).")
-@click.option("--output", "-o", metavar="PATH", help="Write the report to PATH (atomically) instead of stdout.")
+@click.option("--output", "-o", metavar="PATH", help="Write the report to PATH (atomically) instead of stdout; a "
+              "folder gets audit.<ext> in it.")
 @fail_options
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Clients fetched concurrently (live; 4 keeps GA4 Admin under its 600 requests/minute per user), "
@@ -119,7 +123,8 @@ def run_audit(results: Iterable[Any], fmt: str, output: str | None, fail_on: str
 @click.pass_context
 def main_group(ctx: click.Context, offline: Path | None, property_id: str | None, customer_id: str | None,
                discover: bool, manager_id: str | None, config: str | None, profile: str | None,
-               select: tuple[str, ...], ignore: tuple[str, ...], fmt: str, output: str | None, fail_on: str | None,
+               select: tuple[str, ...], ignore: tuple[str, ...], suppressions: str | None, fmt: str,
+               output: str | None, fail_on: str | None,
                min_score: int | None, jobs: int, ga4_credentials: str | None, ads_config: str | None, quiet: bool,
                verbose: bool, no_color: bool) -> None:
     """Audit the conversion setup of GA4 properties and Google Ads accounts.
@@ -132,7 +137,8 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
     """
     ctx.ensure_object(dict)
     ctx.obj.update(config=config, profile=profile, fmt=fmt, output=output, fail_on=fail_on, min_score=min_score,
-                   jobs=jobs, select=select, ignore=ignore, quiet=quiet, verbose=verbose, no_color=no_color)
+                   jobs=jobs, select=select, ignore=ignore, suppressions=suppressions, quiet=quiet,
+                   verbose=verbose, no_color=no_color)
     ctx.obj.update(ga4_credentials=ga4_credentials, ads_config=ads_config, property=property_id,
                    customer=customer_id, discover=discover, manager=manager_id)
     if ctx.invoked_subcommand is not None:
@@ -145,28 +151,38 @@ def main_group(ctx: click.Context, offline: Path | None, property_id: str | None
         from auditor.outputs.formats.pdf import require_engine
 
         require_engine()  # exit 2 with what to install, before anything is audited
-    ruleset = load_ruleset(config, profile, select, ignore)
+    output = output_path(output, fmt)  # a folder gets the default name; a missing folder is exit 2, now
+    say = (lambda m: click.echo(printable(f"audit: {m}"), err=True)) if verbosity.verbose else None
+    ruleset = load_ruleset(config, profile, select, ignore, say=say)
     defaults = ruleset.user.defaults if ruleset.user else None
     fail_on = fail_on or (defaults.fail_on if defaults else None) or "low"
     min_score = min_score if min_score is not None else (defaults.min_score if defaults else None)
-    if offline is not None:
+    if offline is not None and ruleset.user and ruleset.user.clients:
+        # the config's clients, each from OFFLINE/<name>, exactly as `audit run --offline` chooses them
+        from auditor.agency.targets import audit_targets, folder_targets
+
+        info = (lambda m: click.echo(printable(f"audit: {m}"), err=True)) if not verbosity.quiet else (lambda m: None)
+        targets = folder_targets(offline, ruleset.user.clients, info)
+        options = render_options(ruleset, verbosity, single=len(targets) == 1)
+        code = run_audit(suppressed(audit_targets(targets, ruleset, offline), ruleset, quiet, suppressions), fmt,
+                         output, fail_on, min_score, options, verbosity, total=len(targets))
+    elif offline is not None:
         from auditor.connectors.offline import client_dirs
         from auditor.parallel import audit_tree
 
         folders = list(client_dirs(offline))  # a bad PATH is a usage error (exit 2) before any output
         options = render_options(ruleset, verbosity, single=len(folders) == 1)
-        code = run_audit(suppressed(audit_tree(offline, ruleset, jobs, folders), ruleset, quiet), fmt, output, fail_on,
-                         min_score, options, verbosity, total=len(folders))
+        code = run_audit(suppressed(audit_tree(offline, ruleset, jobs, folders), ruleset, quiet, suppressions), fmt,
+                         output, fail_on, min_score, options, verbosity, total=len(folders))
     elif live or (ruleset.user and ruleset.user.clients):
         from auditor.live import Live, iter_live, resolve_targets
 
-        say = (lambda m: click.echo(printable(f"audit: {m}"), err=True)) if verbosity.verbose else None
         session = Live(ga4_credentials, ads_config, jobs, detail=say)
         targets = resolve_targets(ruleset, property_id, customer_id, discover, manager_id, session,
                                   warn=lambda m: click.echo(f"audit: warning: {m}", err=True))
         options = render_options(ruleset, verbosity, single=len(targets) == 1)
-        code = run_audit(suppressed(iter_live(targets, ruleset, jobs, session), ruleset, quiet), fmt, output,
-                         fail_on, min_score, options, verbosity, total=len(targets))
+        code = run_audit(suppressed(iter_live(targets, ruleset, jobs, session), ruleset, quiet, suppressions), fmt,
+                         output, fail_on, min_score, options, verbosity, total=len(targets))
     else:
         click.echo(ctx.get_help())
         code = EXIT_USAGE
