@@ -278,13 +278,17 @@ class AdsConnector:
             STATS_FILE: self._stream(cid, STATS_QUERY, login),
         }
         missing: dict[str, str] = {}
-        for key, query in OPTIONAL_QUERIES:
+
+        def optional(key: str, query: str) -> None:
             try:
                 bodies[key] = self._stream(cid, query, login)
             except Unavailable:
                 raise
             except SourceError as e:  # optional: the rules that need it report that they could not run
                 missing[key] = str(e)
+
+        for key, query in OPTIONAL_QUERIES:
+            optional(key, query)
         configs = bodies.get(GOAL_CONFIGS_FILE)
         if configs is None:
             missing[CUSTOM_GOALS_FILE] = (f"not read: {GOAL_CONFIGS_FILE} was not collected, so which custom "
@@ -292,12 +296,7 @@ class AdsConnector:
         elif not custom_goals_named(configs):
             bodies[CUSTOM_GOALS_FILE] = [dict(b) for b in EMPTY_STREAM]
         else:
-            try:
-                bodies[CUSTOM_GOALS_FILE] = self._stream(cid, CUSTOM_GOALS_QUERY, login)
-            except Unavailable:
-                raise
-            except SourceError as e:
-                missing[CUSTOM_GOALS_FILE] = str(e)
+            optional(CUSTOM_GOALS_FILE, CUSTOM_GOALS_QUERY)
         if today is None:
             from auditor.clock import run_date
 
@@ -305,12 +304,7 @@ class AdsConnector:
         for key, query in ((UPLOAD_CLIENT_SUMMARIES_FILE, UPLOAD_CLIENT_SUMMARIES_QUERY),
                            (UPLOAD_ACTION_SUMMARIES_FILE, UPLOAD_ACTION_SUMMARIES_QUERY),
                            (CONVERSION_LAG_FILE, conversion_lag_query(today))):
-            try:
-                bodies[key] = self._stream(cid, query, login)
-            except Unavailable:
-                raise
-            except SourceError as e:
-                missing[key] = str(e)
+            optional(key, query)
         return bodies, missing
 
     def discover(self, manager_id: str) -> list[dict]:
