@@ -45,6 +45,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "run": "auditor.commands.run:run_cmd",
     "diff": "auditor.commands.diff:diff_cmd",
     "merge": "auditor.commands.merge:merge_cmd",
+    "fix": "auditor.commands.fix:fix_cmd",
 }
 
 

@@ -1,6 +1,7 @@
 """GA4 credentials: a service-account key, an OAuth user (authorized_user) file, or application default credentials.
 
-Only the read-only Analytics scope is ever requested: the auditor never writes to a property.
+Only the read-only Analytics scope is requested here: auditing never writes to a property. `audit fix --apply`
+builds its own credentials with the analytics.edit scope (auditor/fix/ga4_writer.py), separately.
 """
 
 from __future__ import annotations

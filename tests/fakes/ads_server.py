@@ -131,6 +131,18 @@ class _Faults:
     mid_stream: list[tuple[str | None, int]] = field(default_factory=list)
     denials: dict[tuple[str, str | None], _Denial] = field(default_factory=dict)  # (customer, resource)
     test_project: frozenset[str] | None = None  # Test access: only these (test) accounts answer
+    operations: dict[str, tuple[tuple[str, str], str, bool]] = field(default_factory=dict)  # resource -> failure
+
+
+@dataclass
+class Mutate:
+    """One Mutate* RPC as the fake received it."""
+
+    service: str  # ConversionActionService ...
+    customer_id: str
+    validate_only: bool
+    partial_failure: bool
+    operations: list[tuple[str, list[str]]]  # (resource name, update mask paths)
 
 
 class _Abort(Exception):
@@ -172,6 +184,10 @@ class FakeAdsServer:
         self.developer_token, self.bearer = developer_token, bearer
         self.calls: list[Call] = []
         self._faults = _Faults()
+        # Writes (the Mutate* methods of `MUTATE_SERVICES`): the served rows a mutate changed, by (customer, file),
+        # as snake_case JSON batches; read before the recorded files. `reset_state` forgets them.
+        self.state: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+        self.mutates: list[Mutate] = []
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
         self.port = 0
@@ -210,7 +226,7 @@ class FakeAdsServer:
                     response_serializer=svc.SearchGoogleAdsStreamResponse.serialize),
             },
         )
-        server.add_generic_rpc_handlers((handler,))
+        server.add_generic_rpc_handlers((handler, *self._mutate_handlers()))
         self.port = server.add_secure_port("localhost:0", creds)
         server.start()
         self._server = server
@@ -230,9 +246,10 @@ class FakeAdsServer:
     # --- fault injection and inspection -------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget calls and faults (latency, tokens and served data stay)."""
+        """Forget calls (searches and mutates) and faults (latency, tokens and served data stay)."""
         with self._lock:
             self.calls.clear()
+            self.mutates.clear()
             self._faults = _Faults()
 
     def fail_unavailable(self, times: int, resource: str | None = None) -> None:
@@ -265,6 +282,20 @@ class FakeAdsServer:
         fails with CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION (until `reset`)."""
         with self._lock:
             self._faults.test_project = frozenset(test_accounts)
+
+    def fail_operation(self, resource: str, error: tuple[str, str] = ("conversion_action_error",
+                                                                      "DATA_DRIVEN_MODEL_WAS_NEVER_GENERATED"),
+                       message: str = "The operation was refused.", validate: bool = True) -> None:
+        """A mutate operation on `resource` fails with this error: in validation and for real, or (validate=False)
+        only when it is made for real (a validate_only request passes)."""
+        with self._lock:
+            self._faults.operations[resource] = (error, message, validate)
+
+    def reset_state(self) -> None:
+        """Serve the recorded files again, as before any mutate."""
+        with self._lock:
+            self.state.clear()
+            self.mutates.clear()
 
     @property
     def call_count(self) -> int:
@@ -392,6 +423,124 @@ class FakeAdsServer:
                     return True
         return False
 
+    def _mutate_handlers(self) -> list[Any]:
+        """Generic handlers for the Mutate* methods of `MUTATE_SERVICES`: updates with a field mask change the served
+        rows (unless validate_only); create and remove operations are refused (the auditor never sends them)."""
+        handlers = []
+        for service, (method, module, _field, key, row_key, single) in MUTATE_SERVICES.items():
+            types = import_module(f"google.ads.googleads.{self.version}.services.types.{module}")
+            req_t, resp_t, result_t = (getattr(types, n) for n in _REQUESTS[method])
+
+            def handle(request: Any, context: grpc.ServicerContext, *, _svc: str = service, _key: str = key,
+                       _row: str = row_key, _single: bool = single, _resp: Any = resp_t,
+                       _result: Any = result_t) -> Any:
+                try:
+                    return self._mutate(_svc, _key, _row, _single, request, context, _resp, _result)
+                except _Abort as a:
+                    self._abort(context, a)
+
+            handlers.append(grpc.method_handlers_generic_handler(
+                f"google.ads.googleads.{self.version}.services.{service}",
+                {method: grpc.unary_unary_rpc_method_handler(handle, request_deserializer=req_t.deserialize,
+                                                             response_serializer=resp_t.serialize)}))
+        return handlers
+
+
+    def _mutate(self, service: str, key: str, row_key: str, single: bool, request: Any,
+                context: grpc.ServicerContext, resp_t: Any, result_t: Any) -> Any:
+        metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        self._check_headers(metadata)
+        customer = request.customer_id
+        ops = [request.operation] if single else list(request.operations)
+        partial = bool(getattr(request, "partial_failure", False))
+        parsed = []
+        for op in ops:
+            pb = type(op).pb(op)
+            kind = pb.WhichOneof("operation")
+            update = json_format.MessageToDict(pb.update, preserving_proto_field_name=True) if kind == "update" else {}
+            parsed.append((kind, update, list(pb.update_mask.paths)))
+        with self._lock:
+            self.mutates.append(Mutate(service, customer, request.validate_only, partial,
+                                       [(u.get("resource_name", ""), paths) for _, u, paths in parsed]))
+            denial = self._faults.denials.get((customer, f"mutate:{service}")) or self._faults.denials.get(
+                (customer, "mutate"))
+        if denial:
+            raise self._failure(denial.status, denial.error_field, denial.error_value, denial.message)
+        if customer not in self.customers:
+            raise self._failure(grpc.StatusCode.PERMISSION_DENIED, "authorization_error", "USER_PERMISSION_DENIED",
+                                f"User doesn't have permission to access customer {customer}.")
+        with self._lock:
+            batches = self.state.get((customer, key))
+        if batches is None:
+            batches = self._recorded(SETTINGS if key == CUSTOMER_SETTINGS_FILE else _resource_of(key), customer)
+        rows = {((r.get(row_key) or {}).get("resource_name")): r for b in batches for r in b}
+        errors: list[tuple[int, tuple[str, str], str]] = []
+        for i, (kind, update, paths) in enumerate(parsed):
+            name = update.get("resource_name", "")
+            if kind != "update":
+                errors.append((i, ("mutate_error", "MUTATE_NOT_ALLOWED"), f"{kind} is not served by this fake"))
+            elif name not in rows:
+                errors.append((i, ("mutate_error", "RESOURCE_NOT_FOUND"), f"Resource {name} was not found."))
+            elif not paths:
+                errors.append((i, ("field_mask_error", "FIELD_MASK_MISSING"), "The field mask is missing."))
+            elif any(self._proto_path(f"{row_key}.{p}") is None for p in paths):
+                errors.append((i, ("field_mask_error", "FIELD_NOT_FOUND"), f"Field mask {paths} names an unknown "
+                               "field."))
+            else:
+                with self._lock:
+                    fault = self._faults.operations.get(name)
+                if fault is not None and (fault[2] or not request.validate_only):
+                    errors.append((i, fault[0], fault[1]))
+        failed = {i for i, _, _ in errors}
+        if errors and (request.validate_only or not partial):
+            raise self._operation_failure(errors, "operation" if single else "operations")
+        results = []
+        if not request.validate_only:
+            with self._lock:
+                for i, (_kind, update, paths) in enumerate(parsed):
+                    if i in failed:
+                        results.append(result_t())
+                        continue
+                    obj = rows[update["resource_name"]].setdefault(row_key, {})
+                    for path in paths:
+                        value: Any = update
+                        for part in path.split("."):
+                            value = value.get(part) if isinstance(value, dict) else None
+                        target = obj
+                        parts = path.split(".")
+                        for part in parts[:-1]:
+                            target = target.setdefault(part, {})
+                        if value is None:
+                            target.pop(parts[-1], None)  # the field's default: absent in the JSON mapping
+                        else:
+                            target[parts[-1]] = value
+                    results.append(result_t(resource_name=update["resource_name"]))
+                self.state[(customer, key)] = batches
+        if single:
+            return resp_t(result=results[0] if results else result_t())
+        response = resp_t(results=results)
+        if errors:
+            from google.protobuf import any_pb2
+            from google.rpc import status_pb2
+
+            failure = self._failure_message(errors)
+            detail = any_pb2.Any(type_url=f"type.googleapis.com/google.ads.googleads.{self.version}.errors."
+                                          "GoogleAdsFailure", value=self._errors.GoogleAdsFailure.serialize(failure))
+            response.partial_failure_error = status_pb2.Status(code=3, message=errors[0][2], details=[detail])
+        return response
+
+    def _failure_message(self, errors: list[tuple[int, tuple[str, str], str]], where: str = "operations") -> Any:
+        e = self._errors
+        return e.GoogleAdsFailure(errors=[e.GoogleAdsError(
+            error_code={code[0]: code[1]}, message=message,
+            location=e.ErrorLocation(field_path_elements=[e.ErrorLocation.FieldPathElement(field_name=where, index=i)]))
+            for i, code, message in errors], request_id=uuid.uuid4().hex[:22])
+
+    def _operation_failure(self, errors: list[tuple[int, tuple[str, str], str]], where: str) -> _Abort:
+        failure = self._failure_message(errors, where)
+        return _Abort(grpc.StatusCode.INVALID_ARGUMENT, errors[0][2],
+                      [(self.failure_key, self._errors.GoogleAdsFailure.serialize(failure))])
+
     # --- data ---------------------------------------------------------------------------------------------
 
     def _recorded(self, resource: str, customer: str) -> list[list[dict[str, Any]]]:
@@ -404,6 +553,10 @@ class FakeAdsServer:
             resource)
         if key is None:
             return [[]]
+        with self._lock:
+            changed = self.state.get((customer, key))
+        if changed is not None:
+            return [[dict(r) for r in b] for b in changed]
         path = folder / key
         if not path.is_file():
             return [[]]
@@ -497,3 +650,33 @@ def _where_matches(row: dict[str, Any], where: str | None, proto_path: Callable[
         if equal != (m.group(2) == "="):
             return False
     return True
+
+
+# --- writes ------------------------------------------------------------------------------------------------
+
+# service -> (its Mutate method, request type, response type, resource field of an operation, the file whose
+# rows hold the resource, the resource's key in those rows, whether the request takes one operation)
+MUTATE_SERVICES: dict[str, tuple[str, str, str, str, str, bool]] = {
+    "ConversionActionService": ("MutateConversionActions", "conversion_action_service", "conversion_action",
+                                "ads/conversion_actions.json", "conversion_action", False),
+    "CustomerService": ("MutateCustomer", "customer_service", "customer", CUSTOMER_SETTINGS_FILE, "customer", True),
+    "CampaignConversionGoalService": ("MutateCampaignConversionGoals", "campaign_conversion_goal_service",
+                                      "campaign_conversion_goal", "ads/campaign_conversion_goals.json",
+                                      "campaign_conversion_goal", False),
+    "CustomerConversionGoalService": ("MutateCustomerConversionGoals", "customer_conversion_goal_service",
+                                      "customer_conversion_goal", "ads/customer_conversion_goals.json",
+                                      "customer_conversion_goal", False),
+}
+_REQUESTS = {"MutateConversionActions": ("MutateConversionActionsRequest", "MutateConversionActionsResponse",
+                                         "MutateConversionActionResult"),
+             "MutateCustomer": ("MutateCustomerRequest", "MutateCustomerResponse", "MutateCustomerResult"),
+             "MutateCampaignConversionGoals": ("MutateCampaignConversionGoalsRequest",
+                                               "MutateCampaignConversionGoalsResponse",
+                                               "MutateCampaignConversionGoalResult"),
+             "MutateCustomerConversionGoals": ("MutateCustomerConversionGoalsRequest",
+                                               "MutateCustomerConversionGoalsResponse",
+                                               "MutateCustomerConversionGoalResult")}
+
+
+def _resource_of(key: str) -> str:
+    return next(r for r, k in ADS_FILES_BY_RESOURCE.items() if k == key)

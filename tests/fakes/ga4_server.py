@@ -22,6 +22,8 @@ holds one, else with a deterministic funnel synthesized from ga4/events.json (se
 from __future__ import annotations
 
 import base64
+import contextlib
+import copy
 import functools
 import json
 import re
@@ -40,8 +42,12 @@ from auditor.raw import GA4_FILES
 GA4_KEYS = tuple(GA4_FILES)
 
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-           429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+           409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE",
+           504: "DEADLINE_EXCEEDED"}
 _CODE = {v: k for k, v in _STATUS.items()}
+EDIT_SCOPE = "https://www.googleapis.com/auth/analytics.edit"
+WRITES = frozenset({"deleteKeyEvent", "updateKeyEvent", "createKeyEvent", "updateDataRetentionSettings",
+                    "updateAttributionSettings"})
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/v1beta/properties/(\d+)"), "getProperty"),
@@ -53,6 +59,13 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/v1alpha/properties/(\d+)/attributionSettings"), "getAttributionSettings"),
     ("POST", re.compile(r"/v1alpha/properties/(\d+):runFunnelReport"), "runFunnelReport"),
     ("GET", re.compile(r"/v1beta/accountSummaries"), "listAccountSummaries"),
+    # writes (audit fix --apply): they need a token with the analytics.edit scope
+    ("GET", re.compile(r"/v1beta/properties/(\d+)/keyEvents/\d+"), "getKeyEvent"),
+    ("DELETE", re.compile(r"/v1beta/properties/(\d+)/keyEvents/\d+"), "deleteKeyEvent"),
+    ("PATCH", re.compile(r"/v1beta/properties/(\d+)/keyEvents/\d+"), "updateKeyEvent"),
+    ("POST", re.compile(r"/v1beta/properties/(\d+)/keyEvents"), "createKeyEvent"),
+    ("PATCH", re.compile(r"/v1beta/properties/(\d+)/dataRetentionSettings"), "updateDataRetentionSettings"),
+    ("PATCH", re.compile(r"/v1alpha/properties/(\d+)/attributionSettings"), "updateAttributionSettings"),
     ("POST", re.compile(r"/token"), "token"),
 ]
 
@@ -101,6 +114,7 @@ class FakeGA4:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._recorded: dict[str, dict[str, list[dict[str, Any]]]] = {}  # as loaded, for reset_state
         self._server: ThreadingHTTPServer | None = None
         self._issued = 0
         if self.root is not None:
@@ -123,7 +137,14 @@ class FakeGA4:
         pid = name.rsplit("/", 1)[-1]
         parent = bodies["ga4/property.json"][0].get("parent")
         self.properties[pid] = _Property(bodies, parent or account, account_name)
+        self._recorded[pid] = copy.deepcopy(bodies)
         return pid
+
+    def reset_state(self) -> None:
+        """Serve every property as loaded, before any write."""
+        with self._lock:
+            for pid, bodies in self._recorded.items():
+                self.properties[pid].bodies = copy.deepcopy(bodies)
 
     # -- faults and log ---------------------------------------------------------------------------------
 
@@ -168,6 +189,12 @@ class FakeGA4:
                 fake._handle(self)
 
             def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_PATCH(self) -> None:
+                fake._handle(self)
+
+            def do_DELETE(self) -> None:
                 fake._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -248,6 +275,9 @@ class FakeGA4:
             return _error(fault.status, fault.message or f"injected {fault.status} for {r.method}")
         if self.require_auth and not (r.authorization or "").startswith("Bearer "):
             return _error("UNAUTHENTICATED", "Request is missing required authentication credential.")
+        if r.method in WRITES and not self._may_write(r.authorization):
+            return _error("PERMISSION_DENIED", "Request had insufficient authentication scopes.",
+                          reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT")
         if r.method == "listAccountSummaries":
             return 200, self._account_summaries(r)
         prop = self.properties.get(r.property_id or "")
@@ -264,8 +294,98 @@ class FakeGA4:
             "batchRunReports": lambda: self._batch(prop, r),
             "getAttributionSettings": lambda: self._single(prop, "ga4/attribution_settings.json"),
             "runFunnelReport": lambda: self._funnel(prop, r),
+            "getKeyEvent": lambda: self._key_event(prop, r),
+            "deleteKeyEvent": lambda: self._key_event(prop, r, delete=True),
+            "updateKeyEvent": lambda: self._key_event(prop, r, patch=True),
+            "createKeyEvent": lambda: self._create_key_event(prop, r),
+            "updateDataRetentionSettings": lambda: self._patch_single(prop, r, "ga4/data_retention.json"),
+            "updateAttributionSettings": lambda: self._patch_single(prop, r, "ga4/attribution_settings.json"),
         }[r.method]
-        return handler()
+        with self._lock if r.method in WRITES else _NO_LOCK:
+            return handler()
+
+    # -- writes -----------------------------------------------------------------------------------------
+
+    def _may_write(self, authorization: str | None) -> bool:
+        """A token this fake issued for a JWT grant carries its scopes: writes need analytics.edit. A token from a
+        refresh-token grant (its scopes are the refresh token's) is taken as it is."""
+        token = (authorization or "").removeprefix("Bearer ")
+        issued = next((t for t in self.tokens if t["token"] == token), None)
+        if issued is None or issued["grant_type"] != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return True
+        return EDIT_SCOPE in str(issued["claims"].get("scope", "")).split()
+
+    @staticmethod
+    def _names(body: dict[str, Any]) -> dict[str, Any]:
+        """A written body with its enums by name, as GA4 stores and serves them (the clients send numbers)."""
+        from google.analytics import admin_v1alpha, admin_v1beta
+
+        enums = {"countingMethod": admin_v1beta.KeyEvent.CountingMethod,
+                 "eventDataRetention": admin_v1beta.DataRetentionSettings.RetentionDuration,
+                 "userDataRetention": admin_v1beta.DataRetentionSettings.RetentionDuration,
+                 "adsWebConversionDataExportScope": admin_v1alpha.AttributionSettings.AdsWebConversionDataExportScope}
+        return {k: enums[k](v).name if k in enums and isinstance(v, int) else v for k, v in body.items()}
+
+    @staticmethod
+    def _mask(r: Logged) -> list[str]:
+        paths = ",".join(r.query.get("updateMask") or []).split(",")
+        return [re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), p.strip()) for p in paths if p.strip()]
+
+    def _key_event(self, prop: _Property, r: Logged, delete: bool = False, patch: bool = False) -> tuple[int, Any]:
+        name = r.path.removeprefix("/v1beta/")
+        for page in prop.bodies.get("ga4/key_events.json") or ():
+            for k in page.get("keyEvents") or ():
+                if k.get("name") != name:
+                    continue
+                if delete:
+                    if not k.get("deletable", False):
+                        return _error("INVALID_ARGUMENT", f"key event {name} cannot be deleted")
+                    page["keyEvents"] = [x for x in page["keyEvents"] if x is not k]
+                    return 200, {}
+                if patch:
+                    body = self._names(r.body if isinstance(r.body, dict) else {})
+                    mask = self._mask(r)
+                    if not mask or set(mask) - {"countingMethod", "defaultValue"}:
+                        return _error("INVALID_ARGUMENT", f"updateMask {mask}: only countingMethod, defaultValue")
+                    for path in mask:
+                        if path in body:
+                            k[path] = body[path]
+                        else:
+                            k.pop(path, None)
+                return 200, k
+        return _error("NOT_FOUND", f"{name} not found")
+
+    def _create_key_event(self, prop: _Property, r: Logged) -> tuple[int, Any]:
+        body = self._names(r.body if isinstance(r.body, dict) else {})
+        event = body.get("eventName")
+        pages = prop.bodies.setdefault("ga4/key_events.json", [{}])
+        existing = [k for p in pages for k in p.get("keyEvents") or ()]
+        if not event:
+            return _error("INVALID_ARGUMENT", "eventName is required")
+        if any(k.get("eventName") == event for k in existing):
+            return _error("ALREADY_EXISTS", f"{event} is a key event already")
+        pid = r.property_id
+        number = max([int(str(k.get("name", "0")).rsplit("/", 1)[-1]) for k in existing] + [90_000_000_000]) + 1
+        created = {"name": f"properties/{pid}/keyEvents/{number}", "eventName": event,
+                   "createTime": "2026-01-01T00:00:00Z", "deletable": True, "custom": True,
+                   "countingMethod": body.get("countingMethod") or "ONCE_PER_EVENT"}
+        if body.get("defaultValue"):
+            created["defaultValue"] = body["defaultValue"]
+        pages[-1].setdefault("keyEvents", []).append(created)
+        return 200, created
+
+    def _patch_single(self, prop: _Property, r: Logged, key: str) -> tuple[int, Any]:
+        bodies = prop.bodies.get(key)
+        if not bodies:
+            return _error("NOT_FOUND", f"{key} not recorded for this property")
+        body = self._names(r.body if isinstance(r.body, dict) else {})
+        mask = self._mask(r)
+        if not mask or any(p not in ("eventDataRetention", "resetUserDataOnNewActivity",
+                                     "adsWebConversionDataExportScope", "reportingAttributionModel") for p in mask):
+            return _error("INVALID_ARGUMENT", f"updateMask {mask} is not allowed")
+        for path in mask:
+            bodies[0][path] = body.get(path)
+        return 200, bodies[0]
 
     def _take_fault(self, r: Logged) -> Fault | None:
         with self._lock:
@@ -500,6 +620,7 @@ def _unattributed(bodies: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "metricHeaders": [{"name": "keyEvents", "type": "TYPE_FLOAT"}], "rows": rows}
 
 
+_NO_LOCK = contextlib.nullcontext()
 FUNNEL_METRICS = ("activeUsers", "funnelStepCompletionRate", "funnelStepAbandonments", "funnelStepAbandonmentRate")
 _STEP = re.compile(r"^(\d+)\.\s?(.*)$")
 
@@ -546,9 +667,13 @@ def _rate(part: int, whole: int) -> str:
     return repr(part / whole) if whole else "0"
 
 
-def _error(status: str, message: str) -> tuple[int, dict[str, Any]]:
+def _error(status: str, message: str, reason: str | None = None) -> tuple[int, dict[str, Any]]:
     code = _CODE.get(status, 500)
-    return code, {"error": {"code": code, "message": message, "status": status}}
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if reason:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+                             "domain": "googleapis.com"}]
+    return code, {"error": error}
 
 
 def _jwt_claims(assertion: str) -> dict[str, Any]:
