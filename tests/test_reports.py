@@ -111,3 +111,17 @@ def test_huge_names_and_messages_are_cut_before_layout_and_kept_whole_in_json():
     assert rows[0]["client"] == "n" * (MAX_NAME - 1) + "…" and len(rows[0]["message"]) == MAX_MESSAGE
     data = json.loads(render("json", [r]))
     assert data["clients"][0]["name"] == name and data["clients"][0]["findings"][0]["message"] == message
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_client_facing_formats_cut_huge_names_and_messages_too(fmt):
+    from auditor.result import ClientResult, Finding
+    from auditor.text import MAX_MESSAGE, MAX_NAME
+
+    name, message = "n" * 50_000, "w" * 60_000
+    f = Finding(rule="r", severity="high", category="c", message=message, resources=("a",), remediation="fix",
+                fingerprint="0" * 16)
+    r = ClientResult(name=name, status="ok", profile="ecommerce", score=85, grade="B", coverage=100, findings=[f])
+    out = render(fmt, [r])
+    assert "n" * (MAX_NAME - 1) + "…" in out and "n" * MAX_NAME not in out
+    assert "w" * (MAX_MESSAGE - 1) + "…" in out and "w" * MAX_MESSAGE not in out

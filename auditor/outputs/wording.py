@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from auditor.result import CampaignRow, ClientResult, Finding, FindingRef, Subject
+from auditor.text import MAX_MESSAGE, MAX_NAME, clip
 
 
 def score_line(r: ClientResult) -> str:
@@ -140,8 +141,8 @@ def client_text(text: str, subjects: Iterable[Subject] = ()) -> str:
     """A finding's message or fix as a client reads it (HTML, PDF, Markdown, e-mail): each resource path replaced by
     the name of the resource (from the finding's `subjects`), "'Purchase' (customers/1/conversionActions/2)" made
     "'Purchase'", and API enum values as words outside the "(API: ...)" hints. Plain text in, plain text out: the
-    caller escapes it for its medium as before."""
-    s = str(text)
+    caller escapes it for its medium as before. Cut at MAX_MESSAGE characters first: layout stays linear."""
+    s = clip(str(text), MAX_MESSAGE)
     names = {x.resource: x for x in subjects}
     if "customers/" in s or "properties/" in s:
         s = _NAMED_PATH.sub(lambda m: m.group(0) if (names.get(m.group(2)) or Subject("")).name != m.group(1)
@@ -204,3 +205,12 @@ def subject_labels(f: Finding | FindingRef) -> list[str]:
     """What a finding is about, by name where its subjects know one (for the e-mails' line under a finding)."""
     known = {s.resource: s for s in getattr(f, "subjects", ()) or () if s.name}
     return [known[r].label if r in known else resource_label(r) for r in f.resources]
+
+
+def with_short_name(r: ClientResult) -> ClientResult:
+    """The result with its name cut at MAX_NAME characters for layout (the JSON keeps it whole)."""
+    if len(r.name) <= MAX_NAME:
+        return r
+    from dataclasses import replace
+
+    return replace(r, name=clip(r.name, MAX_NAME))

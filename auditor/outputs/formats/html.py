@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from auditor.engine import SEVERITIES
 from auditor.outputs.base import Format
+from auditor.outputs.wording import with_short_name
 from auditor.result import ClientResult, Header, Summary, SummaryRow
 
 
@@ -67,6 +68,7 @@ class HtmlFormat(Format):
         self.out.write(self.env.get_template("head.html.j2").render(header=header, branding=self.options.branding))
 
     def client(self, r: ClientResult) -> None:
+        r = with_short_name(r)  # cut before layout; messages are cut by client_text
         html = self.env.get_template("client.html.j2").render(c=r, severities=SEVERITIES, expand=self.expand)
         row = overview_row(r)
         # nothing above changed this format: a client that fails to render leaves no trace (see Format.state)

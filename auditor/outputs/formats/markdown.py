@@ -18,8 +18,10 @@ from auditor.outputs.wording import (
     client_text,
     finding_text,
     score_line,
+    with_short_name,
 )
 from auditor.result import ClientResult, Header, Summary
+from auditor.text import MAX_NAME, clip
 
 
 class MarkdownFormat(Format):
@@ -37,6 +39,7 @@ class MarkdownFormat(Format):
                     f"{md_escape(header.version)}.\n")
 
     def client(self, r: ClientResult) -> None:
+        r = with_short_name(r)  # cut before layout; messages are cut by client_text
         w = self._write
         w(f"\n## {md_escape(r.name, line_start=True)}\n\n")
         w(f"Profile: {md_escape(client_text(profile_label(r)))}. {md_escape(score_line(r))}.\n\n")
@@ -116,7 +119,7 @@ class MarkdownFormat(Format):
         if not self.options.single:
             w("\n## Summary\n\n| client | score | grade |\n| --- | --- | --- |\n")
             for x in summary.ranking:
-                w(f"| {md_escape(x.name)} | {'-' if x.score is None else x.score} | "
+                w(f"| {md_escape(clip(x.name, MAX_NAME))} | {'-' if x.score is None else x.score} | "
                   f"{md_escape(x.grade_label)} |\n")
         notes = self.notes.notes()
         if notes:
