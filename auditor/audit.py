@@ -20,7 +20,7 @@ from auditor.business_model import ProfileChoice
 from auditor.campaigns import campaign_rows
 from auditor.connectors.offline import client_dirs, load_client
 from auditor.consistency import reconcile
-from auditor.engine import SEVERITIES, run_rule
+from auditor.engine import SEVERITIES, RuleOutcome, run_rule
 from auditor.engine import Finding as EngineFinding
 from auditor.errors import AuditorError, FixtureError, describe
 from auditor.funnel import account_funnel, build_funnel
@@ -168,6 +168,23 @@ def audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None = None,
                             raw.profile or ruleset.configured_profile)
 
 
+def run_rules(client: Client, ruleset: Ruleset, hierarchy: Hierarchy) -> tuple[list[RuleOutcome],
+                                                                              list[EngineFinding]]:
+    """Every rule the run keeps for the client's profile -> (each rule's outcome, the findings with one verdict
+    per resource across the rules). The one place rules run: the audit, the fix planner and the tests share it."""
+    settings = ruleset.for_profile(client.profile)[1]
+    outcomes: list[RuleOutcome] = []
+    found: list[EngineFinding] = []
+    for rid, rule in ruleset.rules.items():
+        setting = settings[rid]
+        if not setting.enabled or not ruleset.runs(rid):
+            continue
+        outcome = run_rule(rule, setting, client, hierarchy.taxonomy, hierarchy)
+        outcomes.append(outcome)
+        found.extend(outcome.findings)
+    return outcomes, reconcile(found, resource_names(client))
+
+
 def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> ClientResult:
     try:
         client, choice = _snapshot(raw, ruleset)
@@ -182,17 +199,13 @@ def _audit_raw(raw: RawClient, ruleset: Ruleset, funnel: list[str] | None) -> Cl
     errors = [f"{raw.origin or raw.name}: {key}: not collected: {why}" for key, why in sorted(raw.missing.items())]
     # data that does not add up makes the client incomplete: the rules needing it said "not run"
     errors.extend(dict.fromkeys(f"{why}: the rules that need it did not run" for _, why in client.unusable))
-    found: list[EngineFinding] = []
-    for rid, rule in ruleset.rules.items():
-        setting = settings[rid]
-        if not setting.enabled or not ruleset.runs(rid):
-            continue
-        outcome = run_rule(rule, setting, client, taxonomy, hierarchy)
-        rules.append(RuleResult(rid, rule.category, outcome.status, outcome.reason, rule.title))
+    outcomes, found = run_rules(client, ruleset, hierarchy)
+    for outcome in outcomes:
+        rule = outcome.rule
+        rules.append(RuleResult(rule.id, rule.category, outcome.status, outcome.reason, rule.title))
         if outcome.status == "error":
-            errors.append(f"{raw.name}: rule {rid}: {outcome.reason}")
-        found.extend(outcome.findings)
-    for f in reconcile(found, resource_names(client)):  # one verdict per resource across the rules
+            errors.append(f"{raw.name}: rule {rule.id}: {outcome.reason}")
+    for f in found:
         findings.append(Finding(
             rule=f.rule, severity=f.severity, category=f.category, message=f.message,
             resources=tuple(f.resources), remediation=f.remediation, actionable=f.actionable,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from auditor.engine import DEMOTE, UNMARK, run_rule
+from auditor.engine import DEMOTE, UNMARK
 from auditor.engine import Finding as EngineFinding
 from auditor.fix.model import DATA_DRIVEN, FIXES, Change, ClientPlan, Manual, Resolves
 from auditor.model import Client
@@ -37,19 +37,12 @@ Audit = Callable[[RawClient], ClientResult]
 def engine_findings(raw: RawClient, ruleset: Ruleset) -> tuple[Client, list[EngineFinding], Any, Any]:
     """The client's snapshot and its findings as the rules give them (with their advice), reconciled as `audit`
     reconciles them; plus the taxonomy and the rule settings of its profile."""
-    from auditor.audit import _snapshot, resource_names
-    from auditor.consistency import reconcile
+    from auditor.audit import _snapshot, run_rules
     from auditor.hierarchy import Hierarchy
 
     client, choice = _snapshot(raw, ruleset)
     taxonomy, settings = ruleset.for_profile(choice.name)
-    hierarchy = Hierarchy(client, taxonomy)
-    found: list[EngineFinding] = []
-    for rid, rule in ruleset.rules.items():
-        if not settings[rid].enabled or not ruleset.runs(rid):
-            continue
-        found.extend(run_rule(rule, settings[rid], client, taxonomy, hierarchy).findings)
-    return client, reconcile(found, resource_names(client)), taxonomy, settings
+    return client, run_rules(client, ruleset, Hierarchy(client, taxonomy))[1], taxonomy, settings
 
 
 def plan_client(raw: RawClient, ruleset: Ruleset, audit: Audit, target: tuple[str | None, str | None, str | None],
