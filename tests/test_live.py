@@ -110,9 +110,7 @@ def ads(fakes) -> FakeAdsServer:
 
 @pytest.fixture(scope="module")
 def keys(fakes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("keys")
-    return {"ga4": fakes[0].service_account_key(folder / "ga4-sa.json", email=SA_EMAIL),
-            "ads": fakes[0].service_account_key(folder / "ads-sa.json", email=ADS_SA_EMAIL)}
+    return fakes[0].service_account_keys(tmp_path_factory.mktemp("keys"), SA_EMAIL, ADS_SA_EMAIL)
 
 
 @pytest.fixture(scope="module")

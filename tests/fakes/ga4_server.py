@@ -230,6 +230,11 @@ class FakeGA4:
         }))
         return path
 
+    def service_account_keys(self, folder: Path, ga4_email: str, ads_email: str) -> dict[str, Path]:
+        """A key for the GA4 calls and one for the Google Ads calls, both signed against this fake's token URI."""
+        return {"ga4": self.service_account_key(folder / "ga4-sa.json", email=ga4_email),
+                "ads": self.service_account_key(folder / "ads-sa.json", email=ads_email)}
+
     # -- request handling -------------------------------------------------------------------------------
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
